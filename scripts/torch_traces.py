@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Write reference optimizer traces from real torch.optim into test/fixtures/torch/ (one JSON file per case).
+
+Why: the TypeScript CPU references and the GPU kernels of src/optim/ are checked against PyTorch itself, and CI
+has no torch, so the numbers are generated here once and committed.
+
+Each fixture is a valid `wgtrain trace` SPEC (optimizer, hyperparams, dtype, x0, grads) plus a `torch` field:
+    torch.float32 / torch.float64 = {"params_after_each_step": [K][n], "final_state": {state name: list}}
+x0 and every gradient are float32-representable, so the float32 and float64 runs see the same inputs; float32
+results are written in their shortest float32 spelling (exact after Math.fround), float64 results exactly.
+For float64 the default dtype is float64 too, so torch's scalar state tensors (ASGD eta/mu, NAdam mu_product, step)
+are doubles and the float64 trace is the formula in double, not double with float32 scalars.
+
+NAdam: torch 1.13's single-tensor path uses the pre-2.0 formula (1 - mu_product * mu_next missing); the foreach path
+has the torch >= 2.0 formula, so NAdam is generated with foreach=True.
+
+Usage: /usr/bin/python3 scripts/torch_traces.py   (torch 1.13 or newer; deterministic: fixed seed)
+"""
+import json
+import math
+import os
+
+import numpy as np
+import torch
+
+N = 37
+STEPS = 25
+OUT_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'torch')
+
+
+def make_inputs(seed):
+    """x0 (n) and gradients (K x n): magnitudes 1e-8 .. 1e3, exact zeros, persistent and flipping signs."""
+    rng = np.random.default_rng(seed)
+    x0 = (rng.standard_normal(N) * 10.0 ** rng.uniform(-2, 1, N)).astype(np.float32)
+    x0[0] = 0.0  # a parameter starting at exactly zero
+    scale = 10.0 ** rng.uniform(-8, 3, N)  # each element has its own gradient scale
+    scale[1], scale[2], scale[3] = 1e-8, 1e3, 1.0
+    mode = rng.integers(0, 4, N)  # 0: persistent sign, 1: random sign, 2: alternating, 3: random with zeros
+    mode[4] = 4  # 4: always exactly zero
+    mode[5] = 0
+    base_sign = rng.choice([-1.0, 1.0], N)
+    grads = np.zeros((STEPS, N), dtype=np.float64)
+    for k in range(STEPS):
+        jitter = 10.0 ** rng.uniform(-0.5, 0.5, N)
+        for i in range(N):
+            if mode[i] == 0:
+                s = base_sign[i]
+            elif mode[i] == 1:
+                s = rng.choice([-1.0, 1.0])
+            elif mode[i] == 2:
+                s = base_sign[i] * (-1.0) ** k
+            elif mode[i] == 3:
+                s = 0.0 if rng.uniform() < 0.3 else rng.choice([-1.0, 1.0])
+            else:
+                s = 0.0
+            grads[k, i] = s * scale[i] * jitter[i]
+    return x0, grads.astype(np.float32)
+
+
+CASES = [
+    # name, torch class, hyperparams (torch keyword names), extra constructor kwargs not part of the spec
+    ('sgd_plain', 'SGD', {'lr': 0.01}, {}),
+    ('sgd_momentum', 'SGD', {'lr': 0.01, 'momentum': 0.9}, {}),
+    ('sgd_dampening', 'SGD', {'lr': 0.02, 'momentum': 0.8, 'dampening': 0.5}, {}),
+    ('sgd_nesterov', 'SGD', {'lr': 0.01, 'momentum': 0.9, 'nesterov': True}, {}),
+    ('sgd_wd_momentum', 'SGD', {'lr': 0.01, 'momentum': 0.9, 'weight_decay': 0.05}, {}),
+    ('sgd_maximize', 'SGD', {'lr': 0.01, 'momentum': 0.5, 'maximize': True, 'weight_decay': 0.01}, {}),
+    ('sgd_default_lr', 'SGD', {'lr': 1e-3}, {}),
+    ('adagrad_default', 'Adagrad', {}, {}),
+    ('adagrad_decay_init', 'Adagrad', {'lr_decay': 0.01, 'weight_decay': 0.1, 'initial_accumulator_value': 0.1}, {}),
+    ('adagrad_maximize_eps', 'Adagrad', {'maximize': True, 'eps': 1e-6, 'lr': 0.1}, {}),
+    ('rmsprop_default', 'RMSprop', {}, {}),
+    ('rmsprop_centered', 'RMSprop', {'centered': True}, {}),
+    ('rmsprop_momentum', 'RMSprop', {'momentum': 0.9, 'lr': 0.001}, {}),
+    ('rmsprop_centered_momentum_wd', 'RMSprop', {'centered': True, 'momentum': 0.5, 'weight_decay': 0.1, 'alpha': 0.9}, {}),
+    ('rmsprop_maximize', 'RMSprop', {'maximize': True, 'eps': 1e-6}, {}),
+    ('adadelta_default', 'Adadelta', {}, {}),
+    ('adadelta_wd_rho', 'Adadelta', {'weight_decay': 0.1, 'rho': 0.95}, {}),
+    ('adadelta_maximize', 'Adadelta', {'maximize': True, 'lr': 0.5, 'eps': 1e-5}, {}),
+    ('adam_default', 'Adam', {}, {}),
+    ('adam_amsgrad', 'Adam', {'amsgrad': True}, {}),
+    ('adam_wd', 'Adam', {'weight_decay': 0.1, 'lr': 0.01}, {}),
+    ('adam_maximize_amsgrad', 'Adam', {'maximize': True, 'amsgrad': True, 'weight_decay': 0.01}, {}),
+    ('adam_betas_eps', 'Adam', {'betas': [0.8, 0.99], 'eps': 1e-6, 'lr': 0.003}, {}),
+    ('adamw_default', 'AdamW', {}, {}),
+    ('adamw_amsgrad', 'AdamW', {'amsgrad': True, 'weight_decay': 0.05}, {}),
+    ('adamw_wd', 'AdamW', {'weight_decay': 0.5, 'lr': 0.01}, {}),
+    ('adamw_maximize', 'AdamW', {'maximize': True, 'betas': [0.85, 0.995]}, {}),
+    ('adamax_default', 'Adamax', {}, {}),
+    ('adamax_wd', 'Adamax', {'weight_decay': 0.1, 'betas': [0.8, 0.99]}, {}),
+    ('adamax_maximize', 'Adamax', {'maximize': True, 'eps': 1e-6}, {}),
+    ('nadam_default', 'NAdam', {}, {'foreach': True}),
+    ('nadam_wd', 'NAdam', {'weight_decay': 0.1, 'lr': 0.01}, {'foreach': True}),
+    ('nadam_momentum_decay', 'NAdam', {'momentum_decay': 0.01, 'betas': [0.8, 0.99], 'eps': 1e-6}, {'foreach': True}),
+    ('radam_default', 'RAdam', {}, {}),
+    ('radam_wd', 'RAdam', {'weight_decay': 0.1, 'lr': 0.01}, {}),
+    ('radam_betas', 'RAdam', {'betas': [0.9, 0.9], 'eps': 1e-6}, {}),
+    ('asgd_default', 'ASGD', {}, {}),
+    ('asgd_t0', 'ASGD', {'t0': 5, 'lambd': 0.01, 'alpha': 0.5, 'lr': 0.05}, {}),
+    ('asgd_wd', 'ASGD', {'weight_decay': 0.1, 't0': 10}, {}),
+    ('asgd_maximize', 'ASGD', {'maximize': True, 't0': 0}, {}),
+    ('rprop_default', 'Rprop', {}, {}),
+    ('rprop_etas', 'Rprop', {'etas': [0.3, 1.5], 'step_sizes': [1e-4, 0.1], 'lr': 0.05}, {}),
+    ('rprop_maximize', 'Rprop', {'maximize': True}, {}),
+]
+
+
+def f32_str(x):
+    return str(np.float32(x))
+
+
+def f64_str(x):
+    return repr(float(x))
+
+
+def run(cls_name, hyper, extra, x0, grads, dtype):
+    torch.set_default_dtype(dtype)
+    try:
+        p = torch.nn.Parameter(torch.tensor(x0.astype(np.float64), dtype=dtype))
+        kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in hyper.items()}
+        opt = getattr(torch.optim, cls_name)([p], **kwargs, **extra)
+        after = []
+        for k in range(STEPS):
+            p.grad = torch.tensor(grads[k].astype(np.float64), dtype=dtype)
+            opt.step()
+            after.append(p.detach().clone().numpy())
+        state = {}
+        for name, v in opt.state[p].items():
+            if isinstance(v, torch.Tensor):
+                state[name] = v.detach().reshape(-1).to(torch.float64).numpy().tolist()
+            elif isinstance(v, (int, float)):
+                state[name] = [float(v)]
+        return after, state
+    finally:
+        torch.set_default_dtype(torch.float32)
+
+
+def main():
+    os.makedirs(OUT_DIR, exist_ok=True)
+    for idx, (name, cls_name, hyper, extra) in enumerate(CASES):
+        x0, grads = make_inputs(1000 + idx)
+        fmt = {'float32': f32_str, 'float64': f64_str}
+        parts = [
+            '{\n',
+            f'  "name": {json.dumps(name)},\n',
+            f'  "generated_by": "scripts/torch_traces.py with torch {torch.__version__}'
+            + (' (foreach=True)' if extra.get('foreach') else '') + '",\n',
+            f'  "optimizer": {json.dumps(cls_name)},\n',
+            f'  "hyperparams": {json.dumps(hyper)},\n',
+            '  "dtype": "float32",\n',
+            '  "x0": [' + ','.join(f32_str(v) for v in x0) + '],\n',
+            '  "grads": [\n' + ',\n'.join('    [' + ','.join(f32_str(v) for v in row) + ']' for row in grads) + '\n  ],\n',
+            '  "torch": {\n',
+        ]
+        outs = []
+        for dname, dtype in (('float32', torch.float32), ('float64', torch.float64)):
+            after, state = run(cls_name, hyper, extra, x0, grads, dtype)
+            f = fmt[dname]
+            for vals in state.values():
+                assert all(math.isfinite(v) for v in vals), f'{name}: non-finite torch state'
+            body = (
+                f'    "{dname}": {{\n'
+                + '      "params_after_each_step": [\n'
+                + ',\n'.join('        [' + ','.join(f(v) for v in row) + ']' for row in after)
+                + '\n      ],\n'
+                + '      "final_state": {'
+                + ', '.join(f'{json.dumps(k)}: [' + ','.join(f(v) for v in vals) + ']' for k, vals in state.items())
+                + '}\n    }'
+            )
+            outs.append(body)
+        parts.append(',\n'.join(outs) + '\n  }\n}\n')
+        text = ''.join(parts)
+        json.loads(text)  # the output must be valid JSON
+        with open(os.path.join(OUT_DIR, name + '.json'), 'w') as fh:
+            fh.write(text)
+    print(f'wrote {len(CASES)} fixtures to {os.path.normpath(OUT_DIR)}')
+
+
+if __name__ == '__main__':
+    main()
