@@ -1,0 +1,110 @@
+/**
+ * What the TypeScript side needs to know about a WGSL module, read from the source with wgsl_reflect rather than
+ * written by hand: each compute entry point's bindings (with access mode), uniform struct layouts (byte offsets of
+ * every field) and `override` constants. Uniforms are then written by field name and bind groups are checked by
+ * binding name, so a change to a shader cannot silently desynchronise a hand-counted offset.
+ */
+import { WgslReflect, ResourceType, type MemberInfo, type VariableInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
+
+/** How a binding is accessed: a uniform buffer, a read-only storage buffer, or a read-write storage buffer. */
+export type BindingKind = 'uniform' | 'read' | 'read_write';
+
+export interface FieldLayout {
+  offset: number;
+  size: number;
+  /** Scalar type of the field or of its vector/array elements: f32, u32 or i32. */
+  scalar: 'f32' | 'u32' | 'i32';
+  /** Number of scalars (1 for a scalar, N for vecN or array<scalar, N>). */
+  count: number;
+  /** Byte distance between consecutive scalars (4 for vectors; the array stride for arrays). */
+  stride: number;
+}
+
+export interface StructLayout {
+  name: string;
+  size: number;
+  fields: Record<string, FieldLayout>;
+}
+
+export interface BindingInfo {
+  name: string;
+  group: number;
+  binding: number;
+  kind: BindingKind;
+  /** Present for bindings whose type is a struct (uniform blocks, typically). */
+  struct?: StructLayout;
+}
+
+export interface EntryInfo {
+  name: string;
+  bindings: BindingInfo[];
+  /** Names of the `override` constants the module declares. */
+  overrides: string[];
+}
+
+export interface ModuleInfo {
+  entries: Record<string, EntryInfo>;
+  structs: Record<string, StructLayout>;
+  overrides: string[];
+}
+
+const SCALARS = new Set(['f32', 'u32', 'i32']);
+
+function scalarOf(typeName: string): FieldLayout['scalar'] | null {
+  if (SCALARS.has(typeName)) return typeName as FieldLayout['scalar'];
+  // vec4f / vec2u / vec3i shorthands
+  const m = /^vec[234]([fui])$/.exec(typeName);
+  if (m) return ({ f: 'f32', u: 'u32', i: 'i32' } as const)[m[1] as 'f' | 'u' | 'i'];
+  return null;
+}
+
+function fieldLayout(m: MemberInfo, structName: string): FieldLayout {
+  const t = m.type;
+  const direct = scalarOf(t.name);
+  if (direct && SCALARS.has(t.name)) return { offset: m.offset, size: m.size, scalar: direct, count: 1, stride: 4 };
+  const vec = /^vec([234])/.exec(t.name);
+  if (vec) {
+    const scalar = direct ?? scalarOf((m.format ?? { name: '' }).name);
+    if (!scalar) throw new Error(`${structName}.${m.name}: unsupported vector type ${t.getTypeName()}`);
+    return { offset: m.offset, size: m.size, scalar, count: Number(vec[1]), stride: 4 };
+  }
+  if (m.isArray) {
+    const scalar = scalarOf(m.format?.name ?? '');
+    if (!scalar) throw new Error(`${structName}.${m.name}: only arrays of f32/u32/i32 are supported in uniform structs`);
+    return { offset: m.offset, size: m.size, scalar, count: m.count, stride: m.stride };
+  }
+  throw new Error(`${structName}.${m.name}: unsupported field type ${t.getTypeName()}`);
+}
+
+function structLayout(v: { name: string; members: MemberInfo[] | null; size: number }): StructLayout {
+  const fields: Record<string, FieldLayout> = {};
+  for (const m of v.members ?? []) fields[m.name] = fieldLayout(m, v.name);
+  return { name: v.name, size: v.size, fields };
+}
+
+function bindingOf(v: VariableInfo): BindingInfo {
+  let kind: BindingKind;
+  if (v.resourceType === ResourceType.Uniform) kind = 'uniform';
+  else if (v.resourceType === ResourceType.Storage) kind = v.access === 'read_write' ? 'read_write' : 'read';
+  else throw new Error(`binding ${v.name}: only buffer bindings are supported (got resource type ${v.resourceType})`);
+  const info: BindingInfo = { name: v.name, group: v.group, binding: v.binding, kind };
+  if (v.isStruct) info.struct = structLayout({ name: v.type.name, members: v.members, size: v.size });
+  return info;
+}
+
+/** Reflects a WGSL module. Throws with the parser's message when the source does not parse. */
+export function reflectWgsl(source: string): ModuleInfo {
+  const r = new WgslReflect(source);
+  const overrides = r.overrides.map((o) => o.name);
+  const entries: Record<string, EntryInfo> = {};
+  for (const fn of r.entry.compute) {
+    const bindings = fn.resources
+      .filter((v) => v.resourceType === ResourceType.Uniform || v.resourceType === ResourceType.Storage)
+      .map(bindingOf)
+      .sort((a, b) => a.group - b.group || a.binding - b.binding);
+    entries[fn.name] = { name: fn.name, bindings, overrides };
+  }
+  const structs: Record<string, StructLayout> = {};
+  for (const s of r.structs) structs[s.name] = structLayout({ name: s.name, members: s.members, size: s.size });
+  return { entries, structs, overrides };
+}

@@ -1,0 +1,88 @@
+/** Element-wise activations on the GPU: the TypeScript side of shaders/activation.wgsl. */
+import fns from '../../shaders/activation_fns.wgsl';
+import src from '../../shaders/activation.wgsl';
+import { defineKernel, type Engine, type UniformBuffer } from '../gpu/index.js';
+
+/** Activation codes as the shaders know them (the `ACT` override). */
+export const ACTIVATIONS = {
+  identity: 0,
+  relu: 1,
+  leaky_relu: 2,
+  elu: 3,
+  sigmoid: 4,
+  tanh: 5,
+  gelu: 6,
+  gelu_tanh: 7,
+  softplus: 8,
+} as const;
+
+export type Activation = keyof typeof ACTIVATIONS;
+
+/** α of leaky_relu (negative slope) and elu, with torch's defaults. */
+export function defaultAlpha(kind: Activation): number {
+  return kind === 'leaky_relu' ? 0.01 : kind === 'elu' ? 1 : 0;
+}
+
+export function activationCode(kind: string): number {
+  const code = (ACTIVATIONS as Record<string, number>)[kind];
+  if (code === undefined) throw new Error(`unknown activation '${kind}' (known: ${Object.keys(ACTIVATIONS).join(', ')})`);
+  return code;
+}
+
+export const ACTIVATION_FNS_FILE = { file: 'activation_fns.wgsl', text: fns };
+const files = [ACTIVATION_FNS_FILE, { file: 'activation.wgsl', text: src }];
+
+export const activationForwardKernel = defineKernel({
+  label: 'activation.forward',
+  files,
+  entry: 'forward',
+  bindings: { p: 'uniform', x: 'read', y: 'read_write' },
+});
+
+export const activationBackwardKernel = defineKernel({
+  label: 'activation.backward',
+  files,
+  entry: 'backward',
+  bindings: { p: 'uniform', x: 'read', dy: 'read', dx: 'read_write' },
+});
+
+const WG = 64;
+
+/** A planned activation over `n` elements: bind groups built once, `encode` records one dispatch. */
+export class ActivationOp {
+  private constructor(
+    private readonly dispatchFn: (pass: GPUComputePassEncoder) => void,
+    private readonly uniforms: UniformBuffer,
+  ) {}
+
+  /** y = f(x) */
+  static async forward(engine: Engine, o: { kind: Activation; alpha?: number; n: number; x: GPUBuffer; y: GPUBuffer }): Promise<ActivationOp> {
+    const k = await engine.kernel(activationForwardKernel, { ACT: activationCode(o.kind), WG });
+    const u = k.uniforms('p').set({ n: o.n, alpha: o.alpha ?? defaultAlpha(o.kind) });
+    u.write();
+    const bg = k.bind({ p: u.buffer, x: o.x, y: o.y });
+    const groups = Math.ceil(o.n / WG);
+    return new ActivationOp((pass) => k.dispatch1d(pass, bg, groups), u);
+  }
+
+  /** dx = dy · f'(x) */
+  static async backward(
+    engine: Engine,
+    o: { kind: Activation; alpha?: number; n: number; x: GPUBuffer; dy: GPUBuffer; dx: GPUBuffer },
+  ): Promise<ActivationOp> {
+    const k = await engine.kernel(activationBackwardKernel, { ACT: activationCode(o.kind), WG });
+    const u = k.uniforms('p').set({ n: o.n, alpha: o.alpha ?? defaultAlpha(o.kind) });
+    u.write();
+    const bg = k.bind({ p: u.buffer, x: o.x, dy: o.dy, dx: o.dx });
+    const groups = Math.ceil(o.n / WG);
+    return new ActivationOp((pass) => k.dispatch1d(pass, bg, groups), u);
+  }
+
+  encode(pass: GPUComputePassEncoder): void {
+    this.dispatchFn(pass);
+  }
+
+  destroy(): void {
+    this.uniforms.destroy();
+  }
+}
