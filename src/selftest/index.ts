@@ -1,0 +1,35 @@
+/**
+ * The in-library self-test: every kernel family's GPU-vs-CPU checks, runnable anywhere the library runs
+ * (`await selfTest(engine)` in a page, or `wgtrain selftest`).
+ */
+import type { Engine } from '../gpu/index.js';
+import { mulberry32 } from '../testing/random.js';
+import { activationChecks } from './activation.js';
+import type { SelfCheck } from './types.js';
+
+export type { SelfCheck } from './types.js';
+
+export const SELF_CHECKS: SelfCheck[] = [...activationChecks];
+
+export interface SelfTestResult {
+  name: string;
+  ok: boolean;
+  ms: number;
+  error?: string;
+}
+
+export async function selfTest(engine: Engine, opts: { seed?: number; filter?: RegExp } = {}): Promise<SelfTestResult[]> {
+  const rand = mulberry32(opts.seed ?? Date.now() % 2 ** 31);
+  const out: SelfTestResult[] = [];
+  for (const c of SELF_CHECKS) {
+    if (opts.filter && !opts.filter.test(c.name)) continue;
+    const t0 = performance.now();
+    try {
+      await c.run(engine, rand);
+      out.push({ name: c.name, ok: true, ms: performance.now() - t0 });
+    } catch (e) {
+      out.push({ name: c.name, ok: false, ms: performance.now() - t0, error: (e as Error).message });
+    }
+  }
+  return out;
+}
