@@ -6,8 +6,9 @@ has no torch, so the numbers are generated here once and committed.
 
 Each fixture is a valid `wgtrain trace` SPEC (optimizer, hyperparams, dtype, x0, grads) plus a `torch` field:
     torch.float32 / torch.float64 = {"params_after_each_step": [K][n], "final_state": {state name: list}}
-x0 and every gradient are float32-representable, so the float32 and float64 runs see the same inputs; float32
-results are written in their shortest float32 spelling (exact after Math.fround), float64 results exactly.
+x0 and every gradient are float32 values written as exact doubles, so the float32 and float64 runs (and any reader
+that parses them as doubles) see the same inputs; float32 results are written in their shortest float32 spelling
+(read them through Math.fround / np.float32), float64 results exactly.
 For float64 the default dtype is float64 too, so torch's scalar state tensors (ASGD eta/mu, NAdam mu_product, step)
 are doubles and the float64 trace is the formula in double, not double with float32 scalars.
 
@@ -148,8 +149,8 @@ def main():
             f'  "optimizer": {json.dumps(cls_name)},\n',
             f'  "hyperparams": {json.dumps(hyper)},\n',
             '  "dtype": "float32",\n',
-            '  "x0": [' + ','.join(f32_str(v) for v in x0) + '],\n',
-            '  "grads": [\n' + ',\n'.join('    [' + ','.join(f32_str(v) for v in row) + ']' for row in grads) + '\n  ],\n',
+            '  "x0": [' + ','.join(f64_str(v) for v in x0) + '],\n',
+            '  "grads": [\n' + ',\n'.join('    [' + ','.join(f64_str(v) for v in row) + ']' for row in grads) + '\n  ],\n',
             '  "torch": {\n',
         ]
         outs = []
