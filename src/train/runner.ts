@@ -1,0 +1,108 @@
+/**
+ * The seam between the device-independent training loop (trainer.ts: epochs, schedules, early stopping,
+ * checkpoints, logging) and the two places a step can run: the CPU reference (cpu-runner.ts, plain loops in
+ * float32 or float64) and the GPU step plan (gpu-runner.ts). Both take the same inputs and return the same
+ * state, so a test can run the same training on each and compare.
+ *
+ * Contract:
+ * - `step()` never waits: the GPU runner only encodes dispatches and writes a few per-step scalars.
+ * - Metrics (loss sum, correct count, rows, skipped steps) accumulate on the device and reach `onMetrics`
+ *   listeners asynchronously, every `metricsEvery` steps and at `flushMetrics()`; the CPU runner reports at once.
+ * - State (`RunnerState`) is what a checkpoint stores: parameters, BatchNorm running stats, optimizer state,
+ *   the GPU's skipped-step counter, in the layouts of model/layout.ts and optim/optimizer.ts.
+ */
+import type { Dataset } from '../data/dataset.js';
+import type { OptimizerState } from '../optim/optimizer.js';
+import type { ModelSpec } from '../model/spec.js';
+
+export interface OptimizerConfig {
+  /** torch.optim class name, e.g. 'Adam'. */
+  name: string;
+  /** torch keyword arguments (lr, betas, weight_decay, ...); absent ones take torch's defaults. */
+  hyperparams?: Record<string, unknown>;
+  /** Apply weight decay to biases and BatchNorm parameters too (default false: the 'no_decay' group gets 0). */
+  decayAll?: boolean;
+}
+
+export interface ClipConfig {
+  /** Clip the global L2 norm of all gradients to this (torch.nn.utils.clip_grad_norm_). */
+  maxNorm?: number;
+  /** Clamp every gradient element to [−value, value] (torch.nn.utils.clip_grad_value_). */
+  value?: number;
+}
+
+export interface RunnerConfig {
+  model: ModelSpec;
+  /** Largest batch the runner will see (buffers are sized for it). */
+  batchSize: number;
+  optimizer: OptimizerConfig;
+  clip?: ClipConfig;
+  /** Skip steps whose gradients hold NaN/Inf (default true). */
+  guard?: boolean;
+  /** Seeds initial weights and dropout masks. */
+  seed: number;
+  /** Input normalisation applied on the device to byte inputs: x·scale + shift (MNIST default (x/255−0.1307)/0.3081). */
+  inputScale?: number;
+  inputShift?: number;
+  /** GPU runner: read metrics back every this many steps (default 50). */
+  metricsEvery?: number;
+}
+
+export interface StepInput {
+  /** Global step index, 0-based, counting every step call (skipped or not). */
+  step: number;
+  /** Position of this batch's first example in the current epoch's permutation. */
+  start: number;
+  /** Examples in this batch (≤ batchSize; the last batch of an epoch may be partial). */
+  rows: number;
+  /** Learning rate of this step, from the schedule (a number, or one per parameter group). */
+  lr: number | readonly number[];
+}
+
+export interface MetricsReport {
+  /** Steps covered by this report (their count) and the global index of the last one. */
+  steps: number;
+  lastStep: number;
+  lossSum: number;
+  correct: number;
+  rows: number;
+  /** Steps skipped by the non-finite guard among these. */
+  skipped: number;
+  /** Global gradient L2 norm of the last step covered (when measured). */
+  gradNorm?: number;
+}
+
+export interface EvalResult {
+  loss: number;
+  /** Fraction correct (classification losses); NaN for regression. */
+  accuracy: number;
+  count: number;
+}
+
+export interface RunnerState {
+  params: Float32Array;
+  stats: Float32Array;
+  optimizer: OptimizerState;
+  /** Steps skipped by the non-finite guard so far. */
+  skipped: number;
+}
+
+export interface Runner {
+  readonly device: 'cpu' | 'gpu';
+  /** e.g. 'cpu float64' or the adapter description. */
+  readonly description: string;
+  /** Uploads (GPU) or keeps (CPU) the training set; once per fit. */
+  setTrainingData(ds: Dataset): Promise<void>;
+  /** Installs the order of examples for the next epoch (a permutation of the training set). */
+  beginEpoch(permutation: Uint32Array): void;
+  step(s: StepInput): void;
+  onMetrics(listener: (m: MetricsReport) => void): () => void;
+  /** Resolves when every step so far has been reported. */
+  flushMetrics(): Promise<void>;
+  evaluate(ds: Dataset): Promise<EvalResult>;
+  /** Model outputs (logits for softmax_ce) for `rows` examples of ds starting at `start`, row-major. */
+  predict(ds: Dataset, start?: number, rows?: number): Promise<Float32Array>;
+  exportState(): Promise<RunnerState>;
+  importState(s: RunnerState): Promise<void>;
+  destroy(): void;
+}
