@@ -5,11 +5,12 @@
 import type { Engine } from '../gpu/index.js';
 import { mulberry32 } from '../testing/random.js';
 import { activationChecks } from './activation.js';
+import { batchChecks } from './batch.js';
 import type { SelfCheck } from './types.js';
 
 export type { SelfCheck } from './types.js';
 
-export const SELF_CHECKS: SelfCheck[] = [...activationChecks];
+export const SELF_CHECKS: SelfCheck[] = [...activationChecks, ...batchChecks];
 
 export interface SelfTestResult {
   name: string;
