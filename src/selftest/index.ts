@@ -6,11 +6,12 @@ import type { Engine } from '../gpu/index.js';
 import { mulberry32 } from '../testing/random.js';
 import { activationChecks } from './activation.js';
 import { batchChecks } from './batch.js';
+import { softmaxChecks } from './softmax.js';
 import type { SelfCheck } from './types.js';
 
 export type { SelfCheck } from './types.js';
 
-export const SELF_CHECKS: SelfCheck[] = [...activationChecks, ...batchChecks];
+export const SELF_CHECKS: SelfCheck[] = [...activationChecks, ...batchChecks, ...softmaxChecks];
 
 export interface SelfTestResult {
   name: string;
