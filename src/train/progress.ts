@@ -1,0 +1,114 @@
+/**
+ * Terminal output of a training run. On a TTY: one progress line redrawn in place (at most ~10 times a second),
+ *
+ *   epoch 2/5 [##########··········] 215/430  loss 0.1234  acc 96.51%  812 steps/s  ETA 0:42
+ *
+ * with finished epochs printed above it; elsewhere (pipes, CI logs): plain lines, one per epoch. Formatting is
+ * kept apart from the training loop so the trainer stays browser-safe and silent.
+ */
+import type { EpochRecord, StepRecord } from './trainer.js';
+
+export interface ProgressSink {
+  write(text: string): void;
+  /** Redraw in place (a TTY); otherwise only whole lines are written. */
+  isTTY: boolean;
+  columns?: number;
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
+const pct = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '-' : `${(100 * x).toFixed(2)}%`);
+const num = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(4));
+
+/** One plain line per epoch, e.g. `epoch 3/5  loss 0.0712  acc 97.85%  val_loss 0.0801  val_acc 97.60%  lr 1e-3 ...`. */
+export function formatEpoch(r: EpochRecord, totalEpochs?: number): string {
+  const parts = [
+    `epoch ${r.epoch}${totalEpochs ? `/${totalEpochs}` : ''}${r.partial ? ' (partial)' : ''}`,
+    `steps ${r.totalSteps}`,
+    `loss ${num(r.trainLoss)}`,
+    `acc ${pct(r.trainAccuracy)}`,
+  ];
+  if (r.valLoss !== undefined) parts.push(`val_loss ${num(r.valLoss)}`, `val_acc ${pct(r.valAccuracy)}`);
+  parts.push(`lr ${r.lr.toPrecision(3)}`, `${r.stepsPerSecond.toFixed(1)} steps/s`, `${r.seconds.toFixed(1)} s`);
+  if (r.skipped > 0) parts.push(`skipped ${r.skipped}`);
+  if (r.improved) parts.push('*');
+  return parts.join('  ');
+}
+
+export class Progress {
+  private readonly sink: ProgressSink;
+  /** Steps the whole run will take (for the ETA), and epochs if known. */
+  private readonly totalSteps: number;
+  private readonly totalEpochs: number | undefined;
+  private readonly firstStep: number;
+  private readonly t0 = performance.now();
+  private lastDraw = 0;
+  private drawn = false;
+  private epochSteps = 0;
+  private epochStart = performance.now();
+
+  constructor(sink: ProgressSink, opts: { totalSteps: number; totalEpochs?: number; firstStep?: number }) {
+    this.sink = sink;
+    this.totalSteps = opts.totalSteps;
+    this.totalEpochs = opts.totalEpochs;
+    this.firstStep = opts.firstStep ?? 0;
+  }
+
+  /** After every step: redraws the bar on a TTY (throttled); nothing otherwise. */
+  step(s: StepRecord): void {
+    this.epochSteps++;
+    if (!this.sink.isTTY) return;
+    const now = performance.now();
+    const last = s.batch + 1 === s.batches || s.step + 1 === this.totalSteps;
+    if (now - this.lastDraw < 100 && !last) return;
+    this.lastDraw = now;
+    const done = s.step + 1 - this.firstStep;
+    const rate = done / Math.max((now - this.t0) / 1000, 1e-9);
+    const eta = (this.totalSteps - s.step - 1) / rate;
+    const width = 20;
+    const filled = Math.round((width * (s.batch + 1)) / s.batches);
+    const m = s.metrics;
+    const line = [
+      `epoch ${s.epoch}${this.totalEpochs ? `/${this.totalEpochs}` : ''}`,
+      `[${'#'.repeat(filled)}${'·'.repeat(width - filled)}] ${s.batch + 1}/${s.batches}`,
+      m && m.rows > 0 ? ` loss ${(m.lossSum / m.rows).toFixed(4)}` : '',
+      m && m.rows > 0 ? ` acc ${pct(m.correct / m.rows)}` : '',
+      ` ${rate.toFixed(rate < 10 ? 1 : 0)} steps/s`,
+      ` ETA ${formatDuration(eta)}`,
+    ].join(' ');
+    const cols = this.sink.columns ?? 120;
+    this.sink.write(`\r\x1b[2K${line.length > cols - 1 ? line.slice(0, cols - 1) : line}`);
+    this.drawn = true;
+  }
+
+  /** A finished epoch: printed as a permanent line (above the bar on a TTY). */
+  epoch(r: EpochRecord): void {
+    this.log(formatEpoch(r, this.totalEpochs));
+    this.epochSteps = 0;
+    this.epochStart = performance.now();
+  }
+
+  /** Any message line; on a TTY the bar is cleared first and redrawn by the next step. */
+  log(line: string): void {
+    this.clear();
+    this.sink.write(line + '\n');
+  }
+
+  /** Removes the bar (before the final summary). */
+  clear(): void {
+    if (this.drawn) this.sink.write('\r\x1b[2K');
+    this.drawn = false;
+  }
+
+  /** Seconds since the current epoch started and the steps it has taken (for callers that report themselves). */
+  epochProgress(): { steps: number; seconds: number } {
+    return { steps: this.epochSteps, seconds: (performance.now() - this.epochStart) / 1000 };
+  }
+}

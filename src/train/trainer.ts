@@ -1,0 +1,476 @@
+/**
+ * The device-independent training loop: epochs and steps, learning-rate schedules, metrics, validation, early
+ * stopping and checkpoints, over a `Runner` (runner.ts) that does the math on the CPU or the GPU. Browser-safe:
+ * `fit` writes checkpoints through the Trainer's `save` hook (in Node: `saveCheckpointFile` from checkpoint.ts),
+ * never through node:fs itself.
+ *
+ * One step:
+ *   lr = schedule.lr                                     (the rate for the step about to run)
+ *   runner.step({ step, start, rows, lr })               (never awaited: the GPU runner only encodes)
+ *   if schedule.unit == 'step': schedule.step(feed)      (feed.gradNorm for the gradient-magnitude control)
+ * One epoch:
+ *   runner.beginEpoch(permutation(epoch))                (BatchSchedule: seeded by (seed, epoch) only)
+ *   steps over the epoch's batches, from `position.batch` (a resumed run starts mid-epoch)
+ *   await runner.flushMetrics()                          (the only wait on the device; metrics arrive by onMetrics)
+ *   validation = runner.evaluate(validation set)
+ *   EpochRecord; if schedule.unit == 'epoch': schedule.step({ metric })  (ReduceLROnPlateau: val_loss by default)
+ *   early stopping; checkpoint every `checkpoint.every` epochs
+ *
+ * Counting. `position` = { step: steps taken in all, epoch: epochs completed (= the 0-based index of the current
+ * epoch), batch: next batch within the current epoch }. `fit({ epochs: E })` trains until E epochs are complete
+ * *in total*, and `fit({ steps: S })` until S steps in total, so a run resumed from a checkpoint with the same
+ * options ends where the uninterrupted run ends (Keras' `initial_epoch`, made implicit). With `steps`, training
+ * crosses epoch boundaries as needed and may end mid-epoch: that last partial epoch still gets a record
+ * (`partial: true`) and validation, but it does not feed the epoch schedule nor early stopping.
+ *
+ * Exact resume: everything a step depends on is (runner state, global step, epoch permutation, schedule state), and
+ * a checkpoint holds all four (the shuffle is a pure function of (seed, epoch), dropout masks of (seed, step)).
+ * So on the CPU runner, fit 2 epochs → save → load into a fresh runner → fit to 4 equals fit 4 bit for bit.
+ * Early stopping's best weights are kept in memory only: after a resume, "best" is the best epoch since.
+ */
+import { BatchSchedule } from '../data/batches.js';
+import type { Dataset } from '../data/dataset.js';
+import { getRule } from '../optim/registry.js';
+import type { Schedule, ScheduleConfig, ScheduleState } from '../schedule/schedule.js';
+import { restoreSchedule, scheduleFromSpec } from '../schedule/spec.js';
+import { EarlyStopping, type EarlyStoppingOptions, type EarlyStoppingState, type Monitor } from './early-stopping.js';
+import type { EvalResult, MetricsReport, Runner, RunnerConfig, RunnerState } from './runner.js';
+
+export interface TrainerPosition {
+  /** Steps taken so far (the global index of the next step). */
+  step: number;
+  /** Epochs completed: the 0-based index of the epoch in progress. */
+  epoch: number;
+  /** Next batch within the epoch in progress (0 at an epoch boundary). */
+  batch: number;
+}
+
+export interface StepRecord {
+  /** Global index of the step just taken (0-based). */
+  step: number;
+  /** 1-based number of the epoch it belongs to. */
+  epoch: number;
+  /** 0-based batch within the epoch, and batches per epoch. */
+  batch: number;
+  batches: number;
+  rows: number;
+  lr: number;
+  /** Latest metrics report (the GPU reports every `metricsEvery` steps), or undefined before the first. */
+  metrics: MetricsReport | undefined;
+}
+
+export interface EpochRecord {
+  /** 1-based number of this epoch. */
+  epoch: number;
+  /** Steps taken in this epoch by this fit (fewer than the batch count when resumed mid-epoch or partial). */
+  steps: number;
+  /** Global step count after this epoch. */
+  totalSteps: number;
+  trainLoss: number;
+  /** NaN for regression losses. */
+  trainAccuracy: number;
+  valLoss?: number;
+  valAccuracy?: number;
+  /** Learning rate of the epoch's last step. */
+  lr: number;
+  /** Wall time of the epoch's steps and metric flush (validation excluded), and steps / that. */
+  seconds: number;
+  stepsPerSecond: number;
+  /** Wall time of the validation pass. */
+  valSeconds?: number;
+  /** Steps skipped by the non-finite guard in this epoch. */
+  skipped: number;
+  /** The run ended mid-epoch (`steps` limit or abort). */
+  partial?: boolean;
+  /** Early stopping: this epoch is the best so far. */
+  improved?: boolean;
+}
+
+export interface FitCallbacks {
+  onStep?(s: StepRecord): void;
+  onEpoch?(e: EpochRecord): void | Promise<void>;
+  onMetrics?(m: MetricsReport): void;
+  /** After each checkpoint write. */
+  onCheckpoint?(info: { path: string; position: TrainerPosition }): void;
+}
+
+export interface CheckpointOptions {
+  path: string;
+  /** Write after every this many complete epochs (default 1); always also at the end of fit. */
+  every?: number;
+}
+
+export interface FitOptions {
+  /** Train until this many epochs are complete in total. Give epochs, steps, or both (whichever comes first). */
+  epochs?: number;
+  /** Train until this many steps are taken in total. */
+  steps?: number;
+  /** Examples per step; at most the runner's batchSize. Default: the runner's. */
+  batchSize?: number;
+  /**
+   * A Schedule, a spec string or object (schedule/spec.ts; its base lr is the optimizer's lr), or absent: constant
+   * at the optimizer's lr, or the checkpointed schedule when resuming.
+   */
+  schedule?: Schedule | string | ScheduleConfig;
+  validation?: Dataset;
+  callbacks?: FitCallbacks;
+  earlyStopping?: EarlyStoppingOptions | EarlyStopping;
+  checkpoint?: CheckpointOptions;
+  /** Seed of the per-epoch shuffle. */
+  seed: number;
+  dropLast?: boolean;
+  /** false: every epoch in order 0..N-1. Default true. */
+  shuffle?: boolean;
+  /** Metric fed to a ReduceLROnPlateau-like schedule ('metric' needs); default val_loss (train_loss without validation). */
+  scheduleMetric?: Monitor;
+  /** Stops at the next step boundary, then records, checkpoints and returns with `interrupted`. */
+  signal?: AbortSignal;
+}
+
+export interface FitResult {
+  /** Records of the epochs this fit ran (the Trainer's `history` holds all, including resumed ones). */
+  history: EpochRecord[];
+  /** Steps this fit took, their wall time (validation excluded) and rate. */
+  steps: number;
+  seconds: number;
+  stepsPerSecond: number;
+  position: TrainerPosition;
+  stoppedEarly: boolean;
+  interrupted: boolean;
+  /** 1-based best epoch under early stopping, and whether its weights were imported at the end. */
+  bestEpoch?: number;
+  restoredBest: boolean;
+}
+
+/** What a checkpoint holds (train/checkpoint.ts writes it to a file). */
+export interface TrainingSnapshot {
+  config: RunnerConfig;
+  state: RunnerState;
+  position: TrainerPosition;
+  /** The shuffle that produced `position` (needed to continue mid-epoch). */
+  data: { seed: number; batchSize: number; dropLast: boolean; shuffle: boolean; examples: number };
+  schedule: ScheduleState | null;
+  earlyStopping: EarlyStoppingState | null;
+  history: EpochRecord[];
+  /** Description of the runner that trained it. */
+  device: string;
+}
+
+export type SaveHook = (path: string, snapshot: TrainingSnapshot) => Promise<void>;
+
+/** Lets the event loop run (metrics listeners, progress output) without waiting on the device. */
+const yieldToEventLoop = (): Promise<void> =>
+  new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+
+const YIELD_MS = 50;
+
+function checkCount(value: number | undefined, what: string): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < 0)) {
+    throw new Error(`fit: ${what} must be an integer >= 0, got ${value}`);
+  }
+}
+
+/** The torch default lr of an optimizer, for schedules when the config gives none. */
+function baseLr(config: RunnerConfig): number {
+  const given = config.optimizer.hyperparams?.lr;
+  if (typeof given === 'number') return given;
+  const spec = getRule(config.optimizer.name).hyperparams.find((h) => h.name === 'lr');
+  return spec?.default as number;
+}
+
+const isSchedule = (s: Schedule | string | ScheduleConfig): s is Schedule => typeof s === 'object' && typeof (s as Schedule).lrAt === 'function';
+
+class MetricsAccumulator {
+  steps = 0;
+  lossSum = 0;
+  correct = 0;
+  rows = 0;
+  skipped = 0;
+  add(m: MetricsReport): void {
+    this.steps += m.steps;
+    this.lossSum += m.lossSum;
+    this.correct += m.correct;
+    this.rows += m.rows;
+    this.skipped += m.skipped;
+  }
+}
+
+export class Trainer {
+  readonly runner: Runner;
+  readonly config: RunnerConfig;
+  position: TrainerPosition = { step: 0, epoch: 0, batch: 0 };
+  /** Every epoch record, across fits and resumes. */
+  history: EpochRecord[] = [];
+  /** The schedule of the last fit (its state goes into checkpoints). */
+  schedule: Schedule | undefined;
+  earlyStopping: EarlyStopping | undefined;
+  /** Writes a checkpoint file; the CLI sets it to train/checkpoint-node's writer. Required for `fit({checkpoint})`. */
+  save: SaveHook | undefined;
+  private data: TrainingSnapshot['data'] | undefined;
+  private pendingSchedule: ScheduleState | null = null;
+  private pendingEarlyStopping: EarlyStoppingState | null = null;
+
+  constructor(runner: Runner, config: RunnerConfig, options: { save?: SaveHook } = {}) {
+    this.runner = runner;
+    this.config = config;
+    this.save = options.save;
+  }
+
+  /**
+   * Continues from a snapshot (a loaded checkpoint): imports the runner state and takes its position, history, and
+   * the schedule and early-stopping states, which the next `fit` resumes.
+   */
+  async restore(s: TrainingSnapshot): Promise<void> {
+    await this.runner.importState(s.state);
+    this.position = { ...s.position };
+    this.history = s.history.map((r) => ({ ...r }));
+    this.data = { ...s.data };
+    this.pendingSchedule = s.schedule;
+    this.pendingEarlyStopping = s.earlyStopping;
+    this.schedule = undefined;
+    this.earlyStopping = undefined;
+  }
+
+  /** Everything a checkpoint stores, now. */
+  async snapshot(): Promise<TrainingSnapshot> {
+    if (!this.data) throw new Error('Trainer.snapshot: nothing to snapshot before the first fit (or restore)');
+    return {
+      config: this.config,
+      state: await this.runner.exportState(),
+      position: { ...this.position },
+      data: { ...this.data },
+      schedule: this.schedule?.state() ?? this.pendingSchedule,
+      earlyStopping: this.earlyStopping?.state() ?? this.pendingEarlyStopping,
+      history: this.history.map((r) => ({ ...r })),
+      device: this.runner.description,
+    };
+  }
+
+  evaluate(ds: Dataset): Promise<EvalResult> {
+    return this.runner.evaluate(ds);
+  }
+
+  /** Model outputs for every example of ds (N×K row-major: logits for softmax_ce). */
+  predict(ds: Dataset): Promise<Float32Array> {
+    return this.runner.predict(ds, 0, ds.length);
+  }
+
+  /** Predicted class of every example (argmax of the outputs). */
+  async predictClasses(ds: Dataset): Promise<Int32Array> {
+    const out = await this.predict(ds);
+    const k = out.length / Math.max(ds.length, 1);
+    const classes = new Int32Array(ds.length);
+    for (let i = 0; i < ds.length; i++) {
+      let best = 0;
+      for (let j = 1; j < k; j++) if (out[i * k + j]! > out[i * k + best]!) best = j;
+      classes[i] = best;
+    }
+    return classes;
+  }
+
+  private buildSchedule(spec: FitOptions['schedule']): Schedule {
+    const lr = baseLr(this.config);
+    let schedule: Schedule;
+    if (spec === undefined) {
+      schedule = this.pendingSchedule ? restoreSchedule(this.pendingSchedule) : scheduleFromSpec('constant', { lr });
+    } else {
+      schedule = isSchedule(spec) ? spec : scheduleFromSpec(spec, { lr });
+      if (this.pendingSchedule) {
+        try {
+          schedule.load(this.pendingSchedule);
+        } catch (e) {
+          throw new Error(`fit: the checkpoint's schedule state does not fit this run's schedule: ${(e as Error).message}`);
+        }
+      }
+    }
+    this.pendingSchedule = null;
+    if (schedule.needs === 'metric' && schedule.unit !== 'epoch') {
+      throw new Error(`fit: schedule '${schedule.name}' is fed a validation metric, so it must step per epoch (unit=epoch)`);
+    }
+    return schedule;
+  }
+
+  private buildEarlyStopping(opt: FitOptions['earlyStopping'], validation: Dataset | undefined): EarlyStopping | undefined {
+    if (opt === undefined) return undefined;
+    const es = opt instanceof EarlyStopping ? opt : new EarlyStopping(opt);
+    if (es.monitor.startsWith('val_') && !validation) {
+      throw new Error(`fit: early stopping monitors ${es.monitor} but no validation set was given`);
+    }
+    if (this.pendingEarlyStopping) es.load(this.pendingEarlyStopping);
+    this.pendingEarlyStopping = null;
+    return es;
+  }
+
+  async fit(train: Dataset, opts: FitOptions): Promise<FitResult> {
+    checkCount(opts.epochs, 'epochs');
+    checkCount(opts.steps, 'steps');
+    if (opts.epochs === undefined && opts.steps === undefined) throw new Error('fit: give epochs or steps (or both)');
+    const batchSize = opts.batchSize ?? this.config.batchSize;
+    if (batchSize > this.config.batchSize) {
+      throw new Error(`fit: batchSize ${batchSize} exceeds the runner's batchSize ${this.config.batchSize} (its buffers are sized for that)`);
+    }
+    const data = { seed: opts.seed, batchSize, dropLast: opts.dropLast ?? false, shuffle: opts.shuffle ?? true, examples: train.length };
+    if (this.data && this.position.batch > 0) {
+      // Mid-epoch the rest of the epoch must be the same permutation cut at the same places.
+      for (const key of ['seed', 'batchSize', 'dropLast', 'shuffle', 'examples'] as const) {
+        if (this.data[key] !== data[key]) {
+          throw new Error(
+            `fit: resuming mid-epoch (epoch ${this.position.epoch + 1}, batch ${this.position.batch}) needs the same ${key} ` +
+              `as the checkpoint (${this.data[key]}), got ${data[key]}`,
+          );
+        }
+      }
+    }
+    const batches = new BatchSchedule(train.length, { batchSize, seed: opts.seed, dropLast: data.dropLast, shuffle: data.shuffle });
+    if (this.position.batch > batches.batchCount) {
+      throw new Error(`fit: position batch ${this.position.batch} is past the ${batches.batchCount} batches of an epoch`);
+    }
+    const checkpointEvery = opts.checkpoint?.every ?? 1;
+    if (opts.checkpoint) {
+      if (!this.save) throw new Error('fit: checkpoint given but the Trainer has no save hook (new Trainer(runner, config, { save }))');
+      checkCount(checkpointEvery, 'checkpoint.every');
+    }
+    const schedule = this.buildSchedule(opts.schedule);
+    const earlyStopping = this.buildEarlyStopping(opts.earlyStopping, opts.validation);
+    const scheduleMetric: Monitor = opts.scheduleMetric ?? (opts.validation ? 'val_loss' : 'train_loss');
+    if (schedule.needs === 'metric' && scheduleMetric.startsWith('val_') && !opts.validation) {
+      throw new Error(`fit: schedule '${schedule.name}' is fed ${scheduleMetric} but no validation set was given`);
+    }
+    this.schedule = schedule;
+    this.earlyStopping = earlyStopping;
+    this.data = data;
+    const cb = opts.callbacks ?? {};
+    const classification = this.config.model.loss !== 'mse';
+
+    let acc = new MetricsAccumulator();
+    let latest: MetricsReport | undefined;
+    const unsubscribe = this.runner.onMetrics((m) => {
+      acc.add(m);
+      latest = m;
+      cb.onMetrics?.(m);
+    });
+
+    const result: FitResult = {
+      history: [], steps: 0, seconds: 0, stepsPerSecond: 0, position: this.position,
+      stoppedEarly: false, interrupted: false, restoredBest: false,
+    };
+    let best: RunnerState | undefined;
+    const reachedEnd = () =>
+      (opts.epochs !== undefined && this.position.epoch >= opts.epochs) || (opts.steps !== undefined && this.position.step >= opts.steps);
+    const save = async () => {
+      if (!opts.checkpoint) return;
+      await this.save!(opts.checkpoint.path, await this.snapshot());
+      cb.onCheckpoint?.({ path: opts.checkpoint.path, position: { ...this.position } });
+    };
+    let savedAt = -1;
+
+    try {
+      await this.runner.setTrainingData(train);
+      while (!reachedEnd() && !opts.signal?.aborted) {
+        const epochNumber = this.position.epoch + 1;
+        this.runner.beginEpoch(batches.permutation(this.position.epoch));
+        acc = new MetricsAccumulator();
+        const t0 = performance.now();
+        let lastYield = t0;
+        let lr = schedule.lr;
+        let steps = 0;
+        while (this.position.batch < batches.batchCount && !(opts.steps !== undefined && this.position.step >= opts.steps)) {
+          if (opts.signal?.aborted) break;
+          const b = this.position.batch;
+          const [start, end] = batches.batchRange(b);
+          const step = this.position.step;
+          lr = schedule.lr;
+          this.runner.step({ step, start, rows: end - start, lr });
+          this.position.step = step + 1;
+          this.position.batch = b + 1;
+          steps++;
+          if (schedule.unit === 'step') {
+            if (schedule.needs === 'gradNorm') {
+              if (latest?.lastStep !== step || latest.gradNorm === undefined) {
+                throw new Error(
+                  `fit: schedule '${schedule.name}' needs the gradient norm of every step, but the ${this.runner.device} runner ` +
+                    `reports it every few steps only; use a closed-form schedule on this device`,
+                );
+              }
+              schedule.step({ gradNorm: latest.gradNorm });
+            } else schedule.step();
+          }
+          cb.onStep?.({ step, epoch: epochNumber, batch: b, batches: batches.batchCount, rows: end - start, lr, metrics: latest });
+          const now = performance.now();
+          if (now - lastYield > YIELD_MS) {
+            await yieldToEventLoop();
+            lastYield = performance.now();
+          }
+        }
+        await this.runner.flushMetrics();
+        const seconds = (performance.now() - t0) / 1000;
+        const complete = this.position.batch >= batches.batchCount;
+        if (complete) {
+          this.position.epoch += 1;
+          this.position.batch = 0;
+        }
+        result.steps += steps;
+        result.seconds += seconds;
+        const record: EpochRecord = {
+          epoch: epochNumber,
+          steps,
+          totalSteps: this.position.step,
+          trainLoss: acc.rows > 0 ? acc.lossSum / acc.rows : NaN,
+          trainAccuracy: classification && acc.rows > 0 ? acc.correct / acc.rows : NaN,
+          lr,
+          seconds,
+          stepsPerSecond: seconds > 0 ? steps / seconds : 0,
+          skipped: acc.skipped,
+        };
+        if (!complete) record.partial = true;
+        if (opts.validation) {
+          const v0 = performance.now();
+          const v = await this.runner.evaluate(opts.validation);
+          record.valLoss = v.loss;
+          record.valAccuracy = classification ? v.accuracy : NaN;
+          record.valSeconds = (performance.now() - v0) / 1000;
+        }
+        const metric = (m: Monitor): number => {
+          const value = { val_loss: record.valLoss, val_accuracy: record.valAccuracy, train_loss: record.trainLoss, train_accuracy: record.trainAccuracy }[m];
+          return value ?? NaN;
+        };
+        let stop = false;
+        if (complete) {
+          if (schedule.unit === 'epoch') schedule.step(schedule.needs === 'metric' ? { metric: metric(scheduleMetric) } : {});
+          if (earlyStopping) {
+            const d = earlyStopping.update(metric(earlyStopping.monitor), epochNumber);
+            record.improved = d.improved;
+            if (d.improved && earlyStopping.restoreBestWeights) best = await this.runner.exportState();
+            stop = d.stop;
+          }
+        }
+        this.history.push(record);
+        result.history.push(record);
+        await cb.onEpoch?.(record);
+        if (stop) {
+          result.stoppedEarly = true;
+          break;
+        }
+        if (complete && opts.checkpoint && checkpointEvery > 0 && this.position.epoch % checkpointEvery === 0 && !reachedEnd()) {
+          await save();
+          savedAt = this.position.step;
+        }
+      }
+      result.interrupted = !!opts.signal?.aborted && !reachedEnd() && !result.stoppedEarly;
+      if (earlyStopping) {
+        result.bestEpoch = earlyStopping.bestEpoch || undefined;
+        const last = this.history[this.history.length - 1];
+        if (best && earlyStopping.restoreBestWeights && last && last.epoch !== earlyStopping.bestEpoch) {
+          await this.runner.importState(best);
+          result.restoredBest = true;
+        }
+      }
+      if (opts.checkpoint && savedAt !== this.position.step) await save();
+    } finally {
+      unsubscribe();
+    }
+    result.stepsPerSecond = result.seconds > 0 ? result.steps / result.seconds : 0;
+    result.position = { ...this.position };
+    return result;
+  }
+}
