@@ -1,0 +1,155 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { BatchNormOp } from '../src/kernels/batchnorm.js';
+import { batchnormBackwardRef, batchnormEvalRef, batchnormTrainRef } from '../src/ref/batchnorm.js';
+import { BATCHNORM_TOL, batchnormChecks, checkBatchNormCase } from '../src/selftest/batchnorm.js';
+import { expectClose } from './helpers/compare.js';
+import { gpu, poisoned } from './helpers/gpu.js';
+import { rng, seedInfo, uniformArray } from './helpers/random.js';
+
+describe(`batchnorm, GPU vs float64 reference (${seedInfo()})`, () => {
+  afterAll(async () => (await gpu()).destroy());
+
+  it('train forward, running stats, backward and eval forward at awkward B and F', async () => {
+    const e = await gpu();
+    const rand = rng();
+    for (const [B, F] of [[2, 1], [2, 7], [7, 33], [33, 130], [130, 7], [127, 65]] as const) await checkBatchNormCase(e, rand, B, F);
+  });
+
+  it('γ, β, dγ, dβ as 256-byte-aligned ranges of flat parameter / gradient buffers; gradients written, neighbours untouched', async () => {
+    const e = await gpu();
+    const rand = rng();
+    const B = 9;
+    const F = 5;
+    const x = uniformArray(B * F, -2, 2, rand);
+    const dy = uniformArray(B * F, -1, 1, rand);
+    const gamma = uniformArray(F, 0.5, 2, rand);
+    const beta = uniformArray(F, -1, 1, rand);
+    // Flat layout: [γ at 0][β at 256 bytes]; the gradient buffer has the same layout and starts full of 7s.
+    const flat = new Float32Array(128).fill(123);
+    flat.set(gamma, 0);
+    flat.set(beta, 64);
+    const params = e.storage('params', flat);
+    const grads = e.storage('grads', new Float32Array(128).fill(7));
+    const range = (buffer: GPUBuffer, floatOffset: number): GPUBufferBinding => ({ buffer, offset: floatOffset * 4, size: F * 4 });
+    const xb = e.storage('x', x);
+    const dyb = e.storage('dy', dy);
+    const running = e.storage('running', Float32Array.from({ length: 2 * F }, (_, i) => (i < F ? 0 : 1)));
+    const saved = poisoned(e, 'saved', 2 * F);
+    const y = poisoned(e, 'y', B * F);
+    const dx = poisoned(e, 'dx', B * F);
+    const shape = { rows: B, features: F };
+    const fwd = await BatchNormOp.forwardTrain(e, { ...shape, x: xb, y, gamma: range(params, 0), beta: range(params, 64), running, saved });
+    const bwd = await BatchNormOp.backward(e, { ...shape, x: xb, dy: dyb, gamma: range(params, 0), saved, dx, dgamma: range(grads, 0), dbeta: range(grads, 64) });
+    // Two steps: the gradients must be written (equal after each step), not accumulated (doubled).
+    for (let step = 0; step < 2; step++) e.run('bn ranges', (pass) => (fwd.encode(pass), bwd.encode(pass)));
+    const t = batchnormTrainRef(x, B, F, gamma, beta, new Float32Array(F), new Float32Array(F).fill(1), 'float64');
+    const t2 = batchnormTrainRef(x, B, F, gamma, beta, t.runningMean, t.runningVar, 'float64');
+    const bw = batchnormBackwardRef(x, dy, B, F, gamma, t.mean, t.invstd, 'float64');
+    expectClose(await e.readF32(y), t.y, BATCHNORM_TOL, 'y');
+    expectClose(await e.readF32(dx), bw.dx, BATCHNORM_TOL, 'dx');
+    const g = await e.readF32(grads);
+    expectClose(g.subarray(0, F), bw.dgamma, BATCHNORM_TOL, 'dgamma range');
+    expectClose(g.subarray(64, 64 + F), bw.dbeta, BATCHNORM_TOL, 'dbeta range');
+    expect([...g.subarray(F, 64), ...g.subarray(64 + F)].every((v) => v === 7)).toBe(true);
+    const run = await e.readF32(running);
+    expectClose(run.subarray(0, F), t2.runningMean, BATCHNORM_TOL, 'running_mean after 2 steps');
+    expectClose(run.subarray(F), t2.runningVar, BATCHNORM_TOL, 'running_var after 2 steps');
+    for (const b of [params, grads, xb, dyb, running, saved, y, dx]) b.destroy();
+    fwd.destroy();
+    bwd.destroy();
+  });
+
+  it('B = 1: training is rejected at plan time with a clear error, evaluation works', async () => {
+    const e = await gpu();
+    const F = 3;
+    const b = (n: number) => e.storage('buf', n * 4);
+    const bufs = { x: b(F), y: b(F), gamma: b(F), beta: b(F), running: b(2 * F), saved: b(2 * F), dy: b(F), dx: b(F), dgamma: b(F), dbeta: b(F) };
+    await expect(BatchNormOp.forwardTrain(e, { rows: 1, features: F, ...bufs })).rejects.toThrow(/at least 2 rows per batch, got 1.*Expected more than 1 value per channel/);
+    await expect(BatchNormOp.backward(e, { rows: 1, features: F, ...bufs })).rejects.toThrow(/at least 2 rows/);
+    e.write(bufs.x, Float32Array.of(1, 2, 3));
+    e.write(bufs.gamma, Float32Array.of(1, 2, -1));
+    e.write(bufs.beta, Float32Array.of(0, 1, 0.5));
+    e.write(bufs.running, Float32Array.of(0.5, 0, 1, 1, 4, 0.25));
+    const ev = await BatchNormOp.forwardEval(e, { rows: 1, features: F, ...bufs });
+    e.run('bn eval B=1', (pass) => ev.encode(pass));
+    const want = batchnormEvalRef([1, 2, 3], 1, F, [1, 2, -1], [0, 1, 0.5], [0.5, 0, 1], [1, 4, 0.25], 'float64');
+    expectClose(await e.readF32(bufs.y), want, BATCHNORM_TOL, 'eval B=1');
+    // Sizes are checked at plan time too.
+    await expect(BatchNormOp.forwardTrain(e, { rows: 4, features: F, ...bufs })).rejects.toThrow(/x holds 12 bytes, needs 48/);
+    for (const v of Object.values(bufs)) v.destroy();
+    ev.destroy();
+  });
+
+  it('setRows normalises a last partial batch over its own rows', async () => {
+    const e = await gpu();
+    const rand = rng();
+    const [B, F, rows] = [130, 6, 7];
+    const x = uniformArray(B * F, -2, 2, rand);
+    const gamma = uniformArray(F, 0.5, 2, rand);
+    const beta = uniformArray(F, -1, 1, rand);
+    const bufs = {
+      x: e.storage('x', x), y: poisoned(e, 'y', B * F), gamma: e.storage('g', gamma), beta: e.storage('b', beta),
+      running: e.storage('running', new Float32Array(2 * F)), saved: poisoned(e, 'saved', 2 * F),
+    };
+    const op = await BatchNormOp.forwardTrain(e, { rows: B, features: F, ...bufs });
+    op.setRows(rows);
+    e.run('bn partial', (pass) => op.encode(pass));
+    const t = batchnormTrainRef(x.subarray(0, rows * F), rows, F, gamma, beta, new Float32Array(F), new Float32Array(F), 'float64');
+    expectClose((await e.readF32(bufs.y)).subarray(0, rows * F), t.y, BATCHNORM_TOL, 'partial batch y');
+    expect(() => op.setRows(1)).toThrow(/at least 2 rows/);
+    expect(() => op.setRows(131)).toThrow(/\[2, 130\]/);
+    for (const v of Object.values(bufs)) v.destroy();
+    op.destroy();
+  });
+
+  for (const c of batchnormChecks) it(`self-check ${c.name}`, async () => c.run(await gpu(), rng()));
+});
+
+describe('batchnorm CPU reference', () => {
+  it('backward = central finite differences of the training forward (float64)', () => {
+    const rand = rng();
+    for (const [B, F] of [[2, 1], [5, 3], [13, 4]] as const) {
+      const x = Float64Array.from(uniformArray(B * F, -2, 2, rand));
+      const w = Float64Array.from(uniformArray(B * F, -1, 1, rand)); // L = Σ w·y, so dL/dy = w
+      const gamma = Float64Array.from(uniformArray(F, 0.5, 2, rand));
+      const beta = Float64Array.from(uniformArray(F, -1, 1, rand));
+      const zeros = new Float64Array(F);
+      const loss = (xx: ArrayLike<number>, g: ArrayLike<number>, bt: ArrayLike<number>) => {
+        const y = batchnormTrainRef(xx, B, F, g, bt, zeros, zeros, 'float64').y;
+        let s = 0;
+        for (let i = 0; i < y.length; i++) s += w[i]! * y[i]!;
+        return s;
+      };
+      const t = batchnormTrainRef(x, B, F, gamma, beta, zeros, zeros, 'float64');
+      const an = batchnormBackwardRef(x, w, B, F, gamma, t.mean, t.invstd, 'float64');
+      const h = 1e-6;
+      const fd = (arr: Float64Array, i: number, f: () => number) => {
+        const v = arr[i]!;
+        arr[i] = v + h;
+        const up = f();
+        arr[i] = v - h;
+        const down = f();
+        arr[i] = v;
+        return (up - down) / (2 * h);
+      };
+      const L = () => loss(x, gamma, beta);
+      const tol = { atol: 1e-7, rtol: 1e-6 };
+      expectClose(Array.from(x, (_, i) => fd(x, i, L)), an.dx, tol, `dx B=${B} F=${F}`);
+      expectClose(Array.from(gamma, (_, i) => fd(gamma, i, L)), an.dgamma, tol, `dgamma B=${B} F=${F}`);
+      expectClose(Array.from(beta, (_, i) => fd(beta, i, L)), an.dbeta, tol, `dbeta B=${B} F=${F}`);
+    }
+  });
+
+  it('matches torch semantics: biased variance normalises, unbiased variance updates running_var', () => {
+    // x = [1, 2, 3, 6] in one feature: mean 3, biased var 3.5, unbiased var 14/3.
+    const t = batchnormTrainRef([1, 2, 3, 6], 4, 1, [1], [0], [0], [1], 'float64');
+    expect(t.mean[0]).toBe(3);
+    expect(t.invstd[0]).toBeCloseTo(1 / Math.sqrt(3.5 + 1e-5), 15);
+    expect(t.runningMean[0]).toBeCloseTo(0.3, 15);
+    expect(t.runningVar[0]).toBeCloseTo(0.9 + 0.1 * (14 / 3), 15);
+    expect(t.y[0]).toBeCloseTo(-2 / Math.sqrt(3.5 + 1e-5), 12);
+    // The float32 path stays within f32 rounding of float64.
+    const t32 = batchnormTrainRef([1, 2, 3, 6], 4, 1, [1], [0], [0], [1], 'float32');
+    expectClose(t32.y, t.y, { atol: 1e-6, rtol: 1e-6 }, 'float32 vs float64');
+  });
+});
