@@ -5,6 +5,7 @@
 import type { Engine } from '../gpu/index.js';
 import { mulberry32 } from '../testing/random.js';
 import { activationChecks } from './activation.js';
+import { matmulChecks } from './matmul.js';
 import { batchChecks } from './batch.js';
 import { batchnormChecks } from './batchnorm.js';
 import { lossChecks } from './loss.js';
@@ -13,7 +14,7 @@ import type { SelfCheck } from './types.js';
 
 export type { SelfCheck } from './types.js';
 
-export const SELF_CHECKS: SelfCheck[] = [...activationChecks, ...batchChecks, ...batchnormChecks, ...softmaxChecks, ...lossChecks];
+export const SELF_CHECKS: SelfCheck[] = [...activationChecks, ...batchChecks, ...batchnormChecks, ...softmaxChecks, ...lossChecks, ...matmulChecks];
 
 export interface SelfTestResult {
   name: string;
