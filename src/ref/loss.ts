@@ -76,3 +76,15 @@ export function lossTotal(kind: LossKind, pred: ArrayLike<number>, targets: Arra
   for (let i = 0; i < B; i++) s += loss[i]!;
   return s;
 }
+
+/** Per-row MSE with the gradient of the batch mean (scale = 1/B by default), named as the model's CPU path uses it. */
+export function mseRef(pred: ArrayLike<number>, targets: ArrayLike<number>, B: number, N: number, dtype: Dtype, scale = 1 / B): LossRef & { dz: FloatArray } {
+  const r = lossRef('mse', pred, targets, B, N, dtype, scale);
+  return { ...r, dz: r.grad };
+}
+
+/** Per-row BCE with logits with the gradient of the batch mean (scale = 1/B by default). */
+export function bceWithLogitsRef(pred: ArrayLike<number>, targets: ArrayLike<number>, B: number, N: number, dtype: Dtype, scale = 1 / B): LossRef & { dz: FloatArray } {
+  const r = lossRef('bce', pred, targets, B, N, dtype, scale);
+  return { ...r, dz: r.grad };
+}
