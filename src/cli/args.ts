@@ -130,3 +130,23 @@ export function usage(specs: FlagSpecs, line: string): string {
   const width = Math.max(...rows.map(([l]) => l.length)) + 2;
   return [`usage: ${line}`, '', ...rows.map(([l, r]) => `  ${l.padEnd(width)}${r}`)].join('\n');
 }
+
+/** Where a subcommand writes: injectable so tests can run the CLI in-process and read its output. */
+export interface CliIO {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** Whether stdout / stderr are terminals (progress bars are drawn only there). */
+  stdoutIsTTY: boolean;
+  stderrIsTTY: boolean;
+  columns?: number;
+}
+
+export function processIO(): CliIO {
+  return {
+    stdout: (t) => void process.stdout.write(t),
+    stderr: (t) => void process.stderr.write(t),
+    stdoutIsTTY: !!process.stdout.isTTY,
+    stderrIsTTY: !!process.stderr.isTTY,
+    columns: process.stderr.columns ?? process.stdout.columns,
+  };
+}
