@@ -11,7 +11,8 @@
  * best starts at +∞ ('min') or −∞ ('max'), so the first epoch always improves (unless its metric is NaN: a NaN is
  * never better, so it counts as a bad epoch). mode 'auto' picks 'max' for accuracies and 'min' otherwise.
  * `restoreBestWeights` (default true here; Keras defaults to false) makes the trainer keep the best epoch's
- * RunnerState in memory and import it when fit ends, whether it stopped early or ran out of epochs.
+ * RunnerState in memory and import it when early stopping ends the run (as Keras: a run that uses up its epochs
+ * keeps its last weights).
  *
  * The state (`EarlyStoppingState`) is plain JSON and goes into checkpoints, so a resumed run stops where the
  * uninterrupted run would have; the best weights themselves are not checkpointed (see trainer.ts).
@@ -32,7 +33,7 @@ export interface EarlyStoppingOptions {
   patience?: number;
   /** Smallest change that counts as an improvement (default 0; must be >= 0). */
   minDelta?: number;
-  /** Import the best epoch's weights when fit ends (default true). */
+  /** Import the best epoch's weights when early stopping ends the run (default true). */
   restoreBestWeights?: boolean;
   /** Epochs (1-based numbers) up to this one never stop the run nor count as bad (warm-up); default 0. */
   startFromEpoch?: number;

@@ -26,7 +26,8 @@
  * Exact resume: everything a step depends on is (runner state, global step, epoch permutation, schedule state), and
  * a checkpoint holds all four (the shuffle is a pure function of (seed, epoch), dropout masks of (seed, step)).
  * So on the CPU runner, fit 2 epochs → save → load into a fresh runner → fit to 4 equals fit 4 bit for bit.
- * Early stopping's best weights are kept in memory only: after a resume, "best" is the best epoch since.
+ * Early stopping's best weights are kept in memory only, and imported only when it stops the run (as Keras): after a
+ * resume, a stop whose best epoch came before the checkpoint keeps the current weights (`restoredBest: false`).
  */
 import { BatchSchedule } from '../data/batches.js';
 import type { Dataset } from '../data/dataset.js';
@@ -459,8 +460,7 @@ export class Trainer {
       result.interrupted = !!opts.signal?.aborted && !reachedEnd() && !result.stoppedEarly;
       if (earlyStopping) {
         result.bestEpoch = earlyStopping.bestEpoch || undefined;
-        const last = this.history[this.history.length - 1];
-        if (best && earlyStopping.restoreBestWeights && last && last.epoch !== earlyStopping.bestEpoch) {
+        if (result.stoppedEarly && best && earlyStopping.restoreBestWeights) {
           await this.runner.importState(best);
           result.restoredBest = true;
         }
