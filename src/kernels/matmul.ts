@@ -9,7 +9,7 @@
  *   'tiled'      workgroup tiles through workgroup memory, 4×4 outputs per invocation (hardware GPUs).
  */
 import src from '../../shaders/matmul.wgsl';
-import { defineKernel, type Engine, type UniformBuffer } from '../gpu/index.js';
+import { defineKernel, type Engine, type Resource, type UniformBuffer } from '../gpu/index.js';
 import { ACTIVATION_FNS_FILE, activationCode, defaultAlpha, type Activation } from './activation.js';
 
 export type MatmulVariant = 'registers' | 'tiled';
@@ -51,14 +51,14 @@ export interface MatmulOptions {
   transA?: boolean;
   /** B is stored N×K and used transposed (default: B is K×N). */
   transB?: boolean;
-  a: GPUBuffer;
-  b: GPUBuffer;
+  a: Resource;
+  b: Resource;
   /** M×N output; read too when β ≠ 0. */
-  c: GPUBuffer;
+  c: Resource;
   /** [N], added to every row. */
-  bias?: GPUBuffer;
+  bias?: Resource;
   /** M×N: receives the pre-activation Z. Must not be `c`. */
-  z?: GPUBuffer;
+  z?: Resource;
   activation?: Activation;
   /** Parameter of leaky_relu / elu (default: torch's). */
   activationAlpha?: number;
@@ -71,9 +71,16 @@ export interface MatmulOptions {
   tile?: MatmulTile;
 }
 
-function checkSize(what: string, buf: GPUBuffer, elements: number): void {
-  if (buf.size < elements * 4) {
-    throw new RangeError(`matmul: buffer '${buf.label}' (${what}) holds ${buf.size} bytes; needs ${elements} f32 = ${elements * 4} bytes`);
+/** Size in bytes of a whole buffer or of a buffer range (parameters are ranges of the flat parameter buffer). */
+function bytesOf(r: Resource): number {
+  return r instanceof GPUBuffer ? r.size : (r.size ?? r.buffer.size - (r.offset ?? 0));
+}
+
+function checkSize(what: string, r: Resource, elements: number): void {
+  const bytes = bytesOf(r);
+  if (bytes < elements * 4) {
+    const label = r instanceof GPUBuffer ? r.label : `${r.buffer.label}@${r.offset ?? 0}`;
+    throw new RangeError(`matmul: buffer '${label}' (${what}) holds ${bytes} bytes; needs ${elements} f32 = ${elements * 4} bytes`);
   }
 }
 

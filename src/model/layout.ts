@@ -6,7 +6,8 @@
  * Parameters are laid out group by group, because an optimizer parameter group is a contiguous range:
  *   group 0 'decay'    — Dense weights (weight decay / L2 applies);
  *   group 1 'no_decay' — Dense biases and BatchNorm γ, β (no decay, as is customary).
- * Non-trainable state (BatchNorm running mean and variance) lives in a second flat buffer, `stats`, same alignment.
+ * Non-trainable state (BatchNorm running mean and variance) lives in a second flat buffer, `stats`: per layer
+ * [running_mean (F), running_var (F)] adjacent, each layer's pair starting at a multiple of 64 floats.
  */
 import type { ModelSpec } from './spec.js';
 
@@ -66,14 +67,14 @@ export function layoutModel(m: ModelSpec): ParamLayout {
   const groups: ParamGroupRange[] = [];
   if (decayEnd > 0) groups.push({ name: 'decay', start: 0, end: decayEnd });
   if (n > decayEnd) groups.push({ name: 'no_decay', start: decayEnd, end: n });
+  // running_mean and running_var of one layer are adjacent (the BatchNorm kernels bind them as one [2F] range).
   const stats: TensorSlot<StatRole>[] = [];
   let nStats = 0;
   m.layers.forEach((l, i) => {
     if (l.type !== 'batchnorm') return;
-    for (const role of ['running_mean', 'running_var'] as const) {
-      stats.push({ name: `layers.${i}.${role}`, layer: i, role, shape: [l.features], offset: nStats, size: l.features });
-      nStats = alignUp(nStats + l.features);
-    }
+    stats.push({ name: `layers.${i}.running_mean`, layer: i, role: 'running_mean', shape: [l.features], offset: nStats, size: l.features });
+    stats.push({ name: `layers.${i}.running_var`, layer: i, role: 'running_var', shape: [l.features], offset: nStats + l.features, size: l.features });
+    nStats = alignUp(nStats + 2 * l.features);
   });
   return { params, n, groups, stats, nStats };
 }

@@ -1,0 +1,205 @@
+/**
+ * The CPU runner: training steps on the CPU reference model, in float32 (rounded like f32 hardware) or float64.
+ * Deterministic: the same config, seed and step inputs give bit-identical parameters, which is what makes
+ * "2 epochs + save + load + 2 epochs = 4 epochs" exact on this path, and what the GPU runner is compared against.
+ *
+ * Step order (the GPU plan follows it): gather the batch → forward (training) → loss → backward → clip (by value,
+ * then by global norm) → non-finite guard (skip the whole update if any gradient is NaN/Inf) → optimizer step.
+ */
+import type { Dataset } from '../data/dataset.js';
+import { CpuModel, type Targets } from '../model/cpu-model.js';
+import { initParams, initStats } from '../model/params.js';
+import { Optimizer } from '../optim/optimizer.js';
+import { allocate, type Dtype, type FloatArray } from '../ref/dtype.js';
+import { optimizerGroups } from './optimizer-groups.js';
+import type { EvalResult, MetricsReport, Runner, RunnerConfig, RunnerState, StepInput } from './runner.js';
+import { MNIST_NORMALIZATION } from '../kernels/batch.js';
+
+export async function createCpuRunner(config: RunnerConfig, opts: { dtype?: Dtype } = {}): Promise<CpuRunner> {
+  return new CpuRunner(config, opts.dtype ?? 'float32');
+}
+
+export class CpuRunner implements Runner {
+  readonly device = 'cpu' as const;
+  readonly description: string;
+  readonly model: CpuModel;
+  params: FloatArray;
+  stats: FloatArray;
+  grads: FloatArray;
+  readonly optimizer: Optimizer;
+  skipped = 0;
+  private data: Dataset | null = null;
+  private perm: Uint32Array | null = null;
+  private readonly listeners = new Set<(m: MetricsReport) => void>();
+  private readonly scale: number;
+  private readonly shift: number;
+
+  constructor(
+    readonly config: RunnerConfig,
+    readonly dtype: Dtype,
+  ) {
+    this.description = `cpu ${dtype}`;
+    this.model = new CpuModel(config.model, dtype);
+    const { layout } = this.model;
+    this.params = allocate(dtype, layout.n);
+    this.params.set(initParams(config.model, layout, config.seed));
+    this.stats = allocate(dtype, layout.nStats);
+    this.stats.set(initStats(config.model, layout));
+    this.grads = allocate(dtype, layout.n);
+    this.optimizer = new Optimizer(config.optimizer.name, config.optimizer.hyperparams ?? {}, {
+      n: layout.n,
+      dtype,
+      groups: optimizerGroups(config.optimizer, layout),
+    });
+    this.scale = config.inputScale ?? MNIST_NORMALIZATION.scale;
+    this.shift = config.inputShift ?? MNIST_NORMALIZATION.shift;
+  }
+
+  async setTrainingData(ds: Dataset): Promise<void> {
+    checkDataset(ds, this.config);
+    this.data = ds;
+  }
+
+  beginEpoch(permutation: Uint32Array): void {
+    if (!this.data) throw new Error('beginEpoch: call setTrainingData first');
+    if (permutation.length !== this.data.length) {
+      throw new Error(`beginEpoch: the permutation has ${permutation.length} entries but the training set has ${this.data.length}`);
+    }
+    this.perm = permutation;
+  }
+
+  /** Inputs and targets of examples idx[0..rows), normalised as the GPU gather does. */
+  batch(ds: Dataset, idx: ArrayLike<number>, rows: number): { x: FloatArray; targets: Targets } {
+    const D = ds.exampleSize;
+    const x = allocate(this.dtype, rows * D);
+    const r = this.dtype === 'float32' ? Math.fround : (v: number) => v;
+    const bytes = ds.inputs instanceof Uint8Array;
+    for (let b = 0; b < rows; b++) {
+      const src = idx[b]! * D;
+      for (let d = 0; d < D; d++) {
+        const v = ds.inputs[src + d]!;
+        x[b * D + d] = bytes ? r(r(v * r(this.scale)) + r(this.shift)) : v;
+      }
+    }
+    if (ds.labels) {
+      const labels = new Uint32Array(rows);
+      for (let b = 0; b < rows; b++) labels[b] = ds.labels[idx[b]!]!;
+      return { x, targets: { labels } };
+    }
+    const K = ds.targetSize!;
+    const values = new Float32Array(rows * K);
+    for (let b = 0; b < rows; b++) values.set(ds.targets!.subarray(idx[b]! * K, idx[b]! * K + K), b * K);
+    return { x, targets: { values } };
+  }
+
+  step(s: StepInput): void {
+    if (!this.data || !this.perm) throw new Error('step: call setTrainingData and beginEpoch first');
+    if (s.rows < 1 || s.rows > this.config.batchSize || s.start + s.rows > this.perm.length) {
+      throw new RangeError(`step: rows ${s.rows} at ${s.start} do not fit batch size ${this.config.batchSize} / epoch of ${this.perm.length}`);
+    }
+    const { x, targets } = this.batch(this.data, this.perm.subarray(s.start, s.start + s.rows), s.rows);
+    const ctx = { training: true, seed: this.config.seed, step: s.step };
+    const f = this.model.forward(this.params, this.stats, x, s.rows, ctx);
+    const loss = this.model.loss(f, targets);
+    this.model.backward(this.params, f, loss.dOut, this.grads, ctx);
+    const gradNorm = this.clipAndMeasure();
+    const finite = Number.isFinite(gradNorm);
+    if (finite || this.config.guard === false) {
+      this.optimizer.setLr(s.lr);
+      this.optimizer.step(this.params, this.grads);
+    } else this.skipped++;
+    const report: MetricsReport = {
+      steps: 1,
+      lastStep: s.step,
+      lossSum: loss.lossSum,
+      correct: loss.correct,
+      rows: s.rows,
+      skipped: finite ? 0 : 1,
+      gradNorm,
+    };
+    for (const l of this.listeners) l(report);
+  }
+
+  /**
+   * Clips by value, then by global L2 norm (the order of torch's clip_grad_value_ then clip_grad_norm_), and returns
+   * the global norm before norm clipping (what the gradient-magnitude schedule and plots use). NaN/Inf → non-finite.
+   */
+  private clipAndMeasure(): number {
+    const g = this.grads;
+    const r = this.dtype === 'float32' ? Math.fround : (v: number) => v;
+    const clip = this.config.clip ?? {};
+    if (clip.value !== undefined) {
+      const v = r(clip.value);
+      for (let i = 0; i < g.length; i++) g[i] = Math.min(Math.max(g[i]!, -v), v);
+    }
+    let sumsq = 0;
+    for (let i = 0; i < g.length; i++) sumsq += g[i]! * g[i]!;
+    const norm = Math.sqrt(sumsq);
+    if (!Number.isFinite(norm)) return NaN;
+    if (clip.maxNorm !== undefined) {
+      // torch: clip_coef = max_norm / (total_norm + 1e-6), applied only when < 1.
+      const coef = r(clip.maxNorm / (norm + 1e-6));
+      if (coef < 1) for (let i = 0; i < g.length; i++) g[i] = r(g[i]! * coef);
+    }
+    return norm;
+  }
+
+  onMetrics(listener: (m: MetricsReport) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async flushMetrics(): Promise<void> {}
+
+  async evaluate(ds: Dataset): Promise<EvalResult> {
+    checkDataset(ds, this.config);
+    let lossSum = 0;
+    let correct = 0;
+    const chunk = 512;
+    for (let start = 0; start < ds.length; start += chunk) {
+      const rows = Math.min(chunk, ds.length - start);
+      const idx = Uint32Array.from({ length: rows }, (_, i) => start + i);
+      const { x, targets } = this.batch(ds, idx, rows);
+      const f = this.model.forward(this.params, this.stats, x, rows, { training: false, seed: this.config.seed, step: 0 });
+      const l = this.model.loss(f, targets);
+      lossSum += l.lossSum;
+      correct += l.correct;
+    }
+    return { loss: lossSum / ds.length, accuracy: ds.labels || this.config.model.loss === 'bce' ? correct / (ds.length * (ds.labels ? 1 : ds.targetSize!)) : NaN, count: ds.length };
+  }
+
+  async predict(ds: Dataset, start = 0, rows = ds.length - start): Promise<Float32Array> {
+    const idx = Uint32Array.from({ length: rows }, (_, i) => start + i);
+    const { x } = this.batch(ds, idx, rows);
+    const f = this.model.forward(this.params, this.stats, x, rows, { training: false, seed: this.config.seed, step: 0 });
+    return Float32Array.from(f.out);
+  }
+
+  async exportState(): Promise<RunnerState> {
+    return { params: Float32Array.from(this.params), stats: Float32Array.from(this.stats), optimizer: this.optimizer.exportState(), skipped: this.skipped };
+  }
+
+  async importState(s: RunnerState): Promise<void> {
+    if (s.params.length !== this.params.length || s.stats.length !== this.stats.length) {
+      throw new Error(`importState: the state holds ${s.params.length} parameters / ${s.stats.length} stats; this model has ${this.params.length} / ${this.stats.length}`);
+    }
+    this.params.set(s.params);
+    this.stats.set(s.stats);
+    this.optimizer.importState(s.optimizer);
+    this.skipped = s.skipped;
+  }
+
+  destroy(): void {
+    this.listeners.clear();
+  }
+}
+
+/** The dataset must match the model: input width, and labels for softmax_ce or float targets for mse/bce. */
+export function checkDataset(ds: Dataset, config: RunnerConfig): void {
+  const m = config.model;
+  if (ds.exampleSize !== m.inputs) {
+    throw new Error(`dataset '${ds.name}' has ${ds.exampleSize} values per example but the model takes ${m.inputs} inputs`);
+  }
+  if (m.loss === 'softmax_ce' && !ds.labels) throw new Error(`dataset '${ds.name}' has no labels; softmax_ce needs integer class labels`);
+  if (m.loss !== 'softmax_ce' && !ds.targets) throw new Error(`dataset '${ds.name}' has no float targets; ${m.loss} needs targets`);
+}
