@@ -33,7 +33,7 @@
 // The TwoSum in `metrics` assumes the compiler does not reassociate float adds (WGSL does not allow it).
 
 override WG: u32 = 64u;
-override MWG: u32 = 64u;
+override MWG: u32 = 64u;  // metrics_accumulate workgroup size (a power of two)
 
 const INVALID: u32 = 0xffffffffu;
 

@@ -68,8 +68,10 @@ export const metricsKernel = defineKernel({
 
 /** Rows per workgroup (one invocation per row). */
 const WG = 64;
-/** Invocations of the single metrics workgroup (a power of two). */
-const MWG = 64;
+/** Invocations of the single metrics workgroup (a power of two): fewer on software adapters, where barriers are slow. */
+function metricsWorkgroup(engine: Engine): number {
+  return engine.software ? 16 : 64;
+}
 
 function checkShape(what: string, rows: number, cols: number): void {
   if (!Number.isInteger(rows) || rows < 0) throw new RangeError(`${what}: rows must be a non-negative integer, got ${rows}`);
@@ -171,7 +173,7 @@ export class MetricsOp {
   ) {}
 
   static async plan(engine: Engine, o: { rows: number; loss: GPUBuffer; flags: GPUBuffer; metrics: GPUBuffer }): Promise<MetricsOp> {
-    const k = await engine.kernel(metricsKernel, { MWG });
+    const k = await engine.kernel(metricsKernel, { MWG: metricsWorkgroup(engine) });
     const u = k.uniforms('mp').set({ rows: o.rows });
     u.write();
     return new MetricsOp(k, k.bind({ mp: u.buffer, row_loss: o.loss, row_flags: o.flags, metrics: o.metrics }), u);

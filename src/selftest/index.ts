@@ -10,12 +10,13 @@ import { batchChecks } from './batch.js';
 import { batchnormChecks } from './batchnorm.js';
 import { dropoutChecks } from './dropout.js';
 import { lossChecks } from './loss.js';
+import { reduceChecks } from './reduce.js';
 import { softmaxChecks } from './softmax.js';
 import type { SelfCheck } from './types.js';
 
 export type { SelfCheck } from './types.js';
 
-export const SELF_CHECKS: SelfCheck[] = [...activationChecks, ...batchChecks, ...batchnormChecks, ...dropoutChecks, ...softmaxChecks, ...lossChecks, ...matmulChecks];
+export const SELF_CHECKS: SelfCheck[] = [...activationChecks, ...batchChecks, ...batchnormChecks, ...dropoutChecks, ...softmaxChecks, ...lossChecks, ...reduceChecks, ...matmulChecks];
 
 export interface SelfTestResult {
   name: string;
