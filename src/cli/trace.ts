@@ -16,6 +16,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Optimizer } from '../optim/optimizer.js';
 import { getRule } from '../optim/registry.js';
 import type { Dtype, OptimizerName } from '../optim/rule.js';
+import type { Engine } from '../gpu/engine.js';
 
 export type TraceDevice = 'cpu' | 'gpu';
 
@@ -33,14 +34,6 @@ export interface TraceResult {
   device: TraceDevice;
   params_after_each_step: number[][];
   final_state: Record<string, number[]>;
-}
-
-/** Runs K steps on the GPU; supplied by the GPU optimizer module once it exists (see setGpuTraceRunner). */
-export type GpuTraceRunner = (spec: TraceSpec) => Promise<Omit<TraceResult, 'device'>>;
-let gpuRunner: GpuTraceRunner | undefined;
-/** Lets the GPU optimizer module register itself without this CLI module importing GPU code eagerly. */
-export function setGpuTraceRunner(run: GpuTraceRunner | undefined): void {
-  gpuRunner = run;
 }
 
 const finiteList = (v: unknown, field: string, n?: number): number[] => {
@@ -97,16 +90,19 @@ function runCpu(spec: TraceSpec): Omit<TraceResult, 'device'> {
   };
 }
 
-/** Runs a trace; `spec` is parsed JSON (validated here). */
-export async function runTrace(spec: unknown, opts: { device?: TraceDevice } = {}): Promise<TraceResult> {
+/**
+ * Runs a trace; `spec` is parsed JSON (validated here). On the GPU every step is the fused update kernel, with all K
+ * steps encoded into as few command buffers as the record ring allows; `engine` reuses a WebGPU engine (else one is
+ * created and destroyed).
+ */
+export async function runTrace(spec: unknown, opts: { device?: TraceDevice; engine?: Engine } = {}): Promise<TraceResult> {
   const device = opts.device ?? 'cpu';
   if (device !== 'cpu' && device !== 'gpu') throw new Error(`device must be "cpu" or "gpu", got ${JSON.stringify(device)}`);
   const parsed = parseTraceSpec(spec, device);
   if (device === 'cpu') return { ...runCpu(parsed), device };
-  if (!gpuRunner) {
-    throw new Error('device "gpu": the fused GPU optimizer is not available in this build; use --device cpu');
-  }
-  return { ...(await gpuRunner(parsed)), device };
+  // Loaded on demand so the CPU path never touches WebGPU.
+  const { runGpuTrace } = await import('../optim/gpu-trace.js');
+  return { ...(await runGpuTrace(parsed, opts.engine)), device };
 }
 
 const USAGE = 'usage: wgtrain trace --spec SPEC.json [--device cpu|gpu] [--out OUT.json]';
