@@ -9,7 +9,8 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createEngine, type Engine } from '../src/gpu/index.js';
 import { runTrace } from '../src/cli/trace.js';
 
 const DIR = join(import.meta.dirname, 'fixtures', 'torch');
@@ -80,5 +81,46 @@ describe('trace on CPU matches torch.optim', () => {
         }
       });
     }
+  }
+});
+
+/**
+ * The same torch traces through the fused GPU update (`runTrace(spec, {device: 'gpu'})`), float32 only.
+ * GPU arithmetic rounds differently from torch's CPU kernels (WGSL sqrt/division are not correctly rounded and
+ * SwiftShader's fma is unfused), so a per-step difference of ~1e-6 relative carries into later steps. The per-element
+ * scale is therefore the path each element travelled in torch's run, L_k = Σ_{j≤k} |x_j − x_{j−1}| (the sum of step
+ * sizes, what rounding errors grow with), not the net distance from x0, which can be far smaller when steps cancel.
+ */
+describe('trace on the GPU matches torch.optim (float32)', () => {
+  let engine: Engine | undefined;
+  afterAll(() => engine?.destroy());
+
+  for (const file of files) {
+    it(`${file.replace('.json', '')} gpu`, async () => {
+      engine ??= await createEngine({ log: false });
+      const fx = JSON.parse(readFileSync(join(DIR, file), 'utf8')) as Fixture;
+      const out = await runTrace({ ...fx, dtype: 'float32' }, { device: 'gpu', engine });
+      expect(out.device).toBe('gpu');
+      const ref = fx.torch.float32.params_after_each_step.map((row) => row.map(Math.fround));
+      const path = new Float64Array(fx.x0.length);
+      const bad: string[] = [];
+      ref.forEach((row, k) => {
+        const prev = k ? ref[k - 1]! : fx.x0;
+        let errSq = 0, pathSq = 0;
+        row.forEach((r, i) => {
+          path[i]! += Math.abs(r - prev[i]!);
+          const g = out.params_after_each_step[k]![i]!;
+          errSq += (g - r) ** 2;
+          pathSq += path[i]! ** 2;
+          const tol = 1e-5 * path[i]! + 4 * (k + 1) * 2 ** -24 * Math.abs(r);
+          if (!(Math.abs(g - r) <= tol) && bad.length < 8) bad.push(`step ${k + 1} [${i}]: gpu ${g}, torch ${r}, path ${path[i]}`);
+        });
+        if (!(Math.sqrt(errSq) <= 1e-5 * Math.sqrt(pathSq) + 4 * (k + 1) * 2 ** -24 * Math.hypot(...row)) && bad.length < 8) {
+          bad.push(`step ${k + 1}: normwise error ${Math.sqrt(errSq)} vs path ${Math.sqrt(pathSq)}`);
+        }
+      });
+      expect(bad, bad.join('\n')).toEqual([]);
+      expect(out.final_state.step).toEqual(fx.torch.float32.final_state.step ?? [fx.grads.length]);
+    });
   }
 });
