@@ -13,6 +13,7 @@ export default defineConfig({
   plugins: [wgslAsText],
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/setup/adapter.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
     // One GPU device per worker is expensive on a software adapter with 2 cores: run files one at a time.

@@ -1,0 +1,152 @@
+#!/usr/bin/env node
+/**
+ * Builds everything under dist/ with esbuild (`.wgsl` files are bundled as text):
+ *
+ *   dist/browser/index.js   library for browsers (ESM, no Node modules: `webgpu` and `node:*` stay external and
+ *                           are only ever reached through dynamic import() on the Node path; checked below)
+ *   dist/index.js           library for Node (ESM, `webgpu` external: Dawn's native addon cannot be bundled)
+ *   dist/cli.js             the `wgtrain` command (from src/cli.ts, skipped with a warning while it does not exist)
+ *   dist/demos/<name>/      each demos/<name>/main.ts bundled for browsers, with its index.html
+ *   dist/types/             .d.ts files from `tsc --emitDeclarationOnly` (only with --types: it takes ~10 s)
+ *
+ *   node build.mjs [--types] [--only browser,node,cli,demos]
+ */
+import { build } from 'esbuild';
+import { spawn } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = dirname(fileURLToPath(import.meta.url));
+const dist = join(root, 'dist');
+const args = process.argv.slice(2);
+const only = args.includes('--only') ? new Set(args[args.indexOf('--only') + 1].split(',')) : null;
+const wanted = (part) => !only || only.has(part);
+const withTypes = args.includes('--types') || only?.has('types');
+
+const common = {
+  bundle: true,
+  format: 'esm',
+  target: 'es2022',
+  sourcemap: true,
+  loader: { '.wgsl': 'text' },
+  logLevel: 'warning',
+  metafile: true,
+  absWorkingDir: root,
+};
+
+// Node bundles may contain CommonJS dependencies whose `require` calls need a real `require` in ESM.
+const nodeBanner =
+  "import { createRequire as __wgtrainCreateRequire } from 'node:module'; const require = __wgtrainCreateRequire(import.meta.url);";
+
+const t0 = performance.now();
+const jobs = [];
+
+if (wanted('browser')) {
+  jobs.push(
+    build({
+      ...common,
+      entryPoints: ['src/index.ts'],
+      outfile: 'dist/browser/index.js',
+      platform: 'browser',
+      external: ['webgpu', 'node:*'],
+    }).then((r) => checkBrowserBundle(r, 'dist/browser/index.js')),
+  );
+}
+
+if (wanted('node')) {
+  jobs.push(
+    build({
+      ...common,
+      entryPoints: ['src/index.ts'],
+      outfile: 'dist/index.js',
+      platform: 'node',
+      external: ['webgpu'],
+      banner: { js: nodeBanner },
+    }),
+  );
+}
+
+if (wanted('cli')) {
+  if (existsSync(join(root, 'src/cli.ts'))) {
+    jobs.push(
+      build({
+        ...common,
+        entryPoints: ['src/cli.ts'],
+        outfile: 'dist/cli.js',
+        platform: 'node',
+        external: ['webgpu'],
+        banner: { js: `#!/usr/bin/env node\n${nodeBanner}` },
+      }).then(() => chmodSync(join(dist, 'cli.js'), 0o755)),
+    );
+  } else {
+    console.warn('build: src/cli.ts does not exist yet: dist/cli.js (the `wgtrain` command, `npm run train`) was not built');
+  }
+}
+
+if (wanted('demos') && existsSync(join(root, 'demos'))) {
+  for (const name of readdirSync(join(root, 'demos'))) {
+    const dir = join(root, 'demos', name);
+    if (!existsSync(join(dir, 'main.ts'))) continue;
+    const out = join(dist, 'demos', name);
+    jobs.push(
+      build({
+        ...common,
+        entryPoints: [`demos/${name}/main.ts`],
+        outfile: `dist/demos/${name}/main.js`,
+        platform: 'browser',
+        external: ['webgpu', 'node:*'],
+      }).then((r) => {
+        checkBrowserBundle(r, `dist/demos/${name}/main.js`);
+        mkdirSync(out, { recursive: true });
+        if (existsSync(join(dir, 'index.html'))) copyFileSync(join(dir, 'index.html'), join(out, 'index.html'));
+      }),
+    );
+  }
+}
+
+if (withTypes) jobs.push(buildTypes());
+
+/**
+ * A browser bundle must not statically import Node-only modules: that would fail to load in every browser.
+ * Dynamic import() of them is allowed (acquire.ts does it only when running under Node).
+ */
+function checkBrowserBundle(result, outfile) {
+  const bad = [];
+  for (const [file, output] of Object.entries(result.metafile.outputs)) {
+    for (const imp of output.imports) {
+      const nodeOnly = imp.path === 'webgpu' || imp.path.startsWith('node:') || imp.path.startsWith('webgpu/');
+      if (imp.external && nodeOnly && imp.kind !== 'dynamic-import') bad.push(`${file}: ${imp.kind} '${imp.path}'`);
+    }
+  }
+  if (bad.length) {
+    throw new Error(`build: ${outfile} statically imports Node-only modules (import them dynamically, on the Node path only):\n  ${bad.join('\n  ')}`);
+  }
+}
+
+/** Declarations for src/ only, laid out as dist/types/index.d.ts (the `types` field of package.json). */
+function buildTypes() {
+  mkdirSync(join(dist, 'types'), { recursive: true });
+  const tsconfig = join(dist, 'tsconfig.types.json');
+  writeFileSync(
+    tsconfig,
+    JSON.stringify({
+      extends: '../tsconfig.json',
+      compilerOptions: { rootDir: '../src', outDir: './types', declaration: true, emitDeclarationOnly: true, noEmit: false },
+      include: ['../src', '../wgsl.d.ts'],
+    }),
+  );
+  rmSync(join(dist, 'types'), { recursive: true, force: true });
+  return new Promise((resolve, reject) => {
+    const tsc = spawn(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', tsconfig], { stdio: 'inherit' });
+    tsc.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`build: tsc --emitDeclarationOnly failed (exit ${code})`))));
+  });
+}
+
+try {
+  await Promise.all(jobs);
+  console.log(`build: dist/ in ${((performance.now() - t0) / 1000).toFixed(1)} s${withTypes ? '' : ' (no .d.ts; `node build.mjs --types` adds them)'}`);
+} catch (e) {
+  console.error(e.message ?? e);
+  process.exit(1);
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+/**
+ * Serves the built demos (dist/demos/) on http://127.0.0.1:PORT (WebGPU needs a secure context, which localhost
+ * is and file:// is not).   npm run demo   (or: node build.mjs && node demos/serve.mjs [port])
+ */
+import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../dist/demos', import.meta.url));
+if (!existsSync(root)) {
+  console.error('dist/demos/ does not exist: run `node build.mjs` first');
+  process.exit(1);
+}
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.map': 'application/json', '.css': 'text/css' };
+const port = Number(process.argv[2] ?? process.env.PORT ?? 8080);
+
+createServer((req, res) => {
+  let file = normalize(join(root, decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)));
+  if (file !== root && !file.startsWith(root + sep)) file = '';
+  if (file && existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
+  if (!file || !existsSync(file)) return res.writeHead(404).end('not found');
+  res.writeHead(200, { 'content-type': (types[extname(file)] ?? 'application/octet-stream') + '; charset=utf-8', 'cache-control': 'no-store' });
+  createReadStream(file).pipe(res);
+}).listen(port, '127.0.0.1', () => {
+  console.log('wgtrain demos:');
+  for (const d of readdirSync(root)) console.log(`  http://127.0.0.1:${port}/${d}/`);
+});

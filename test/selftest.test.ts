@@ -1,0 +1,22 @@
+/**
+ * The in-library self-test in Node (Dawn): every registered kernel family's GPU-vs-CPU checks, the same list the
+ * browser test runs in Chromium. Fails on any failed check and on an empty list; prints the adapter.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { SELF_CHECKS, selfTest } from '../src/selftest/index.js';
+import { gpu } from './helpers/gpu.js';
+import { TEST_SEED, seedInfo } from './helpers/random.js';
+
+describe(`selfTest(engine) in Node (${seedInfo()})`, () => {
+  afterAll(async () => (await gpu()).destroy());
+
+  it('passes every registered check', async () => {
+    const e = await gpu();
+    console.log(`selfTest runs on: ${e.describe()}`);
+    expect(SELF_CHECKS.length, 'no self-checks are registered in src/selftest/index.ts').toBeGreaterThan(0);
+    const results = await selfTest(e, { seed: TEST_SEED });
+    for (const r of results) console.log(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.name} (${r.ms.toFixed(0)} ms)${r.error ? `\n       ${r.error}` : ''}`);
+    expect(results.length).toBe(SELF_CHECKS.length);
+    expect(results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.error}`), 'failed self-checks').toEqual([]);
+  }, 900_000);
+});
