@@ -4,7 +4,8 @@
  *
  *   dist/browser/index.js   library for browsers (ESM, no Node modules: `webgpu` and `node:*` stay external and
  *                           are only ever reached through dynamic import() on the Node path; checked below)
- *   dist/index.js           library for Node (ESM, `webgpu` external: Dawn's native addon cannot be bundled)
+ *   dist/index.js           library for Node (ESM, `webgpu` external: Dawn's native addon cannot be bundled), from
+ *                           src/node.ts (src/index.ts plus the Node-only loaders) where it exists
  *   dist/cli.js             the `wgtrain` command (from src/cli.ts, skipped with a warning while it does not exist)
  *   dist/demos/<name>/      each demos/<name>/main.ts bundled for browsers, with its index.html
  *   dist/types/             .d.ts files from `tsc --emitDeclarationOnly` (only with --types: it takes ~10 s)
@@ -58,7 +59,7 @@ if (wanted('node')) {
   jobs.push(
     build({
       ...common,
-      entryPoints: ['src/index.ts'],
+      entryPoints: [existsSync(join(root, 'src/node.ts')) ? 'src/node.ts' : 'src/index.ts'],
       outfile: 'dist/index.js',
       platform: 'node',
       external: ['webgpu'],
