@@ -369,6 +369,17 @@ export class GpuRunner implements Runner {
     engine.device.queue.submit([encoder.finish()]);
     map?.();
     this.dispatchesPerStep = engine.dispatchCount - before;
+    if (++this.submittedSteps % GpuRunner.FENCE_EVERY === 0) this.fences.push(engine.device.queue.onSubmittedWorkDone());
+  }
+
+  /** Steps between completion fences, and fences allowed in flight: at most ~16 steps queued ahead of the GPU. */
+  private static readonly FENCE_EVERY = 4;
+  private static readonly MAX_FENCES = 4;
+  private submittedSteps = 0;
+  private readonly fences: Promise<void>[] = [];
+
+  async ready(): Promise<void> {
+    while (this.fences.length > GpuRunner.MAX_FENCES) await this.fences.shift();
   }
 
   onMetrics(listener: (m: MetricsReport) => void): () => void {
@@ -407,9 +418,13 @@ export class GpuRunner implements Runner {
   private async runEval(ds: Dataset, chunk: number, predict: { start: number; rows: number; out: Float32Array } | null): Promise<{ acc: { loss: number; correct: number }; count: number }> {
     const { engine } = this;
     await this.flushMetrics(); // training metrics must not mix with evaluation ones
-    this.dropPlans('eval-data');
-    this.dropUpload(this.evalData);
-    this.evalData = this.upload(ds, 'eval');
+    if (this.evalData?.ds !== ds) {
+      // One evaluation set stays on the GPU (with its plans) until another replaces it: validation every epoch
+      // uploads nothing and builds nothing after the first time.
+      this.dropPlans('eval-data');
+      this.dropUpload(this.evalData);
+      this.evalData = this.upload(ds, 'eval');
+    }
     const first = predict?.start ?? 0;
     const total = predict?.rows ?? ds.length;
     const mbuf = this.metrics;
@@ -441,9 +456,6 @@ export class GpuRunner implements Runner {
       return { acc: { loss: mb.get('loss_hi') + mb.get('loss_lo'), correct: mb.get('correct') }, count: total };
     } finally {
       staging?.destroy();
-      this.dropPlans('eval-data');
-      this.dropUpload(this.evalData);
-      this.evalData = null;
     }
   }
 

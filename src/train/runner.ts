@@ -96,6 +96,12 @@ export interface Runner {
   /** Installs the order of examples for the next epoch (a permutation of the training set). */
   beginEpoch(permutation: Uint32Array): void;
   step(s: StepInput): void;
+  /**
+   * Resolves once the device is at most a few steps behind the host (GPU: ~16 steps in flight). The trainer awaits it
+   * where it yields to the event loop, so the host never queues an unbounded amount of work and progress (steps/s,
+   * ETA) measures the device. Never a readback; absent on the CPU runner.
+   */
+  ready?(): Promise<void>;
   onMetrics(listener: (m: MetricsReport) => void): () => void;
   /** Resolves when every step so far has been reported. */
   flushMetrics(): Promise<void>;
