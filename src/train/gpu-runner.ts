@@ -369,7 +369,12 @@ export class GpuRunner implements Runner {
     engine.device.queue.submit([encoder.finish()]);
     map?.();
     this.dispatchesPerStep = engine.dispatchCount - before;
-    if (++this.submittedSteps % GpuRunner.FENCE_EVERY === 0) this.fences.push(engine.device.queue.onSubmittedWorkDone());
+    if (++this.submittedSteps % GpuRunner.FENCE_EVERY === 0) {
+      this.fences.push(engine.device.queue.onSubmittedWorkDone());
+      // The queue completes in order, so only the newest fences matter; a caller that never awaits ready() keeps
+      // this bounded too.
+      if (this.fences.length > 2 * GpuRunner.MAX_FENCES) this.fences.splice(0, this.fences.length - GpuRunner.MAX_FENCES - 1);
+    }
   }
 
   /** Steps between completion fences, and fences allowed in flight: at most ~16 steps queued ahead of the GPU. */
@@ -379,7 +384,9 @@ export class GpuRunner implements Runner {
   private readonly fences: Promise<void>[] = [];
 
   async ready(): Promise<void> {
-    while (this.fences.length > GpuRunner.MAX_FENCES) await this.fences.shift();
+    if (this.fences.length <= GpuRunner.MAX_FENCES) return;
+    await this.fences[this.fences.length - 1 - GpuRunner.MAX_FENCES];
+    this.fences.splice(0, this.fences.length - GpuRunner.MAX_FENCES);
   }
 
   onMetrics(listener: (m: MetricsReport) => void): () => void {
