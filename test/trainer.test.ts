@@ -13,7 +13,8 @@ import { Dataset } from '../src/data/dataset.js';
 import { layoutModel } from '../src/model/layout.js';
 import { parseModelSpec } from '../src/model/spec.js';
 import { Optimizer } from '../src/optim/optimizer.js';
-import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from '../src/train/checkpoint.js';
+import { encodeCheckpoint, type Checkpoint } from '../src/checkpoint/safetensors.js';
+import { CheckpointError, decodeTrainingCheckpoint, encodeTrainingCheckpoint, snapshotToCheckpoint } from '../src/train/checkpoint.js';
 import type { EvalResult, MetricsReport, Runner, RunnerConfig, RunnerState, StepInput } from '../src/train/runner.js';
 import { Trainer, type EpochRecord, type TrainingSnapshot } from '../src/train/trainer.js';
 
@@ -108,8 +109,8 @@ function memoryStore() {
   const files = new Map<string, Uint8Array>();
   return {
     files,
-    save: async (path: string, s: TrainingSnapshot) => void files.set(path, encodeCheckpoint(s)),
-    load: (path: string) => decodeCheckpoint(files.get(path)!, path),
+    save: async (path: string, s: TrainingSnapshot) => void files.set(path, encodeTrainingCheckpoint(s)),
+    load: (path: string) => decodeTrainingCheckpoint(files.get(path)!, path),
   };
 }
 
@@ -262,8 +263,8 @@ describe('checkpoint codec', () => {
 
   it('round-trips every field; tensors are named, unpadded and shaped as the layout says', async () => {
     const s = await snapshot();
-    const bytes = encodeCheckpoint(s);
-    const back = decodeCheckpoint(bytes, 'ck.safetensors');
+    const bytes = encodeTrainingCheckpoint(s);
+    const back = decodeTrainingCheckpoint(bytes, 'ck.safetensors');
     expect({ ...back, state: { ...back.state, optimizer: undefined } }).toEqual({ ...s, state: { ...s.state, optimizer: undefined } });
     expect(back.state.optimizer).toEqual(s.state.optimizer);
     const headerLength = Number(new DataView(bytes.buffer).getBigUint64(0, true));
@@ -272,30 +273,43 @@ describe('checkpoint codec', () => {
     expect(header['layers.1.running_var']).toMatchObject({ dtype: 'F32', shape: [3] });
     expect(header['layers.1.gamma']).toMatchObject({ shape: [3] });
     expect(header['optim.exp_avg']).toMatchObject({ dtype: 'F32', shape: [layoutModel(s.config.model).n] });
-    expect(header.__metadata__.format).toBe('wgtrain.checkpoint/1');
-    expect(JSON.parse(header.__metadata__.progress)).toEqual({ step: 3, epoch: 1, batch: 0 });
-    expect(JSON.parse(header.__metadata__.rng)).toEqual({ algorithm: 'philox4x32-10', initSeed: 7, shuffleSeed: 3 });
+    const meta = header.__metadata__;
+    expect(JSON.parse(meta.training)).toBe('wgtrain.training/1');
+    expect([meta.step, meta.epoch, meta.batch].map((x: string) => JSON.parse(x))).toEqual([3, 1, 0]);
+    expect(JSON.parse(meta.rng)).toEqual({ algorithm: 'philox4x32-10', initSeed: 7, shuffleSeed: 3 });
   });
 
   it('rejects corrupted, truncated and mismatched files with the file and field named', async () => {
-    const bytes = encodeCheckpoint(await snapshot());
+    const s = await snapshot();
+    const bytes = encodeTrainingCheckpoint(s);
     const flipped = bytes.slice();
     flipped[flipped.length - 5]! ^= 0x40;
-    expect(() => decodeCheckpoint(flipped, 'run.ckpt')).toThrow(CheckpointError);
-    expect(() => decodeCheckpoint(flipped, 'run.ckpt')).toThrow(/^run\.ckpt: metadata\.checksum: the tensor data does not match its checksum/);
-    expect(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 8), 'run.ckpt')).toThrow(/^run\.ckpt: tensor .*truncated file\?/);
-    expect(() => decodeCheckpoint(bytes.subarray(0, 4), 'run.ckpt')).toThrow(/too short for a safetensors header/);
-    expect(() => decodeCheckpoint(new TextEncoder().encode('hello world, not a checkpoint'), 'x.bin')).toThrow(/^x\.bin: header length/);
-    const text = new TextDecoder().decode(bytes);
-    const swap = (from: string, to: string) => {
-      const i = text.indexOf(from);
-      const out = bytes.slice();
-      out.set(new TextEncoder().encode(to), i);
-      return out;
+    expect(() => decodeTrainingCheckpoint(flipped, 'run.ckpt')).toThrow(CheckpointError);
+    expect(() => decodeTrainingCheckpoint(flipped, 'run.ckpt')).toThrow(/^run\.ckpt: checksum mismatch in tensor '[^']+' \(stored crc32 [0-9a-f]+, computed [0-9a-f]+\): its data is corrupted/);
+    expect(() => decodeTrainingCheckpoint(bytes.subarray(0, bytes.length - 8), 'run.ckpt')).toThrow(/^run\.ckpt: .*truncated file\?/);
+    expect(() => decodeTrainingCheckpoint(new TextEncoder().encode('hello world, not a checkpoint'), 'x.bin')).toThrow(/^x\.bin: header length/);
+    // Well-formed files (valid checksums) whose content does not fit: the field is named.
+    const altered = (edit: (c: Checkpoint) => void) => {
+      const c = snapshotToCheckpoint(s);
+      edit(c);
+      return encodeCheckpoint(c);
     };
-    expect(() => decodeCheckpoint(swap('wgtrain.checkpoint/1', 'wgtrain.checkpoint/9'), 'a.ckpt')).toThrow(
-      /^a\.ckpt: metadata\.format: expected 'wgtrain\.checkpoint\/1', got "wgtrain\.checkpoint\/9"/,
+    expect(() => decodeTrainingCheckpoint(altered((c) => (c.meta!.training = 'wgtrain.training/9')), 'a.ckpt')).toThrow(
+      /^a\.ckpt: metadata\.training: expected 'wgtrain\.training\/1', got "wgtrain\.training\/9"/,
     );
-    expect(() => decodeCheckpoint(swap('"layers.0.weight"', '"layers.0.weighx"'), 'a.ckpt')).toThrow(/^a\.ckpt: tensor layers\.0\.weight: missing/);
+    expect(() => decodeTrainingCheckpoint(altered((c) => delete c.tensors['layers.0.weight']), 'a.ckpt')).toThrow(
+      "a.ckpt: tensor layers.0.weight: missing (the model 4-3-2 needs it)",
+    );
+    expect(() => decodeTrainingCheckpoint(altered((c) => (c.tensors['layers.0.weight']!.shape = [3, 4])), 'a.ckpt')).toThrow(
+      'a.ckpt: tensor layers.0.weight: shape [3,4], the model needs [4,3]',
+    );
+    expect(() => decodeTrainingCheckpoint(altered((c) => (c.tensors['layers.0.bias']!.data = new Float32Array([1, NaN, 0]))), 'a.ckpt')).toThrow(
+      'a.ckpt: tensor layers.0.bias: element 1 is NaN: values must be finite',
+    );
+    expect(() => decodeTrainingCheckpoint(altered((c) => (c.meta!.step = -1)), 'a.ckpt')).toThrow('a.ckpt: metadata.step: must be an integer >= 0, got -1');
+    expect(() => decodeTrainingCheckpoint(altered((c) => delete c.meta!.schedule), 'a.ckpt')).toThrow('a.ckpt: metadata.schedule: missing');
+    expect(() => decodeTrainingCheckpoint(altered((c) => (c.tensors.extra = { shape: [1], data: new Float32Array(1) })), 'a.ckpt')).toThrow(
+      /a\.ckpt: tensor extra: unexpected/,
+    );
   });
 });

@@ -10,7 +10,7 @@ import { loadMnist } from '../data/mnist-node.js';
 import { splitMnist } from '../data/mnist.js';
 import type { Engine } from '../gpu/index.js';
 import type { Dtype } from '../optim/rule.js';
-import { loadCheckpointFile } from '../train/checkpoint.js';
+import { loadTrainingCheckpoint } from '../train/checkpoint.js';
 import type { Runner } from '../train/runner.js';
 import { ArgError, parseArgs, processIO, usage, type CliIO, type FlagSpecs } from './args.js';
 import { createRunner, type RunnerOptions } from './train.js';
@@ -44,7 +44,7 @@ export async function evaluateMain(argv: string[], io: CliIO = processIO()): Pro
   let runner: Runner | undefined;
   let engine: Engine | undefined;
   try {
-    const ckpt = await loadCheckpointFile(v.checkpoint!);
+    const ckpt = await loadTrainingCheckpoint(v.checkpoint!);
     const mnist = await loadMnist();
     const ds = v.split === 'test' ? mnist.test : splitMnist(mnist, { validation: v.validation!, seed: ckpt.data.seed }).validation;
     const made = await createRunner(ckpt.config, { device: v.device as 'gpu' | 'cpu', adapter: v.adapter as RunnerOptions['adapter'], dtype: v.dtype as Dtype, log });

@@ -21,8 +21,9 @@ import { OPTIMIZER_NAMES } from '../optim/rule.js';
 import type { Dtype } from '../optim/rule.js';
 import { restoreSchedule, scheduleFromSpec, specHelp } from '../schedule/spec.js';
 import type { Schedule } from '../schedule/schedule.js';
-import { loadCheckpointFile, saveCheckpointFile } from '../train/checkpoint.js';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../train/checkpoint.js';
 import { createCpuRunner } from '../train/cpu-runner.js';
+import { createGpuRunner } from '../train/gpu-runner.js';
 import { parseEarlyStopping, type EarlyStoppingOptions } from '../train/early-stopping.js';
 import { Progress } from '../train/progress.js';
 import type { ClipConfig, Runner, RunnerConfig } from '../train/runner.js';
@@ -99,25 +100,11 @@ export async function createRunner(config: RunnerConfig, o: RunnerOptions): Prom
   }
   const engine = await createEngine({ adapter: o.adapter, log: o.log });
   try {
-    const { createGpuRunner } = await loadGpuRunner();
     const runner = await createGpuRunner(engine, config);
     return { runner, engine, adapter: engine.describe() };
   } catch (e) {
     engine.destroy();
     throw e;
-  }
-}
-
-type GpuRunnerModule = { createGpuRunner(engine: Engine, config: RunnerConfig): Promise<Runner> };
-
-/** The GPU step plan module, loaded only for --device gpu. */
-async function loadGpuRunner(): Promise<GpuRunnerModule> {
-  // TODO(trainer): a static import once src/train/gpu-runner.ts has landed.
-  const path = '../train/gpu-runner.js';
-  try {
-    return (await import(/* @vite-ignore */ path)) as GpuRunnerModule;
-  } catch (e) {
-    throw new Error(`--device gpu: the GPU runner is not available in this build (${(e as Error).message}); use --device cpu`);
   }
 }
 
@@ -177,7 +164,7 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
     const made = await createRunner(config, { device: v.device as 'gpu' | 'cpu', adapter: v.adapter as RunnerOptions['adapter'], dtype: v.dtype as Dtype, log });
     engine = made.engine;
     runner = made.runner;
-    const trainer = new Trainer(runner, config, { save: saveCheckpointFile });
+    const trainer = new Trainer(runner, config, { save: saveTrainingCheckpoint });
     if (resume) {
       await trainer.restore(resume);
       const p = resume.position;
@@ -189,7 +176,7 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
     const schedule = makeSchedule(v.schedule, resume, config, totalSteps);
     log(
       `model ${describeModel(config.model)}, ${config.optimizer.name} lr ${baseLrOf(config)}, schedule ${describeSchedule(schedule)}, ` +
-        `batch ${config.batchSize}, ${fit.epochs !== undefined ? `${fit.epochs} epochs` : `${fit.steps} steps`} (${totalSteps} steps), ` +
+        `batch ${config.batchSize}, ${fit.epochs !== undefined ? `${fit.epochs} epochs (${totalSteps} steps)` : `${totalSteps} steps`}, ` +
         `device ${made.adapter}`,
     );
     bar = new Progress({ write: out, isTTY: json ? io.stderrIsTTY : io.stdoutIsTTY, columns: io.columns }, {
@@ -268,7 +255,7 @@ async function planRun(v: TrainValues, given: Set<string>, log: (line: string) =
     if (fromCheckpoint.length) {
       throw new ArgError(`wgtrain train: ${fromCheckpoint.map((f) => `--${f}`).join(', ')} cannot be changed with --resume (they come from the checkpoint)`);
     }
-    resume = await loadCheckpointFile(v.resume);
+    resume = await loadTrainingCheckpoint(v.resume);
     config = resume.config;
   } else {
     let model: ModelSpec;

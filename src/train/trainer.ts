@@ -1,7 +1,7 @@
 /**
  * The device-independent training loop: epochs and steps, learning-rate schedules, metrics, validation, early
  * stopping and checkpoints, over a `Runner` (runner.ts) that does the math on the CPU or the GPU. Browser-safe:
- * `fit` writes checkpoints through the Trainer's `save` hook (in Node: `saveCheckpointFile` from checkpoint.ts),
+ * `fit` writes checkpoints through the Trainer's `save` hook (in Node: `saveTrainingCheckpoint` from checkpoint.ts),
  * never through node:fs itself.
  *
  * One step:
@@ -205,7 +205,7 @@ export class Trainer {
   /** The schedule of the last fit (its state goes into checkpoints). */
   schedule: Schedule | undefined;
   earlyStopping: EarlyStopping | undefined;
-  /** Writes a checkpoint file; the CLI sets it to train/checkpoint-node's writer. Required for `fit({checkpoint})`. */
+  /** Writes a checkpoint file; the CLI sets it to saveTrainingCheckpoint (checkpoint.ts). Required for `fit({checkpoint})`. */
   save: SaveHook | undefined;
   private data: TrainingSnapshot['data'] | undefined;
   private pendingSchedule: ScheduleState | null = null;
