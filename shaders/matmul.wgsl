@@ -29,6 +29,23 @@
 //                     Dispatch (ceil(N / (4·RB_WG_X)), ceil(M / (4·RB_WG_Y))).
 //                     Edges: row/column indices are clamped to M−1 / N−1 for loads (the extra lanes compute
 //                     duplicates that are never stored), so the k loop has no branches; stores are bounds-checked.
+//   matmul_registers_vec4
+//                     An 8×8 block of C per invocation (four 4×4 blocks in mat4x4f registers), A and B read as vec4
+//                     through `a4` / `b4` (the same bindings 1 and 2 seen as array<vec4f>), no workgroup memory.
+//                     On software adapters every load pays a bounds check and a per-lane gather, so fewer, wider
+//                     loads and more FMAs per load are what count: per 4 k, NN/NT/TT load 16 vec4 for 256 FMAs and
+//                     TN loads 16 vec4 for 256 FMAs over 4 single-k steps (the scalar kernel: 32 loads for 64 FMAs).
+//                     Workgroup RB_WG_X × RB_WG_Y invocations = a (8·RB_WG_Y) × (8·RB_WG_X) block of C.
+//                     Dispatch (ceil(N / (8·RB_WG_X)), ceil(M / (8·RB_WG_Y))).
+//                     Usable only when each operand's stored rows are a multiple of 4 long (the host checks, and
+//                     falls back to matmul_registers otherwise; the binding offsets must be 16-byte aligned):
+//                       op(A): A (M×K) needs K % 4 = 0, read 4 k at a time;  Aᵀ (K×M) needs M % 4 = 0, 4 rows at a time;
+//                       op(B): B (K×N) needs N % 4 = 0, read 4 columns;      Bᵀ (N×K) needs K % 4 = 0, 4 k at a time.
+//                     So NN needs K, N % 4 = 0; TN: M, N; NT: K; TT: M, K. TN walks k one by one (K is free).
+//                     Edges: along a scalar dimension indices are clamped as in matmul_registers; along a vector
+//                     dimension the second 4-block is clamped to the last one (its outputs are duplicates, never
+//                     stored). Every element read lies in the first M·K (resp. K·N) floats, a multiple of 16 bytes,
+//                     so a binding whose size is not a multiple of 16 bytes is fine: its tail is never needed.
 //   matmul_tiled      Workgroup tiles of BM × BN = (4·TS_WG_Y) × (4·TS_WG_X) outputs, 4×4 per invocation, K walked in
 //                     steps of TS_BK through workgroup memory (k-major, vec4 rows padded by one vec4 against bank
 //                     conflicts on the transposing store). Dispatch (ceil(N / BN), ceil(M / BM)).
@@ -36,7 +53,8 @@
 //                     barrier (no early return).
 // The 4×4 register block is a `const`: WGSL function-scope arrays cannot be sized by an override.
 //
-// Numerics: f32 accumulation in k order (registers) or in TS_BK chunks (tiled); the compiler may fuse multiply-adds.
+// Numerics: f32 accumulation in k order (registers), in k order within chunks of 4 k added to the running sum
+// (registers_vec4 NN, NT, TT) or in TS_BK chunks (tiled); the compiler may fuse multiply-adds.
 // Error vs exact: ≲ K·u·Σ_k |a_ik·b_kj| (u = 2⁻²⁴), typically √K smaller. NaN/Inf in inputs propagate.
 
 override TRANS_A: bool = false;
@@ -68,6 +86,9 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 @group(0) @binding(5) var<storage, read_write> z: array<f32>;
+// The same A and B seen as vec4 (matmul_registers_vec4 only; an entry point uses either a, b or a4, b4).
+@group(0) @binding(1) var<storage, read> a4: array<vec4f>;
+@group(0) @binding(2) var<storage, read> b4: array<vec4f>;
 
 /** Finishes one output element: scale, accumulate, bias, store Z, activate, store C. Caller checks bounds. */
 fn epilogue(row: u32, col: u32, acc: f32) {
@@ -122,6 +143,115 @@ fn matmul_registers(@builtin(global_invocation_id) gid: vec3u) {
   epilogue4(row0 + 1u, col0, acc1);
   epilogue4(row0 + 2u, col0, acc2);
   epilogue4(row0 + 3u, col0, acc3);
+}
+
+/** The 4×4 outer product: column i is `col` scaled by row[i] (i.e. mat[i][j] = row[i]·col[j]). */
+fn outer4(col: vec4f, row: vec4f) -> mat4x4f {
+  return mat4x4f(row.x * col, row.y * col, row.z * col, row.w * col);
+}
+
+// 8×8 outputs per invocation as four 4×4 blocks held in mat4x4f: cRC[i] = C[row0 + 4R + i, col0 + 4C .. col0 + 4C + 3]
+// (one matrix column per output row). Each k step loads 4×4 blocks of op(A) and op(B) as mat4x4f and adds their
+// product; which product and which transposes depend on the layout (commented per case).
+@compute @workgroup_size(RB_WG_X, RB_WG_Y)
+fn matmul_registers_vec4(@builtin(global_invocation_id) gid: vec3u) {
+  let row0 = gid.y * 8u;
+  let col0 = gid.x * 8u;
+  if (row0 >= p.M || col0 >= p.N) { return; }
+  let M = p.M;
+  let N = p.N;
+  let K = p.K;
+  let M4 = M / 4u;
+  let N4 = N / 4u;
+  let K4 = K / 4u;
+  let lane = vec4u(0u, 1u, 2u, 3u);
+  // Along a scalar dimension each row / column index is clamped; along a vector dimension (a multiple of 4) the
+  // second 4-block is clamped to the last one. Either way the extra outputs are duplicates that are never stored.
+  let r0 = min(vec4u(row0) + lane, vec4u(M - 1u));
+  let r1 = min(vec4u(row0 + 4u) + lane, vec4u(M - 1u));
+  let q0 = min(vec4u(col0) + lane, vec4u(N - 1u));
+  let q1 = min(vec4u(col0 + 4u) + lane, vec4u(N - 1u));
+  let i0 = row0 / 4u;
+  let i1 = min(i0 + 1u, max(M4, 1u) - 1u);
+  let j0 = col0 / 4u;
+  let j1 = min(j0 + 1u, max(N4, 1u) - 1u);
+  var c00 = mat4x4f();
+  var c01 = mat4x4f();
+  var c10 = mat4x4f();
+  var c11 = mat4x4f();
+  if (!TRANS_A && !TRANS_B) {
+    // NN, per 4 k: a·[i] = A[row i, 4 k] (a4[row·K4 + k4]), b·[kk] = B[k + kk, 4 columns] (b4[(k + kk)·N4 + j]);
+    // C block row i += Σ_kk a[i][kk]·b[kk] = (b · a)[i].
+    let ra0 = r0 * K4;
+    let ra1 = r1 * K4;
+    var kb = 0u;
+    for (var k4 = 0u; k4 < K4; k4++) {
+      let a0 = mat4x4f(a4[ra0.x + k4], a4[ra0.y + k4], a4[ra0.z + k4], a4[ra0.w + k4]);
+      let a1 = mat4x4f(a4[ra1.x + k4], a4[ra1.y + k4], a4[ra1.z + k4], a4[ra1.w + k4]);
+      let b0 = mat4x4f(b4[kb + j0], b4[kb + N4 + j0], b4[kb + 2u * N4 + j0], b4[kb + 3u * N4 + j0]);
+      let b1 = mat4x4f(b4[kb + j1], b4[kb + N4 + j1], b4[kb + 2u * N4 + j1], b4[kb + 3u * N4 + j1]);
+      c00 += b0 * a0;
+      c01 += b1 * a0;
+      c10 += b0 * a1;
+      c11 += b1 * a1;
+      kb += 4u * N4;
+    }
+  } else if (TRANS_A && !TRANS_B) {
+    // TN, per k: a = op(A)[4 rows, k] (a4[k·M4 + i]), b = B[k, 4 columns] (b4[k·N4 + j]); C block += outer product.
+    var ka = 0u;
+    var kb = 0u;
+    for (var k = 0u; k < K; k++) {
+      let a0 = a4[ka + i0];
+      let a1 = a4[ka + i1];
+      let b0 = b4[kb + j0];
+      let b1 = b4[kb + j1];
+      c00 += outer4(b0, a0);
+      c01 += outer4(b1, a0);
+      c10 += outer4(b0, a1);
+      c11 += outer4(b1, a1);
+      ka += M4;
+      kb += N4;
+    }
+  } else if (!TRANS_A && TRANS_B) {
+    // NT, per 4 k: a as in NN, b·[j] = B[column j, 4 k] (b4[column·K4 + k4]); C[i][j] += dot(a[i], b[j]) = (bᵀ·a)[i][j].
+    let ra0 = r0 * K4;
+    let ra1 = r1 * K4;
+    let qb0 = q0 * K4;
+    let qb1 = q1 * K4;
+    for (var k4 = 0u; k4 < K4; k4++) {
+      let a0 = mat4x4f(a4[ra0.x + k4], a4[ra0.y + k4], a4[ra0.z + k4], a4[ra0.w + k4]);
+      let a1 = mat4x4f(a4[ra1.x + k4], a4[ra1.y + k4], a4[ra1.z + k4], a4[ra1.w + k4]);
+      let b0 = transpose(mat4x4f(b4[qb0.x + k4], b4[qb0.y + k4], b4[qb0.z + k4], b4[qb0.w + k4]));
+      let b1 = transpose(mat4x4f(b4[qb1.x + k4], b4[qb1.y + k4], b4[qb1.z + k4], b4[qb1.w + k4]));
+      c00 += b0 * a0;
+      c01 += b1 * a0;
+      c10 += b0 * a1;
+      c11 += b1 * a1;
+    }
+  } else {
+    // TT, per 4 k: a·[kk] = op(A)[4 rows, k + kk] (a4[(k + kk)·M4 + i]), b as in NT;
+    // C[i][j] += Σ_kk a[kk][i]·b[j][kk] = (a · b)[j][i].
+    let qb0 = q0 * K4;
+    let qb1 = q1 * K4;
+    var ka = 0u;
+    for (var k4 = 0u; k4 < K4; k4++) {
+      let a0 = mat4x4f(a4[ka + i0], a4[ka + M4 + i0], a4[ka + 2u * M4 + i0], a4[ka + 3u * M4 + i0]);
+      let a1 = mat4x4f(a4[ka + i1], a4[ka + M4 + i1], a4[ka + 2u * M4 + i1], a4[ka + 3u * M4 + i1]);
+      let b0 = mat4x4f(b4[qb0.x + k4], b4[qb0.y + k4], b4[qb0.z + k4], b4[qb0.w + k4]);
+      let b1 = mat4x4f(b4[qb1.x + k4], b4[qb1.y + k4], b4[qb1.z + k4], b4[qb1.w + k4]);
+      c00 += transpose(a0 * b0);
+      c01 += transpose(a0 * b1);
+      c10 += transpose(a1 * b0);
+      c11 += transpose(a1 * b1);
+      ka += 4u * M4;
+    }
+  }
+  for (var i = 0u; i < 4u; i++) {
+    epilogue4(row0 + i, col0, c00[i]);
+    epilogue4(row0 + i, col0 + 4u, c01[i]);
+    epilogue4(row0 + 4u + i, col0, c10[i]);
+    epilogue4(row0 + 4u + i, col0 + 4u, c11[i]);
+  }
 }
 
 // Tiles in workgroup memory, k-major: As[kk·(TS_WG_Y+1) + m/4][m%4] = op(A)[tileRow + m, k0 + kk] (one vec4 of padding

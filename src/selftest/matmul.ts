@@ -21,13 +21,19 @@ const SHAPES: [number, number, number][] = [
   [7, 33, 130],
   [67, 9, 33],
 ];
+/** For 'registers-vec4': M, N, K multiples of 4 (every transpose can read them as vec4), not all of 8. */
+const SHAPES4: [number, number, number][] = [
+  [4, 4, 4],
+  [12, 36, 132],
+  [68, 8, 36],
+];
 
-export const matmulChecks: SelfCheck[] = (['registers', 'tiled'] as MatmulVariant[]).map((variant) => ({
+export const matmulChecks: SelfCheck[] = (['registers', 'registers-vec4', 'tiled'] as MatmulVariant[]).map((variant) => ({
   name: `matmul.${variant}`,
   async run(e, rand) {
     for (const transA of [false, true]) {
       for (const transB of [false, true]) {
-        for (const [M, N, K] of SHAPES) {
+        for (const [M, N, K] of variant === 'registers-vec4' ? SHAPES4 : SHAPES) {
           const a = uniformArray(M * K, -1, 1, rand);
           const b = uniformArray(K * N, -1, 1, rand);
           const cOld = uniformArray(M * N, -1, 1, rand);
