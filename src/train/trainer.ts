@@ -7,6 +7,7 @@
  * One step:
  *   lr = schedule.lr                                     (the rate for the step about to run)
  *   runner.step({ step, start, rows, lr })               (never awaited: the GPU runner only encodes)
+ *   await runner.ready?.()                               (GPU: waits only while ~16 steps are already queued)
  *   if schedule.unit == 'step': schedule.step(feed)      (feed.gradNorm for the gradient-magnitude control)
  * One epoch:
  *   runner.beginEpoch(permutation(epoch))                (BatchSchedule: seeded by (seed, epoch) only)
@@ -397,6 +398,8 @@ export class Trainer {
             } else schedule.step();
           }
           cb.onStep?.({ step, epoch: epochNumber, batch: b, batches: batches.batchCount, rows: end - start, lr, metrics: latest });
+          // Bounds the work queued ahead of the device (GPU: ~16 steps), so steps/s measures the device; no readback.
+          if (this.runner.ready) await this.runner.ready();
           const now = performance.now();
           if (now - lastYield > YIELD_MS) {
             await yieldToEventLoop();
