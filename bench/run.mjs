@@ -1,33 +1,48 @@
 #!/usr/bin/env node
 /**
- * Benchmarks (skeleton): `npm run bench` builds dist/ and runs every bench/<name>.bench.mjs, each of which exports
- * `default async function (engine, report)`; report({ name, value, unit }) records one measurement. Benchmarks live
- * apart from tests: they time kernels and training steps on the adapter found (set WGTRAIN_ADAPTER to choose), they
- * do not check results. Nothing is registered yet.
+ * `npm run bench`: builds dist/, then runs each benchmark in its own Node process, one after the other (never in
+ * parallel: they would time each other), each under a wall-clock limit. Every benchmark prints its table as it goes
+ * and writes JSON to bench/results/<name>.json (git-ignored). Benchmarks time; they never check results (tests do).
  *
- *   npm run bench [-- NAME_FILTER]
+ *   step      bench/step.mjs     one training step (forward, softmax-CE, backward, Adam) — wgtrain, tfjs, jax-js
+ *   kernels   bench/kernels.mjs  matmul GFLOP/s — wgtrain 'registers' and 'tiled', tfjs, jax-js
+ *
+ *   npm run bench [-- NAME_FILTER] [-- --repeats 3 ...]   (arguments after the filter go to every benchmark)
+ *   WGTRAIN_ADAPTER=hardware npm run bench                 (refuse the SwiftShader fallback)
  */
-import { readdirSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createEngine } from '../dist/index.js';
+import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const filter = process.argv[2] ? new RegExp(process.argv[2]) : null;
-const files = readdirSync(here).filter((f) => f.endsWith('.bench.mjs') && (!filter || filter.test(f))).sort();
+const BENCHES = [
+  { name: 'step', file: 'step.mjs', limitS: 420 },
+  { name: 'kernels', file: 'kernels.mjs', limitS: 300 },
+];
+const argv = process.argv.slice(2);
+const filter = argv[0] && !argv[0].startsWith('--') ? new RegExp(argv.shift()) : null;
+const extra = argv;
+const outDir = join(here, 'results');
+mkdirSync(outDir, { recursive: true });
 
-const engine = await createEngine();
-const rows = [];
-try {
-  for (const f of files) {
-    const mod = await import(pathToFileURL(join(here, f)).href);
-    await mod.default(engine, (r) => {
-      rows.push({ bench: f.replace(/\.bench\.mjs$/, ''), ...r });
-      console.log(`${f}: ${r.name} ${r.value} ${r.unit}`);
+let failed = 0;
+for (const b of BENCHES.filter((b) => !filter || filter.test(b.name))) {
+  const t0 = performance.now();
+  const json = join(outDir, `${b.name}.json`);
+  console.log(`\n== bench ${b.name} (limit ${b.limitS} s) ==`);
+  const code = await new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(here, b.file), '--json', json, ...extra], { stdio: 'inherit' });
+    const timer = setTimeout(() => {
+      console.error(`bench ${b.name}: over ${b.limitS} s, stopping it`);
+      child.kill('SIGKILL');
+    }, b.limitS * 1000);
+    child.on('exit', (c, sig) => {
+      clearTimeout(timer);
+      resolve(c ?? (sig ? 1 : 0));
     });
-  }
-} finally {
-  engine.destroy();
+  });
+  console.log(`== ${b.name}: ${code === 0 ? `done in ${((performance.now() - t0) / 1000).toFixed(0)} s, ${json}` : `FAILED (exit ${code})`} ==`);
+  if (code !== 0) failed++;
 }
-if (files.length === 0) console.log('bench: no benchmarks yet (bench/<name>.bench.mjs)');
-else console.table(rows);
+process.exit(failed ? 1 : 0);
