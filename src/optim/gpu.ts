@@ -149,7 +149,10 @@ export class GpuOptimizer {
     });
     this.stateBuffer = own(engine.storage(`${label}.gstate`, this.initialGState(0, undefined)));
     this.updateWorkgroups = Math.max(1, Math.min(Math.ceil(this.n / wg), engine.limits.maxComputeWorkgroupsPerDimension));
-    this.statsWorkgroups = Math.max(1, Math.min(Math.ceil(this.n / wg), 64));
+    // Every invocation of `update` re-reads all partials: cheap from a GPU cache, but on software adapters each load
+    // is a bounds-checked memory access (64 partials made the guarded update ~3× slower there), and their two cores
+    // gain nothing from more than a few workgroups.
+    this.statsWorkgroups = Math.max(1, Math.min(Math.ceil(this.n / wg), engine.software ? 2 : 64));
     const partials = stats ? own(engine.storage(`${label}.partials`, 8 * this.statsWorkgroups)) : dummy;
 
     this.ringBuffer = own(engine.buffer({ label: `${label}.steps`, size: ring * RECORD_BYTES, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST }));
