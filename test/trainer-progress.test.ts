@@ -43,4 +43,17 @@ describe('progress output', () => {
     lines.epoch(record);
     expect(plain).toBe(formatEpoch(record) + '\n');
   });
+
+  it('prints a plain progress line now and then when not on a terminal', () => {
+    let plain = '';
+    const saved = Progress.PLAIN_EVERY_MS;
+    Progress.PLAIN_EVERY_MS = 0;
+    try {
+      const lines = new Progress({ write: (t) => void (plain += t), isTTY: false }, { totalSteps: 20 });
+      lines.step(step(3, 3));
+    } finally {
+      Progress.PLAIN_EVERY_MS = saved;
+    }
+    expect(plain).toMatch(/^ {2}step 4\/20 \(epoch 1, batch 4\/10\) {2}loss 0\.5000 {2}acc 75\.00% {2}[\d.]+ steps\/s {2}ETA \d+:\d\d\n$/);
+  });
 });

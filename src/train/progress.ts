@@ -50,6 +50,7 @@ export class Progress {
   private readonly firstStep: number;
   private readonly t0 = performance.now();
   private lastDraw = 0;
+  static PLAIN_EVERY_MS = 30_000;
   private drawn = false;
   private epochSteps = 0;
   private epochStart = performance.now();
@@ -61,11 +62,26 @@ export class Progress {
     this.firstStep = opts.firstStep ?? 0;
   }
 
-  /** After every step: redraws the bar on a TTY (throttled); nothing otherwise. */
+  /**
+   * After every step: redraws the bar on a TTY (throttled); elsewhere a plain line every PLAIN_EVERY_MS, so a slow
+   * run (a software adapter takes minutes per epoch) still shows it is alive in a log.
+   */
   step(s: StepRecord): void {
     this.epochSteps++;
-    if (!this.sink.isTTY) return;
     const now = performance.now();
+    if (!this.sink.isTTY) {
+      if (now - Math.max(this.lastDraw, this.t0) < Progress.PLAIN_EVERY_MS) return;
+      this.lastDraw = now;
+      const done = s.step + 1 - this.firstStep;
+      const rate = done / Math.max((now - this.t0) / 1000, 1e-9);
+      const m = s.metrics;
+      this.sink.write(
+        `  step ${s.step + 1}/${this.totalSteps} (epoch ${s.epoch}, batch ${s.batch + 1}/${s.batches})` +
+          (m && m.rows > 0 ? `  loss ${(m.lossSum / m.rows).toFixed(4)}  acc ${pct(m.correct / m.rows)}` : '') +
+          `  ${rate.toFixed(rate < 10 ? 2 : 0)} steps/s  ETA ${formatDuration((this.totalSteps - s.step - 1) / rate)}\n`,
+      );
+      return;
+    }
     const last = s.batch + 1 === s.batches || s.step + 1 === this.totalSteps;
     if (now - this.lastDraw < 100 && !last) return;
     this.lastDraw = now;
