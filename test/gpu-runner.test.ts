@@ -48,6 +48,8 @@ describe('GPU step plan vs CPU reference runner', () => {
   for (const [spec, optimizer, extra] of [
     ['784-24-16-10:relu', { name: 'Adam', hyperparams: { lr: 1e-3 } }, {}],
     ['784-20-10:tanh,bn,dropout=0.2', { name: 'SGD', hyperparams: { lr: 0.05, momentum: 0.9, weight_decay: 1e-4 } }, { clip: { maxNorm: 1 } }],
+    // The gradient-magnitude control on the device: α_t = α_{t−1}/(1 + c·√‖g_t‖), the host's lr ignored.
+    ['784-16-10:relu', { name: 'SGD', hyperparams: { lr: 0.2 } }, { gradLr: { c: 0.05 }, clip: { value: 0.05 } }],
   ] as const) {
     it(`${spec} with ${optimizer.name}: 20 steps agree (partial last batch included)`, async () => {
       const engine = await gpu();
@@ -67,6 +69,11 @@ describe('GPU step plan vs CPU reference runner', () => {
       const cs = await c.exportState();
       expectClose(gs.params, cs.params, { atol: 2e-4, rtol: 2e-3 }, 'parameters after 20 steps');
       expect(gs.optimizer.step).toBe(20);
+      if ('gradLr' in extra) {
+        const [ga, ca] = [gs.optimizer.groups[0]!.lr, cs.optimizer.groups[0]!.lr];
+        expect(ca).toBeLessThan(0.2 * 0.9); // the control did lower the rate
+        expect(Math.abs(ga - ca)).toBeLessThanOrEqual(1e-4 * ca);
+      }
       g.destroy();
       expect(engine.memory().buffers).toBe(memBefore.buffers);
     });

@@ -20,6 +20,7 @@ import { describeModel, parseModelSpec, type ModelSpec } from '../model/spec.js'
 import { OPTIMIZER_NAMES } from '../optim/rule.js';
 import type { Dtype } from '../optim/rule.js';
 import { restoreSchedule, scheduleFromSpec, specHelp } from '../schedule/spec.js';
+import { gradMagnitudeControl } from '../schedule/grad-magnitude.js';
 import type { Schedule } from '../schedule/schedule.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../train/checkpoint.js';
 import { createCpuRunner } from '../train/cpu-runner.js';
@@ -161,6 +162,13 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
     const split = splitMnist(mnist, { validation: v.validation!, seed: splitSeed });
     const validation = split.validation.length > 0 ? split.validation : undefined;
     log(`data: MNIST ${split.train.length} train / ${split.validation.length} validation / ${split.test.length} test (split seed ${splitSeed})`);
+    const batchesPerEpoch = Math.ceil(split.train.length / config.batchSize);
+    const totalSteps = fit.steps ?? fit.epochs! * batchesPerEpoch;
+    const totalEpochs = fit.epochs ?? Math.ceil(totalSteps / batchesPerEpoch);
+    const schedule = makeSchedule(v.schedule, resume, config, totalSteps);
+    // The gradient-magnitude control runs inside the optimizer step, on the device, from each step's gradient norm.
+    const gradmag = gradMagnitudeControl(schedule);
+    if (gradmag) config.gradLr = { c: gradmag.c };
     const made = await createRunner(config, { device: v.device as 'gpu' | 'cpu', adapter: v.adapter as RunnerOptions['adapter'], dtype: v.dtype as Dtype, log });
     engine = made.engine;
     runner = made.runner;
@@ -170,10 +178,6 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
       const p = resume.position;
       log(`resumed from ${v.resume}: epoch ${p.epoch + (p.batch > 0 ? 1 : 0)}${p.batch > 0 ? ` (batch ${p.batch})` : ''}, step ${p.step}`);
     }
-    const batchesPerEpoch = Math.ceil(split.train.length / config.batchSize);
-    const totalSteps = fit.steps ?? fit.epochs! * batchesPerEpoch;
-    const totalEpochs = fit.epochs ?? Math.ceil(totalSteps / batchesPerEpoch);
-    const schedule = makeSchedule(v.schedule, resume, config, totalSteps);
     log(
       `model ${describeModel(config.model)}, ${config.optimizer.name} lr ${baseLrOf(config)}, schedule ${describeSchedule(schedule)}, ` +
         `batch ${config.batchSize}, ${fit.epochs !== undefined ? `${fit.epochs} epochs (${totalSteps} steps)` : `${totalSteps} steps`}, ` +

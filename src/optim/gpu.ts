@@ -359,7 +359,8 @@ export class GpuOptimizer {
       groups: this.groups.map((g, k) => ({
         start: g.start,
         end: g.end,
-        lr: this.lrs[k]!,
+        // Under the gradient-magnitude control the lr in force is the device's α, not the host's.
+        lr: this.opts.gradLr ? f[G_ALPHA + 2 * k + slot]! : this.lrs[k]!,
         ...('weight_decay' in g.h ? { weight_decay: num(g.h, 'weight_decay') } : {}),
       })),
       state,
@@ -383,7 +384,10 @@ export class GpuOptimizer {
       if (a.length !== this.n || !a.every(Number.isFinite)) throw new Error(`${where}.state.${name} must hold ${this.n} finite numbers`);
     }
     for (const name of this.rule.slots(this.hyperparams)) this.engine.write(this.slots[name]!, Float32Array.from(saved.state[name]!));
-    this.engine.write(this.stateBuffer, this.initialGState(saved.step & 1, { mu_product: saved.state.mu_product, eta: saved.state.eta }));
+    this.engine.write(
+      this.stateBuffer,
+      this.initialGState(saved.step & 1, { mu_product: saved.state.mu_product, eta: saved.state.eta, alpha: saved.groups.map((g) => g.lr) }),
+    );
     this.stepCalls = saved.step;
     this.setLr(saved.groups.map((g) => g.lr));
   }

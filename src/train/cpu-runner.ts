@@ -14,6 +14,7 @@ import { allocate, type Dtype, type FloatArray } from '../ref/dtype.js';
 import { optimizerGroups } from './optimizer-groups.js';
 import type { EvalResult, MetricsReport, Runner, RunnerConfig, RunnerState, StepInput } from './runner.js';
 import { MNIST_NORMALIZATION } from '../kernels/batch.js';
+import { gradMagnitudeLr } from '../schedule/grad-magnitude.js';
 
 export async function createCpuRunner(config: RunnerConfig, opts: { dtype?: Dtype } = {}): Promise<CpuRunner> {
   return new CpuRunner(config, opts.dtype ?? 'float32');
@@ -28,6 +29,8 @@ export class CpuRunner implements Runner {
   grads: FloatArray;
   readonly optimizer: Optimizer;
   skipped = 0;
+  /** Per-group learning rates under RunnerConfig.gradLr (α_0 = each group's lr). */
+  private alpha: number[];
   private data: Dataset | null = null;
   private perm: Uint32Array | null = null;
   private readonly listeners = new Set<(m: MetricsReport) => void>();
@@ -51,6 +54,7 @@ export class CpuRunner implements Runner {
       dtype,
       groups: optimizerGroups(config.optimizer, layout),
     });
+    this.alpha = this.optimizer.groups.map((g) => g.h.lr as number);
     this.scale = config.inputScale ?? MNIST_NORMALIZATION.scale;
     this.shift = config.inputShift ?? MNIST_NORMALIZATION.shift;
   }
@@ -105,7 +109,12 @@ export class CpuRunner implements Runner {
     const gradNorm = this.clipAndMeasure();
     const finite = Number.isFinite(gradNorm);
     if (finite || this.config.guard === false) {
-      this.optimizer.setLr(s.lr);
+      if (this.config.gradLr) {
+        // The same control the fused GPU update applies (RunnerConfig.gradLr): this step's norm scales this step.
+        const c = this.config.gradLr.c;
+        this.alpha = this.alpha.map((a) => gradMagnitudeLr(a, c, gradNorm, this.dtype));
+        this.optimizer.setLr(this.alpha);
+      } else this.optimizer.setLr(s.lr);
       this.optimizer.step(this.params, this.grads);
     } else this.skipped++;
     const report: MetricsReport = {
@@ -186,6 +195,7 @@ export class CpuRunner implements Runner {
     this.params.set(s.params);
     this.stats.set(s.stats);
     this.optimizer.importState(s.optimizer);
+    this.alpha = this.optimizer.groups.map((g) => g.h.lr as number);
     this.skipped = s.skipped;
   }
 

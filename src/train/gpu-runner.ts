@@ -136,6 +136,7 @@ export class GpuRunner implements Runner {
       groups: optimizerGroups(config.optimizer, layout),
       clip: config.clip,
       guard: config.guard !== false,
+      ...(config.gradLr ? { gradLr: config.gradLr } : {}),
     });
     const ml = metricsLayout(engine);
     const mblock = (data: ArrayBuffer) => new UniformBlock(ml, data);

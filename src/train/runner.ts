@@ -44,6 +44,12 @@ export interface RunnerConfig {
   /** Input normalisation applied on the device to byte inputs: x·scale + shift (MNIST default (x/255−0.1307)/0.3081). */
   inputScale?: number;
   inputShift?: number;
+  /**
+   * The course material's gradient-magnitude control, applied on the device inside the optimizer step:
+   * α_t = α_{t−1} / (1 + c·√‖g_t‖) with ‖g_t‖ this step's global gradient norm (after clipping by value), α_0 the
+   * optimizer's lr; the lr in StepInput is then ignored. Set by the trainer's caller when the schedule is `gradmag`.
+   */
+  gradLr?: { c: number };
   /** GPU runner: read metrics back every this many steps (default 50). */
   metricsEvery?: number;
 }

@@ -387,7 +387,9 @@ export class Trainer {
           this.position.batch = b + 1;
           steps++;
           if (schedule.unit === 'step') {
-            if (schedule.needs === 'gradNorm') {
+            if (schedule.needs === 'gradNorm' && this.config.gradLr) {
+              // The runner applies the control itself (RunnerConfig.gradLr), on the device, without a readback.
+            } else if (schedule.needs === 'gradNorm') {
               if (latest?.lastStep !== step || latest.gradNorm === undefined) {
                 throw new Error(
                   `fit: schedule '${schedule.name}' needs the gradient norm of every step, but the ${this.runner.device} runner ` +
