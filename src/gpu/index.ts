@@ -1,5 +1,5 @@
 export { createEngine, Engine, type EngineOptions, type AdapterSummary } from './engine.js';
-export { Kernel, defineKernel, definedKernels, checkBindings, grid1d, align, UniformBuffer, type KernelDef, type Resource } from './kernel.js';
+export { Kernel, defineKernel, resourceBytes, definedKernels, checkBindings, grid1d, align, UniformBuffer, type KernelDef, type Resource } from './kernel.js';
 export { reflectWgsl, type ModuleInfo, type EntryInfo, type BindingInfo, type StructLayout, type FieldLayout, type BindingKind } from './reflect.js';
 export { UniformBlock, type FieldValue } from './uniforms.js';
 export { ComposedSource, type WgslFile } from './source.js';

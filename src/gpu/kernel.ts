@@ -54,6 +54,11 @@ export function checkBindings(def: KernelDef, entry: EntryInfo | undefined): str
 
 export type Resource = GPUBuffer | GPUBufferBinding;
 
+/** Bytes a resource covers: the whole buffer, or a binding's range (to its buffer's end when it gives no size). */
+export function resourceBytes(r: Resource): number {
+  return r instanceof GPUBuffer ? r.size : (r.size ?? r.buffer.size - (r.offset ?? 0));
+}
+
 export class Kernel {
   constructor(
     readonly engine: Engine,

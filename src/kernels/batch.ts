@@ -9,7 +9,7 @@
  * prefers).
  */
 import src from '../../shaders/batch.wgsl';
-import { defineKernel, type Engine, type Resource, type UniformBuffer } from '../gpu/index.js';
+import { defineKernel, type Engine, type Resource, type UniformBuffer, resourceBytes } from '../gpu/index.js';
 
 const files = [{ file: 'batch.wgsl', text: src }];
 
@@ -79,12 +79,8 @@ export function uploadF32Dataset(engine: Engine, data: Float32Array, targets: Fl
   return { data: engine.storage(`${label}.data`, data), targets: engine.storage(`${label}.targets`, targets), rows, dim, targetDim };
 }
 
-function bytesOf(r: Resource): number {
-  return r instanceof GPUBuffer ? r.size : (r.size ?? r.buffer.size - (r.offset ?? 0));
-}
-
 function need(what: string, r: Resource, bytes: number): void {
-  if (bytesOf(r) < bytes) throw new RangeError(`BatchGatherOp: ${what} holds ${bytesOf(r)} bytes, needs ${bytes}`);
+  if (resourceBytes(r) < bytes) throw new RangeError(`BatchGatherOp: ${what} holds ${resourceBytes(r)} bytes, needs ${bytes}`);
 }
 
 interface CommonOptions {

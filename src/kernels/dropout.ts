@@ -10,7 +10,7 @@
  */
 import randomSrc from '../../shaders/random.wgsl';
 import src from '../../shaders/dropout.wgsl';
-import { defineKernel, type Engine, type Resource, type UniformBuffer } from '../gpu/index.js';
+import { defineKernel, type Engine, type Resource, type UniformBuffer, resourceBytes } from '../gpu/index.js';
 import { Streams, seedToKey } from '../random.js';
 import { checkDropoutP, dropoutThreshold } from '../ref/dropout.js';
 
@@ -60,10 +60,6 @@ interface DropoutOptions {
   training?: boolean;
 }
 
-function bytesOf(r: Resource): number {
-  return r instanceof GPUBuffer ? r.size : (r.size ?? r.buffer.size - (r.offset ?? 0));
-}
-
 /** One planned dropout dispatch; bind group and uniforms built once, `encode` records it. */
 export class DropoutOp {
   private constructor(
@@ -86,9 +82,9 @@ export class DropoutOp {
     if (!Number.isInteger(o.n) || o.n < 1 || o.n > 0xfffffff0) throw new RangeError(`DropoutOp: n = ${o.n} must be a positive integer below 2^32 − 16`);
     if (!Number.isInteger(o.stream) || o.stream < 0 || o.stream >= 2 ** 32) throw new RangeError(`DropoutOp: stream ${o.stream} must be a u32`);
     for (const [name, r] of Object.entries(io)) {
-      if (bytesOf(r) < o.n * 4) throw new RangeError(`DropoutOp.${which}: ${name} holds ${bytesOf(r)} bytes, needs ${o.n * 4}`);
+      if (resourceBytes(r) < o.n * 4) throw new RangeError(`DropoutOp.${which}: ${name} holds ${resourceBytes(r)} bytes, needs ${o.n * 4}`);
     }
-    if (bytesOf(o.stepinfo) < 4) throw new RangeError(`DropoutOp.${which}: stepinfo must hold at least one u32`);
+    if (resourceBytes(o.stepinfo) < 4) throw new RangeError(`DropoutOp.${which}: stepinfo must hold at least one u32`);
     const training = o.training ?? true;
     const k = await engine.kernel(which === 'forward' ? dropoutForwardKernel : dropoutBackwardKernel, { WG });
     const u = k.uniforms('p').set({

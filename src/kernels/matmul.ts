@@ -13,7 +13,7 @@
  *   'tiled'           workgroup tiles through workgroup memory, 4×4 outputs per invocation (hardware GPUs).
  */
 import src from '../../shaders/matmul.wgsl';
-import { defineKernel, type Engine, type Resource, type UniformBuffer } from '../gpu/index.js';
+import { defineKernel, type Engine, type Resource, type UniformBuffer, resourceBytes } from '../gpu/index.js';
 import { ACTIVATION_FNS_FILE, activationCode, defaultAlpha, type Activation } from './activation.js';
 
 export type MatmulVariant = 'registers' | 'registers-vec4' | 'tiled';
@@ -120,13 +120,8 @@ export interface MatmulOptions {
   tile?: MatmulTile;
 }
 
-/** Size in bytes of a whole buffer or of a buffer range (parameters are ranges of the flat parameter buffer). */
-function bytesOf(r: Resource): number {
-  return r instanceof GPUBuffer ? r.size : (r.size ?? r.buffer.size - (r.offset ?? 0));
-}
-
 function checkSize(what: string, r: Resource, elements: number): void {
-  const bytes = bytesOf(r);
+  const bytes = resourceBytes(r);
   if (bytes < elements * 4) {
     const label = r instanceof GPUBuffer ? r.label : `${r.buffer.label}@${r.offset ?? 0}`;
     throw new RangeError(`matmul: buffer '${label}' (${what}) holds ${bytes} bytes; needs ${elements} f32 = ${elements * 4} bytes`);
