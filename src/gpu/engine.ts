@@ -159,18 +159,31 @@ export class Engine {
 
   private async buildKernel(def: KernelDef, source: ComposedSource, overrides: Record<string, number>): Promise<Kernel> {
     this.ensureUsable();
-    const { module, info } = this.module(source);
+    // The module's own compile errors go into this scope too (not to uncapturederror): they are reported below,
+    // mapped to file:line:column.
+    this.device.pushErrorScope('validation');
+    let module: GPUShaderModule;
+    let info: ModuleInfo;
+    try {
+      ({ module, info } = this.module(source));
+    } catch (e) {
+      await this.device.popErrorScope();
+      throw e;
+    }
     const entry = info.entries[def.entry];
     const problems = checkBindings(def, entry);
-    if (problems.length) throw new WgtrainError(`wgtrain: kernel declaration does not match its shader:\n  ${problems.join('\n  ')}`);
+    if (problems.length) {
+      await this.device.popErrorScope();
+      throw new WgtrainError(`wgtrain: kernel declaration does not match its shader:\n  ${problems.join('\n  ')}`);
+    }
     for (const name of Object.keys(overrides)) {
       if (!info.overrides.includes(name)) {
+        await this.device.popErrorScope();
         throw new WgtrainError(`${def.label}: no override constant '${name}' in ${source.name} (has: ${info.overrides.join(', ') || 'none'})`);
       }
     }
     const label = `${def.label}${Object.keys(overrides).length ? JSON.stringify(overrides) : ''}`;
     const dynamic = new Set(def.dynamic ?? []);
-    this.device.pushErrorScope('validation');
     const layout = this.device.createBindGroupLayout({
       label,
       entries: entry!.bindings.map((b) => ({

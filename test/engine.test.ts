@@ -1,0 +1,81 @@
+/**
+ * The engine's error surface: shader compile errors with file:line:column, validation errors naming the buffer by
+ * label, device loss as a DeviceLostError, uniforms written by field name only, and buffer accounting back to zero.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { DeviceLostError, GpuError, ShaderCompileError, UniformBlock, createEngine, defineKernel, reflectWgsl } from '../src/gpu/index.js';
+import { activationForwardKernel } from '../src/kernels/activation.js';
+import { gpu } from './helpers/gpu.js';
+
+describe('engine errors and accounting', () => {
+  afterAll(async () => (await gpu()).destroy());
+
+  it('a WGSL compile error names file:line:column of the original file', async () => {
+    const e = await gpu();
+    const broken = defineKernel({
+      label: 'test.broken',
+      files: [
+        { file: 'lib.wgsl', text: 'fn helper(x: f32) -> f32 { return x; }\n' },
+        { file: 'broken.wgsl', text: '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1)\nfn main() { y[0] = helper(1.0) + undefined_thing; }\n' },
+      ],
+      entry: 'main',
+      bindings: { y: 'read_write' },
+    });
+    const err = await e.kernel(broken).catch((x: unknown) => x);
+    expect(err).toBeInstanceOf(ShaderCompileError);
+    expect((err as Error).message).toMatch(/broken\.wgsl:3:\d+: error: .*undefined_thing/);
+  });
+
+  it('a validation error surfaces on flush() and names the buffer by its label', async () => {
+    const e = await gpu();
+    const b = e.storage('tiny-buffer', 16);
+    e.device.queue.writeBuffer(b, 0, new Float32Array(64)); // 256 bytes into 16: invalid
+    const err = await e.flush().catch((x: unknown) => x);
+    expect(err).toBeInstanceOf(GpuError);
+    expect((err as GpuError).kind).toBe('validation');
+    expect((err as Error).message).toContain('tiny-buffer');
+    b.destroy();
+    await e.flush(); // the error was reported once
+  });
+
+  it('bind groups are checked by binding name', async () => {
+    const e = await gpu();
+    const k = await e.kernel(activationForwardKernel, { ACT: 1 });
+    const x = e.storage('x', 16);
+    expect(() => k.bind({ x, y: x })).toThrow(/lacks binding 'p'/);
+    const u = k.uniforms('p');
+    expect(() => k.bind({ p: u.buffer, x, y: x, z: x })).toThrow(/no binding named 'z'/);
+    expect(() => k.bind({ p: x, x, y: x })).toThrow(/lacks UNIFORM usage/);
+    x.destroy();
+    u.destroy();
+  });
+
+  it('uniforms are written by reflected field name; unknown names and bad values are errors', () => {
+    const layout = reflectWgsl('struct P { n: u32, a: f32, v: vec4f }\n@group(0) @binding(0) var<uniform> p: P;\n@compute @workgroup_size(1) fn main() { _ = p.n; }').structs['P']!;
+    expect(layout.fields.v!.offset).toBe(16);
+    const u = new UniformBlock(layout).set({ n: 7, a: 0.5, v: [1, 2, 3, 4] });
+    expect([u.get('n'), u.get('a')]).toEqual([7, 0.5]);
+    expect(new Float32Array(u.bytes, 16, 4)).toEqual(new Float32Array([1, 2, 3, 4]));
+    expect(() => u.set({ m: 1 })).toThrow(/has no field 'm'/);
+    expect(() => u.set({ n: 1.5 })).toThrow(/non-integer/);
+    expect(() => u.set({ v: [1, 2] })).toThrow(/holds 4 value/);
+  });
+
+  it('device loss turns into a DeviceLostError, and destroy() frees every buffer', async () => {
+    const e = await createEngine({ log: false });
+    const before = e.memory();
+    const b = e.storage('held', 1024);
+    expect(e.memory().buffers).toBe(before.buffers + 1);
+    b.destroy();
+    expect(e.memory()).toEqual(before);
+    e.storage('left-alive', 64);
+    e.device.destroy(); // as a driver reset would
+    await new Promise((r) => setTimeout(r, 50));
+    const err = await e.flush().catch((x: unknown) => x);
+    expect(err).toBeInstanceOf(DeviceLostError);
+    expect((err as Error).message).toMatch(/device was lost.*resume from its last checkpoint/s);
+    expect(() => e.storage('after-loss', 4)).toThrow(DeviceLostError);
+    e.destroy();
+    expect(e.memory().buffers).toBe(0);
+  });
+});
