@@ -98,6 +98,20 @@ describe('GPU step plan vs CPU reference runner', () => {
     expect(engine.memory().buffers).toBe(mem.buffers);
     // gather + 4 matmuls + loss + metrics + 4 activation′ + 4 dW + 4 db + 3 dX + optimizer (guard: stats + update)
     expect(perStep).toBe(1 + 4 + 2 + 3 + 4 + 4 + 3 + 2);
+    // A longer run — epochs, evaluations, predictions and state exports in between — holds GPU memory steady.
+    // (The first round builds the evaluation plans — one per batch shape — and keeps them; later rounds add nothing.)
+    const val = await smallMnist(100);
+    let steady: ReturnType<typeof engine.memory> | null = null;
+    for (let epoch = 1; epoch <= 4; epoch++) {
+      g.beginEpoch(ds.batches({ batchSize: 32, seed: 1 }).permutation(epoch));
+      for (let b = 0; b < 8; b++) g.step({ step: 8 * epoch + b, start: b * 32, rows: 32, lr: 1e-3 });
+      await g.flushMetrics();
+      await g.evaluate(val);
+      await g.predict(val, 0, 10);
+      await g.exportState();
+      steady ??= engine.memory();
+      expect(engine.memory()).toEqual(steady);
+    }
     g.destroy();
   });
 });
