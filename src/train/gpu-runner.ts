@@ -293,15 +293,22 @@ export class GpuRunner implements Runner {
 
   private upload(ds: Dataset, label: string): { data: U8Dataset | F32Dataset; ds: Dataset; perm: GPUBuffer } {
     checkDataset(ds, this.config);
+    if (ds.labels && !(ds.inputs instanceof Uint8Array)) {
+      // The float gather copies targets as f32, and cross-entropy reads u32 labels: the two do not meet yet.
+      throw new Error(
+        `dataset '${ds.name}': the GPU runner takes integer labels only with byte (Uint8Array) inputs; ` +
+          'quantise the inputs to bytes (with inputScale/inputShift to undo it on the GPU), or use the CPU runner',
+      );
+    }
     const data =
       ds.inputs instanceof Uint8Array && ds.labels
         ? uploadU8Dataset(this.engine, ds.inputs, ds.labels, ds.exampleSize, label)
         : uploadF32Dataset(
             this.engine,
             ds.inputs instanceof Float32Array ? ds.inputs : Float32Array.from(ds.inputs, (v) => v * (this.config.inputScale ?? MNIST_NORMALIZATION.scale) + (this.config.inputShift ?? MNIST_NORMALIZATION.shift)),
-            ds.targets ?? Float32Array.from(ds.labels!, (v) => v),
+            ds.targets!,
             ds.exampleSize,
-            ds.targets ? ds.targetSize! : 1,
+            ds.targetSize!,
             label,
           );
     const perm = this.engine.storage(`${label}.perm`, Uint32Array.from({ length: ds.length }, (_, i) => i));
