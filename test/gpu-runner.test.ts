@@ -79,6 +79,25 @@ describe('GPU step plan vs CPU reference runner', () => {
     });
   }
 
+  for (const loss of ['mse', 'bce'] as const) {
+    it(`${loss} on float targets (one-hot of the digit): 20 steps agree`, async () => {
+      const engine = await gpu();
+      const base = await smallMnist(150);
+      const targets = new Float32Array(150 * 10);
+      for (let i = 0; i < 150; i++) targets[i * 10 + base.labels![i]!] = 1;
+      const ds = new Dataset({ name: `mnist-150-${loss}`, inputs: base.inputs, inputShape: [28, 28], targets, targetSize: 10 });
+      const config: RunnerConfig = { model: parseModelSpec(`784-16-10:tanh,loss=${loss}`), batchSize: 64, optimizer: { name: 'RMSprop', hyperparams: { lr: 1e-3 } }, seed: 3, metricsEvery: 1 };
+      const g = await createGpuRunner(engine, config);
+      const c = await createCpuRunner(config, { dtype: 'float32' });
+      const gl = await train(g, ds, 20, 64, 1e-3);
+      const cl = await train(c, ds, 20, 64, 1e-3);
+      expect(gl.length).toBe(20);
+      expectClose(gl, cl, { atol: 1e-4, rtol: 1e-3 }, `${loss}: per-step loss, GPU vs CPU`);
+      expect(gl[19]!).toBeLessThan(gl[0]!);
+      g.destroy();
+    });
+  }
+
   it('allocates nothing per step and records a constant number of dispatches', async () => {
     const engine = await gpu();
     const ds = await smallMnist(256);
