@@ -131,6 +131,20 @@ describe('GPU step plan vs CPU reference runner', () => {
       steady ??= engine.memory();
       expect(engine.memory()).toEqual(steady);
     }
+    // Per-kernel GPU time with timestamp queries (SwiftShader has them): every op of the step, labelled.
+    const profile = await g.profileStep({ step: 100, start: 0, rows: 32, lr: 1e-3 });
+    if (engine.features.has('timestamp-query')) {
+      expect(profile!.map((p) => p.op)).toEqual([
+        'gather batch', 'layers.0.dense+relu forward', 'layers.2.dense+relu forward', 'layers.4.dense+relu forward', 'layers.6.dense forward',
+        'loss softmax_ce forward+backward', 'metrics accumulate',
+        'layers.6.dense dW', 'layers.6.dense db', 'layers.6.dense dX', 'layers.5.relu backward',
+        'layers.4.dense dW', 'layers.4.dense db', 'layers.4.dense dX', 'layers.3.relu backward',
+        'layers.2.dense dW', 'layers.2.dense db', 'layers.2.dense dX', 'layers.1.relu backward',
+        'layers.0.dense dW', 'layers.0.dense db', 'optimizer AdamW',
+      ]);
+      for (const p of profile!) expect(p.ms, p.op).toBeGreaterThanOrEqual(0);
+      expect(profile!.reduce((a, p) => a + p.ms, 0)).toBeGreaterThan(0);
+    } else expect(profile).toBeNull();
     g.destroy();
   });
 });

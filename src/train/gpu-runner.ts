@@ -79,6 +79,8 @@ export class GpuRunner implements Runner {
   private readonly rowFlags: GPUBuffer;
   private readonly widths: number[];
   private readonly plans = new Map<string, Plan>();
+  /** Labels of planned ops, for `profileStep`. */
+  private readonly opNames = new WeakMap<Encodable, string>();
   private train: { data: U8Dataset | F32Dataset; ds: Dataset; perm: GPUBuffer } | null = null;
   private ring!: MetricsRing;
   private readonly listeners = new Set<(m: MetricsReport) => void>();
@@ -201,6 +203,9 @@ export class GpuRunner implements Runner {
     const backward: Encodable[] = [];
     for (let i = 0; i < m.layers.length; i++) {
       const l = m.layers[i]!;
+      const f0 = forward.length;
+      const b0 = backward.length;
+      try {
       const x = this.acts[i]!;
       const y = this.acts[i + 1]!;
       const win = this.widths[i]!;
@@ -259,6 +264,13 @@ export class GpuRunner implements Runner {
       } else if (l.type === 'activation') {
         backward.unshift(await ActivationOp.backward(engine, { kind: l.kind, alpha: l.alpha, n: rows * wout, x, dy: this.dacts[i + 1]!, dx: this.dacts[i]! }));
       }
+      } finally {
+        // Names for profiles: the ops this layer added at the end of `forward` and the front of `backward`.
+        const kind = l.type === 'activation' ? l.kind : l.type;
+        forward.slice(f0).forEach((op, k) => this.opNames.set(op, `layers.${i}.${kind}${l.type === 'dense' && this.fused[i + 1] ? '+' + (m.layers[i + 1] as { kind: string }).kind : ''} forward${k ? ` #${k + 1}` : ''}`));
+        const parts = l.type === 'dense' ? ['dW', 'db', 'dX'] : ['backward'];
+        backward.slice(0, backward.length - b0).forEach((op, k) => this.opNames.set(op, `layers.${i}.${kind} ${parts[k] ?? `backward #${k + 1}`}`));
+      }
     }
     const out = this.acts[m.layers.length]!;
     const dOut = training ? this.dacts[m.layers.length]! : undefined;
@@ -270,6 +282,9 @@ export class GpuRunner implements Runner {
     ];
     const gather = await this.gatherOp(rows, source);
     forward.unshift(gather);
+    this.opNames.set(gather, 'gather batch');
+    this.opNames.set(loss[0]!, `loss ${m.loss}${training ? ' forward+backward' : ''}`);
+    this.opNames.set(loss[1]!, 'metrics accumulate');
     const p: Plan = { rows, forward, loss, backward };
     this.plans.set(key, p);
     return p;
@@ -395,6 +410,49 @@ export class GpuRunner implements Runner {
     if (this.fences.length <= GpuRunner.MAX_FENCES) return;
     await this.fences[this.fences.length - 1 - GpuRunner.MAX_FENCES];
     this.fences.splice(0, this.fences.length - GpuRunner.MAX_FENCES);
+  }
+
+  /**
+   * Runs one real training step (it updates the model like `step`) with every op in a compute pass of its own and
+   * GPU timestamps around each, and returns the GPU time of each op in milliseconds, in execution order. Null when
+   * the adapter lacks 'timestamp-query'. A diagnostic: it waits for the GPU, so it is not for the training loop.
+   */
+  async profileStep(s: StepInput): Promise<{ op: string; ms: number }[] | null> {
+    const { engine } = this;
+    if (!engine.features.has('timestamp-query')) return null;
+    const plan = this.plans.get(`${s.rows}/train/train`);
+    if (!plan || !this.train) throw new Error('profileStep: call setTrainingData and beginEpoch first (and use a planned batch size)');
+    await this.flushMetrics();
+    const ops: { op: string; encode: (pass: GPUComputePassEncoder) => void }[] = [
+      ...[...plan.forward, ...plan.loss, ...plan.backward].map((o) => ({ op: this.opNames.get(o) ?? 'op', encode: (p: GPUComputePassEncoder) => o.encode(p) })),
+      { op: `optimizer ${this.config.optimizer.name}`, encode: (p: GPUComputePassEncoder) => this.optimizer.encode(p) },
+    ];
+    const querySet = engine.device.createQuerySet({ label: 'profile', type: 'timestamp', count: 2 * ops.length });
+    const resolved = engine.buffer({ label: 'profile.resolve', size: 16 * ops.length, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    try {
+      this.stepWords[0] = s.step >>> 0;
+      this.stepWords[1] = s.start;
+      engine.write(this.stepinfo, this.stepWords);
+      this.optimizer.writeStep(s.lr);
+      const encoder = engine.device.createCommandEncoder({ label: `profiled step ${s.step}` });
+      ops.forEach((o, k) => {
+        const pass = encoder.beginComputePass({
+          label: o.op,
+          timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * k, endOfPassWriteIndex: 2 * k + 1 },
+        });
+        o.encode(pass);
+        pass.end();
+      });
+      encoder.resolveQuerySet(querySet, 0, 2 * ops.length, resolved, 0);
+      const map = this.ring.afterStep(encoder, s.step); // its metrics are reported like any step's
+      engine.device.queue.submit([encoder.finish()]);
+      map?.();
+      const t = new BigUint64Array(await engine.read(resolved));
+      return ops.map((o, k) => ({ op: o.op, ms: Number(t[2 * k + 1]! - t[2 * k]!) / 1e6 }));
+    } finally {
+      resolved.destroy();
+      querySet.destroy();
+    }
   }
 
   onMetrics(listener: (m: MetricsReport) => void): () => void {
