@@ -18,6 +18,8 @@
 //   MNIST normalisation: scale = 1 / (255 · 0.3081), shift = -0.1307 / 0.3081.
 // gather_f32 (users' float arrays):
 //   x[b, d] = data[r·D + d],  targets[b, k] = target_data[r·K + k]
+// gather_f32_labels (users' float arrays with class labels):
+//   x[b, d] = data[r·D + d],  labels[b] = label_data[r]
 //
 // Rows count ≤ b < B are written as zeros (x, targets and labels = 0), so a kernel that reads a full B-row batch sees
 // finite values; a row index r ≥ N found in the permutation also yields a zero row. Nothing is ever read out of
@@ -28,6 +30,8 @@
 //               labels (read_write, u32 [B])
 //   gather_f32: data (read, f32 [N·D]), target_data (read, f32 [N·K]), x (read_write, f32 [B·D]),
 //               targets (read_write, f32 [B·K])
+//   gather_f32_labels: data (read, f32 [N·D]), label_data (read, u32 [N]), x (read_write, f32 [B·D]),
+//               labels (read_write, u32 [B])
 // Dispatch: one thread per output element: ceil(B·D / WG) workgroups (gather_u8; the thread of d = 0 also writes the
 // label) or ceil(B·(D + K) / WG) (gather_f32), possibly as a 2-D grid (linear index wid.x + wid.y·nwg.x).
 // Numerics: byte·scale + shift may be evaluated with a fused multiply-add (≤ 1 ulp from the two-rounding CPU value).
@@ -101,4 +105,20 @@ fn gather_f32(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: v
   let k = t - b * p.target_dim;
   let r = source_row(b);
   if (r == 0xffffffffu) { targets[t] = 0.0; } else { targets[t] = target_data[r * p.target_dim + k]; }
+}
+
+@compute @workgroup_size(WG)
+fn gather_f32_labels(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (i >= p.batch * p.dim) { return; }
+  let b = i / p.dim;
+  let d = i - b * p.dim;
+  let r = source_row(b);
+  if (r == 0xffffffffu) {
+    x[i] = 0.0;
+    if (d == 0u) { labels[b] = 0u; }
+    return;
+  }
+  x[i] = data[r * p.dim + d];
+  if (d == 0u) { labels[b] = label_data[r]; }
 }

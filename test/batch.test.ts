@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { BatchGatherOp, MNIST_NORMALIZATION, uploadF32Dataset, uploadU8Dataset } from '../src/kernels/batch.js';
+import { BatchGatherOp, MNIST_NORMALIZATION, uploadF32Dataset, uploadF32LabelDataset, uploadU8Dataset } from '../src/kernels/batch.js';
 import { batchRowCount, gatherF32Ref, gatherU8Ref } from '../src/ref/batch.js';
 import { Random } from '../src/random.js';
 import { batchChecks, BATCH_TOL } from '../src/selftest/batch.js';
@@ -104,6 +104,37 @@ describe(`batch gather, GPU vs CPU reference (${seedInfo()})`, () => {
       }
       ds.data.destroy();
       ds.targets.destroy();
+    }
+  });
+
+  it('gather_f32_labels: float rows with u32 labels, awkward D and B, partial batches', async () => {
+    const e = await gpu();
+    const rand = rng();
+    const n = 131;
+    for (const dim of [7, 33]) {
+      const data = uniformArray(n * dim, -3, 3, rand);
+      const labels = Uint32Array.from({ length: n }, () => Math.floor(rand() * 10));
+      const ds = uploadF32LabelDataset(e, data, labels, dim);
+      for (const batch of [1, 7, 130]) {
+        const perm = new Random(Math.floor(rand() * 2 ** 31), { stream: 2 }).permutation(n);
+        const permB = e.storage('perm', perm);
+        const stepinfo = e.storage('stepinfo', new Uint32Array(2));
+        const xb = poisoned(e, 'x', batch * dim);
+        const lb = e.storage('labels', new Uint32Array(batch).fill(0xdeadbeef));
+        const op = await BatchGatherOp.f32Labels(e, { dataset: ds, perm: permB, permLen: n, stepinfo, batch, x: xb, labels: lb });
+        for (const start of [0, n - Math.max(1, batch >> 1)]) {
+          e.write(stepinfo, Uint32Array.of(0, start));
+          e.run('gather_f32_labels test', (pass) => op.encode(pass));
+          // The reference of the float gather, with the labels as a one-column float target (exact for small integers).
+          const ref = gatherF32Ref({ data, targets: Float32Array.from(labels), dim, targetDim: 1, perm, start, batch });
+          expectClose(await e.readF32(xb), ref.x, EXACT, `gather_f32_labels x D=${dim} B=${batch} start=${start}`);
+          expectClose(Array.from(await e.readU32(lb)), ref.targets, EXACT, `gather_f32_labels labels B=${batch} start=${start}`);
+        }
+        for (const b of [permB, stepinfo, xb, lb]) b.destroy();
+        op.destroy();
+      }
+      ds.data.destroy();
+      ds.labels.destroy();
     }
   });
 

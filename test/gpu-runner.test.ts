@@ -98,6 +98,21 @@ describe('GPU step plan vs CPU reference runner', () => {
     });
   }
 
+  it('float inputs with integer labels (the float gather with labels): 20 steps agree', async () => {
+    const engine = await gpu();
+    const base = await smallMnist(150);
+    const inputs = Float32Array.from(base.inputs, (v) => v / 255 - 0.5);
+    const ds = new Dataset({ name: 'mnist-150-float', inputs, inputShape: [28, 28], labels: base.labels!, numClasses: 10 });
+    const config: RunnerConfig = { model: parseModelSpec('784-16-10:relu'), batchSize: 64, optimizer: { name: 'Adam', hyperparams: { lr: 1e-3 } }, seed: 5, metricsEvery: 1 };
+    const g = await createGpuRunner(engine, config);
+    const c = await createCpuRunner(config, { dtype: 'float32' });
+    const gl = await train(g, ds, 20, 64, 1e-3);
+    const cl = await train(c, ds, 20, 64, 1e-3);
+    expectClose(gl, cl, { atol: 1e-4, rtol: 1e-3 }, 'float inputs + labels: per-step loss, GPU vs CPU');
+    expect((await g.evaluate(ds)).accuracy).toBeCloseTo((await c.evaluate(ds)).accuracy, 2);
+    g.destroy();
+  });
+
   it('allocates nothing per step and records a constant number of dispatches', async () => {
     const engine = await gpu();
     const ds = await smallMnist(256);

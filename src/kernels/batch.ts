@@ -27,6 +27,13 @@ export const gatherF32Kernel = defineKernel({
   bindings: { p: 'uniform', stepinfo: 'read', perm: 'read', data: 'read', target_data: 'read', x: 'read_write', targets: 'read_write' },
 });
 
+export const gatherF32LabelsKernel = defineKernel({
+  label: 'batch.gather_f32_labels',
+  files,
+  entry: 'gather_f32_labels',
+  bindings: { p: 'uniform', stepinfo: 'read', perm: 'read', data: 'read', label_data: 'read', x: 'read_write', labels: 'read_write' },
+});
+
 /** MNIST's usual normalisation, (v/255 − 0.1307)/0.3081, as x = v·scale + shift. */
 export const MNIST_NORMALIZATION = { scale: 1 / (255 * 0.3081), shift: -0.1307 / 0.3081 } as const;
 
@@ -68,6 +75,22 @@ export function uploadU8Dataset(engine: Engine, images: Uint8Array, labels: Uint
     rows,
     dim,
   };
+}
+
+/** A float dataset with class labels on the GPU: N×D f32 inputs and N u32 labels. */
+export interface F32LabelDataset {
+  data: GPUBuffer;
+  labels: GPUBuffer;
+  rows: number;
+  dim: number;
+}
+
+/** Uploads N×D f32 inputs and N class labels once. */
+export function uploadF32LabelDataset(engine: Engine, data: Float32Array, labels: ArrayLike<number>, dim: number, label = 'dataset'): F32LabelDataset {
+  const rows = labels.length;
+  checkShape('uploadF32LabelDataset', rows, dim);
+  if (data.length !== rows * dim) throw new RangeError(`uploadF32LabelDataset: ${data.length} values ≠ ${rows} labels × ${dim} per row`);
+  return { data: engine.storage(`${label}.data`, data), labels: engine.storage(`${label}.labels`, Uint32Array.from(labels)), rows, dim };
 }
 
 /** Uploads N×D f32 inputs and N×K f32 targets once. */
@@ -132,6 +155,19 @@ export class BatchGatherOp {
     u.write();
     const bg = k.bind({ p: u.buffer, stepinfo: o.stepinfo, perm: o.perm, data: ds.data, target_data: ds.targets, x: o.x, targets: o.targets });
     const groups = Math.ceil((o.batch * (ds.dim + ds.targetDim)) / WG);
+    return new BatchGatherOp((pass) => k.dispatch1d(pass, bg, groups), u, o.batch);
+  }
+
+  /** x[b, :] = data[r, :], labels[b] = label[r] (the float dataset with labels of `uploadF32LabelDataset`). */
+  static async f32Labels(engine: Engine, o: CommonOptions & { dataset: F32LabelDataset; labels: Resource }): Promise<BatchGatherOp> {
+    const { dataset: ds } = o;
+    checkCommon(o, ds.rows, ds.dim);
+    need('labels', o.labels, o.batch * 4);
+    const k = await engine.kernel(gatherF32LabelsKernel, { WG });
+    const u = k.uniforms('p').set({ batch: o.batch, fill: o.batch, dim: ds.dim, target_dim: 0, perm_len: o.permLen, rows: ds.rows, scale: 1, shift: 0 });
+    u.write();
+    const bg = k.bind({ p: u.buffer, stepinfo: o.stepinfo, perm: o.perm, data: ds.data, label_data: ds.labels, x: o.x, labels: o.labels });
+    const groups = Math.ceil((o.batch * ds.dim) / WG);
     return new BatchGatherOp((pass) => k.dispatch1d(pass, bg, groups), u, o.batch);
   }
 

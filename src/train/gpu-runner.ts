@@ -16,7 +16,7 @@
 import type { Dataset } from '../data/dataset.js';
 import type { Engine } from '../gpu/index.js';
 import { ActivationOp } from '../kernels/activation.js';
-import { BatchGatherOp, MNIST_NORMALIZATION, uploadF32Dataset, uploadU8Dataset, type F32Dataset, type U8Dataset } from '../kernels/batch.js';
+import { BatchGatherOp, MNIST_NORMALIZATION, uploadF32Dataset, uploadF32LabelDataset, uploadU8Dataset, type F32Dataset, type F32LabelDataset, type U8Dataset } from '../kernels/batch.js';
 import { MatmulOp } from '../kernels/matmul.js';
 import { CrossEntropyOp, MetricsOp, createMetricsBuffer, metricsLayout } from '../kernels/softmax.js';
 import { layoutModel, paramSlot, statSlot, type ParamLayout, type ParamRole } from '../model/layout.js';
@@ -81,7 +81,7 @@ export class GpuRunner implements Runner {
   private readonly plans = new Map<string, Plan>();
   /** Labels of planned ops, for `profileStep`. */
   private readonly opNames = new WeakMap<Encodable, string>();
-  private train: { data: U8Dataset | F32Dataset; ds: Dataset; perm: GPUBuffer } | null = null;
+  private train: { data: U8Dataset | F32Dataset | F32LabelDataset; ds: Dataset; perm: GPUBuffer } | null = null;
   private ring!: MetricsRing;
   private readonly listeners = new Set<(m: MetricsReport) => void>();
   private readonly stepWords = new Uint32Array(4);
@@ -290,7 +290,7 @@ export class GpuRunner implements Runner {
     return p;
   }
 
-  private evalData: { data: U8Dataset | F32Dataset; ds: Dataset; perm: GPUBuffer } | null = null;
+  private evalData: { data: U8Dataset | F32Dataset | F32LabelDataset; ds: Dataset; perm: GPUBuffer } | null = null;
 
   private async gatherOp(rows: number, source: 'train' | 'eval-data'): Promise<Encodable> {
     const src = source === 'train' ? this.train : this.evalData;
@@ -303,22 +303,18 @@ export class GpuRunner implements Runner {
         scale: config.inputScale ?? MNIST_NORMALIZATION.scale, shift: config.inputShift ?? MNIST_NORMALIZATION.shift,
       });
     }
+    if ('labels' in src.data) return BatchGatherOp.f32Labels(engine, { ...common, dataset: src.data, labels: this.labels });
     return BatchGatherOp.f32(engine, { ...common, dataset: src.data, targets: this.labels });
   }
 
-  private upload(ds: Dataset, label: string): { data: U8Dataset | F32Dataset; ds: Dataset; perm: GPUBuffer } {
+  private upload(ds: Dataset, label: string): { data: U8Dataset | F32Dataset | F32LabelDataset; ds: Dataset; perm: GPUBuffer } {
     checkDataset(ds, this.config);
-    if (ds.labels && !(ds.inputs instanceof Uint8Array)) {
-      // The float gather copies targets as f32, and cross-entropy reads u32 labels: the two do not meet yet.
-      throw new Error(
-        `dataset '${ds.name}': the GPU runner takes integer labels only with byte (Uint8Array) inputs; ` +
-          'quantise the inputs to bytes (with inputScale/inputShift to undo it on the GPU), or use the CPU runner',
-      );
-    }
     const data =
       ds.inputs instanceof Uint8Array && ds.labels
         ? uploadU8Dataset(this.engine, ds.inputs, ds.labels, ds.exampleSize, label)
-        : uploadF32Dataset(
+        : ds.labels
+          ? uploadF32LabelDataset(this.engine, ds.inputs as Float32Array, ds.labels, ds.exampleSize, label)
+          : uploadF32Dataset(
             this.engine,
             ds.inputs instanceof Float32Array ? ds.inputs : Float32Array.from(ds.inputs, (v) => v * (this.config.inputScale ?? MNIST_NORMALIZATION.scale) + (this.config.inputShift ?? MNIST_NORMALIZATION.shift)),
             ds.targets!,
@@ -330,7 +326,7 @@ export class GpuRunner implements Runner {
     return { data, ds, perm };
   }
 
-  private dropUpload(u: { data: U8Dataset | F32Dataset; perm: GPUBuffer } | null): void {
+  private dropUpload(u: { data: U8Dataset | F32Dataset | F32LabelDataset; perm: GPUBuffer } | null): void {
     if (!u) return;
     for (const b of Object.values(u.data)) if (b instanceof GPUBuffer) b.destroy();
     u.perm.destroy();
