@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Dataset } from '../src/data/dataset.js';
 import { loadMnist } from '../src/data/mnist-node.js';
-import { parseModelSpec } from '../src/model/spec.js';
+import { parseModelSpec, validateModelSpec } from '../src/model/spec.js';
 import { createCpuRunner } from '../src/train/cpu-runner.js';
 import { createGpuRunner } from '../src/train/gpu-runner.js';
 import type { MetricsReport, Runner, RunnerConfig } from '../src/train/runner.js';
@@ -97,6 +97,19 @@ describe('GPU step plan vs CPU reference runner', () => {
       g.destroy();
     });
   }
+
+  it('a model that starts with dropout (no gradient w.r.t. the input is planned): 10 steps agree', async () => {
+    const engine = await gpu();
+    const ds = await smallMnist(150);
+    const base = parseModelSpec('784-16-10:relu');
+    const model = validateModelSpec({ ...base, layers: [{ type: 'dropout', p: 0.2 }, ...base.layers] });
+    const config: RunnerConfig = { model, batchSize: 64, optimizer: { name: 'Adam', hyperparams: { lr: 1e-3 } }, seed: 9, metricsEvery: 1 };
+    const g = await createGpuRunner(engine, config);
+    const c = await createCpuRunner(config, { dtype: 'float32' });
+    expectClose(await train(g, ds, 10, 64, 1e-3), await train(c, ds, 10, 64, 1e-3), { atol: 1e-4, rtol: 1e-3 }, 'input dropout: per-step loss');
+    expectClose((await g.exportState()).params, (await c.exportState()).params, { atol: 2e-4, rtol: 2e-3 }, 'input dropout: parameters');
+    g.destroy();
+  });
 
   it('float inputs with integer labels (the float gather with labels): 20 steps agree', async () => {
     const engine = await gpu();

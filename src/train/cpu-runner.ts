@@ -174,7 +174,10 @@ export class CpuRunner implements Runner {
       lossSum += l.lossSum;
       correct += l.correct;
     }
-    return { loss: lossSum / ds.length, accuracy: ds.labels || this.config.model.loss === 'bce' ? correct / (ds.length * (ds.labels ? 1 : ds.targetSize!)) : NaN, count: ds.length };
+    // softmax_ce counts correct rows, bce correct elements; mse has no accuracy.
+    const loss = this.config.model.loss;
+    const graded = loss === 'softmax_ce' ? ds.length : loss === 'bce' ? ds.length * ds.targetSize! : NaN;
+    return { loss: lossSum / ds.length, accuracy: correct / graded, count: ds.length };
   }
 
   async predict(ds: Dataset, start = 0, rows = ds.length - start): Promise<Float32Array> {

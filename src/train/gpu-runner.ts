@@ -199,6 +199,8 @@ export class GpuRunner implements Runner {
     const { engine, config } = this;
     const m = config.model;
     const training = mode === 'train';
+    // No one reads the gradient w.r.t. the input batch: backward ops whose only output it is are not planned.
+    const needsDx = (i: number): boolean => i > 0;
     const forward: Encodable[] = [];
     const backward: Encodable[] = [];
     for (let i = 0; i < m.layers.length; i++) {
@@ -243,11 +245,11 @@ export class GpuRunner implements Runner {
         if (training && l.p > 0) {
           const common = { n: rows * win, p: l.p, seed: config.seed, stream: dropoutStream(i), stepinfo: this.stepinfo };
           forward.push(await DropoutOp.forward(engine, { ...common, x, y }));
-          backward.unshift(await DropoutOp.backward(engine, { ...common, dy: this.dacts[i + 1]!, dx: this.dacts[i]! }));
+          if (needsDx(i)) backward.unshift(await DropoutOp.backward(engine, { ...common, dy: this.dacts[i + 1]!, dx: this.dacts[i]! }));
         } else {
           // Identity (evaluation, or p = 0): an identity activation copies the values through.
           forward.push(await ActivationOp.forward(engine, { kind: 'identity', n: rows * win, x, y }));
-          if (training) backward.unshift(await ActivationOp.backward(engine, { kind: 'identity', n: rows * win, x, dy: this.dacts[i + 1]!, dx: this.dacts[i]! }));
+          if (training && needsDx(i)) backward.unshift(await ActivationOp.backward(engine, { kind: 'identity', n: rows * win, x, dy: this.dacts[i + 1]!, dx: this.dacts[i]! }));
         }
       }
       if (!training) continue;
@@ -259,9 +261,9 @@ export class GpuRunner implements Runner {
         ];
         // db = 1ᵀ·dZ: the column sums of dZ as a 1×rows by rows×N product.
         if (l.bias) ops.push(await MatmulOp.create(engine, { M: 1, N: l.outputs, K: rows, a: this.ones, b: dZ, c: this.slot(i, 'bias', this.grads) }));
-        if (i > 0) ops.push(await MatmulOp.create(engine, { M: rows, N: l.inputs, K: l.outputs, transB: true, a: dZ, b: this.slot(i, 'weight', this.params), c: this.dacts[i]! }));
+        if (needsDx(i)) ops.push(await MatmulOp.create(engine, { M: rows, N: l.inputs, K: l.outputs, transB: true, a: dZ, b: this.slot(i, 'weight', this.params), c: this.dacts[i]! }));
         backward.unshift(...ops);
-      } else if (l.type === 'activation') {
+      } else if (l.type === 'activation' && needsDx(i)) {
         backward.unshift(await ActivationOp.backward(engine, { kind: l.kind, alpha: l.alpha, n: rows * wout, x, dy: this.dacts[i + 1]!, dx: this.dacts[i]! }));
       }
       } finally {
