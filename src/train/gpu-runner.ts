@@ -374,9 +374,7 @@ export class GpuRunner implements Runner {
 
   private encodeStep(plan: Plan, s: StepInput): void {
     const { engine } = this;
-    this.stepWords[0] = s.step >>> 0;
-    this.stepWords[1] = s.start;
-    engine.write(this.stepinfo, this.stepWords);
+    this.writeStepInfo(s.step, s.start);
     this.optimizer.writeStep(s.lr);
     const before = engine.dispatchCount;
     const encoder = engine.device.createCommandEncoder({ label: `step ${s.step}` });
@@ -428,9 +426,7 @@ export class GpuRunner implements Runner {
     const querySet = engine.device.createQuerySet({ label: 'profile', type: 'timestamp', count: 2 * ops.length });
     const resolved = engine.buffer({ label: 'profile.resolve', size: 16 * ops.length, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
     try {
-      this.stepWords[0] = s.step >>> 0;
-      this.stepWords[1] = s.start;
-      engine.write(this.stepinfo, this.stepWords);
+      this.writeStepInfo(s.step, s.start);
       this.optimizer.writeStep(s.lr);
       const encoder = engine.device.createCommandEncoder({ label: `profiled step ${s.step}` });
       ops.forEach((o, k) => {
@@ -451,6 +447,13 @@ export class GpuRunner implements Runner {
       resolved.destroy();
       querySet.destroy();
     }
+  }
+
+  /** The per-step integers the gather and dropout kernels read: [step, batch start]. Ordered before the next submit. */
+  private writeStepInfo(step: number, start: number): void {
+    this.stepWords[0] = step >>> 0;
+    this.stepWords[1] = start;
+    this.engine.write(this.stepinfo, this.stepWords);
   }
 
   onMetrics(listener: (m: MetricsReport) => void): () => void {
@@ -506,9 +509,7 @@ export class GpuRunner implements Runner {
       for (let at = 0; at < total; at += chunk) {
         const rows = Math.min(chunk, total - at);
         const plan = await this.plan(rows, 'eval', 'eval-data');
-        this.stepWords[0] = 0;
-        this.stepWords[1] = first + at;
-        engine.write(this.stepinfo, this.stepWords);
+        this.writeStepInfo(0, first + at);
         const encoder = engine.device.createCommandEncoder({ label: 'eval batch' });
         const pass = encoder.beginComputePass({ label: 'eval' });
         for (const op of plan.forward) op.encode(pass);
