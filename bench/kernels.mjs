@@ -12,21 +12,23 @@
  *
  *   node bench/kernels.mjs [--shapes 64x784x128,256x256x256] [--repeats 5] [--target-ms 500]
  *                          [--impls registers,registers-vec4,tiled,tfjs,jax] [--json out.json]
- *   (any other name in --impls is passed to MatmulOp as its `variant`, e.g. a variant being developed)
+ *   (any other name in --impls is passed to MatmulOp as its `variant`, e.g. 'tiled8'; 'tuned' lets MatmulOp tune the
+ *   variant and tile for the shape, as a training plan does on hardware adapters)
  */
 import { writeFileSync } from 'node:fs';
 import { counters, gitState, load1, machine, median, parseArgs, setupGpu, timeIt, unitsFor, withTimeout } from './common.mjs';
 
 const args = parseArgs(process.argv.slice(2));
-// MxNxK, optional 'tA' suffix: A stored K×M (the weight-gradient product dW = Xᵀ·dZ).
+// MxNxK, optional 'tA' / 'tB' suffix: A stored K×M (the weight gradient dW = Xᵀ·dZ), B stored N×K (dX = dZ·Wᵀ).
 const SHAPES = (args.shapes ?? '64x784x128,128x784x256,784x128x64tA,256x256x256,512x512x512').split(',').map((s) => {
   const transA = s.endsWith('tA');
-  const [M, N, K] = s.replace('tA', '').split('x').map(Number);
-  return { name: s, M, N, K, transA };
+  const transB = s.endsWith('tB');
+  const [M, N, K] = s.replace(/t[AB]$/, '').split('x').map(Number);
+  return { name: s, M, N, K, transA, transB };
 });
 const REPEATS = Number(args.repeats ?? 5);
 const TARGET_MS = Number(args['target-ms'] ?? 500);
-const IMPLS = (args.impls ?? 'registers,registers-vec4,tiled,tfjs,jax').split(',');
+const IMPLS = (args.impls ?? 'registers,registers-vec4,tiled,tiled8,tuned,tfjs,jax').split(',');
 /** A first (warm) product slower than this is timed once more and not repeated: 'tiled' on SwiftShader is that slow. */
 const SLOW_MS = Number(args['slow-ms'] ?? 2000);
 
@@ -61,13 +63,13 @@ const impls = {
       return tf;
     })());
     const a = tf.tensor2d(rand(sh.M * sh.K, 1), sh.transA ? [sh.K, sh.M] : [sh.M, sh.K]);
-    const b = tf.tensor2d(rand(sh.K * sh.N, 2), [sh.K, sh.N]);
+    const b = tf.tensor2d(rand(sh.K * sh.N, 2), sh.transB ? [sh.N, sh.K] : [sh.K, sh.N]);
     return {
       async run(n) {
         let c = null;
         for (let i = 0; i < n; i++) {
           c?.dispose();
-          c = tf.matMul(a, b, sh.transA, false);
+          c = tf.matMul(a, b, sh.transA, sh.transB);
         }
         await c.data();
         c.dispose();
@@ -84,8 +86,8 @@ const impls = {
     })());
     const np = jax.numpy;
     const a = np.array(rand(sh.M * sh.K, 1)).reshape(sh.transA ? [sh.K, sh.M] : [sh.M, sh.K]);
-    const b = np.array(rand(sh.K * sh.N, 2)).reshape([sh.K, sh.N]);
-    const mm = jax.jit(sh.transA ? (x, y) => np.matmul(x.transpose(), y) : (x, y) => np.matmul(x, y));
+    const b = np.array(rand(sh.K * sh.N, 2)).reshape(sh.transB ? [sh.N, sh.K] : [sh.K, sh.N]);
+    const mm = jax.jit((x, y) => np.matmul(sh.transA ? x.transpose() : x, sh.transB ? y.transpose() : y));
     return {
       async run(n) {
         // All n products stay alive until the sync: jax-js arrays are lazy, and one disposed before it is
@@ -101,11 +103,13 @@ const impls = {
 };
 
 async function wgtrainImpl(sh, variant) {
-  const { M, N, K, transA } = sh;
+  const { M, N, K, transA, transB } = sh;
   const a = engine.storage(`bench.a`, rand(M * K, 1));
   const b = engine.storage(`bench.b`, rand(K * N, 2));
   const c = engine.storage(`bench.c`, M * N * 4);
-  const op = await wg.MatmulOp.create(engine, { M, N, K, transA, a, b, c, variant });
+  if (variant === 'tuned') wg.setMatmulAutotune(engine, true);
+  const op = await wg.MatmulOp.create(engine, { M, N, K, transA, transB, a, b, c, variant: variant === 'tuned' ? undefined : variant });
+  if (variant === 'tuned') log(`    tuned ${sh.name}: ${op.variant} ${JSON.stringify(op.tile)}`);
   return {
     async run(n) {
       const enc = engine.device.createCommandEncoder({ label: `bench matmul ${variant}` });

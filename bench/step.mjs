@@ -86,12 +86,24 @@ const makers = {
     runner.beginEpoch(perm);
     const perEpoch = Math.floor(EXAMPLES / cfg.batch);
     let s = 0;
+    let hostMs = 0;
+    let hostSteps = 0;
     return {
       label: `wgtrain${extra.guard === false ? ' guard off' : ''} (${engine.describe()})`,
       async steps(n) {
-        for (let k = 0; k < n; k++, s++) runner.step({ step: s, start: (s % perEpoch) * cfg.batch, rows: cfg.batch, lr: LR });
+        const t0 = performance.now();
+        for (let k = 0; k < n; k++, s++) {
+          runner.step({ step: s, start: (s % perEpoch) * cfg.batch, rows: cfg.batch, lr: LR });
+          // As the trainer does: bounded run-ahead (awaits only when ~16 steps are queued).
+          await runner.ready();
+        }
+        hostMs += performance.now() - t0;
+        hostSteps += n;
         await runner.flushMetrics();
       },
+      /** Host milliseconds per step spent encoding and submitting (and in ready()): the CPU side of the step. */
+      hostMsPerStep: () => hostMs / Math.max(hostSteps, 1),
+      resetHost: () => { hostMs = 0; hostSteps = 0; },
       lastLoss: () => loss,
       totalSteps: () => s,
       dispatchesPerStep: () => runner.dispatchesPerStep,
@@ -112,7 +124,8 @@ const makers = {
         const o = runner.optimizer;
         if (o.stats && o.statsGroup) {
           const offsets = () => [o.currentOffset];
-          ops.push(['optimizer', { name: 'gradstats dispatch', encode: (pass) => o.stats.dispatch(pass, o.statsGroup, o.statsWorkgroups, 1, 1, offsets()) }]);
+          ops.push(['optimizer', { name: `gradstats dispatch (${o.statsWorkgroups} workgroups)`, encode: (pass) => o.stats.dispatch(pass, o.statsGroup, o.statsWorkgroups, 1, 1, offsets()) }]);
+          if (o.reduce) ops.push(['optimizer', { name: 'gradstats-reduce dispatch', encode: (pass) => o.reduce.dispatch(pass, o.reduceGroup, 1, 1, 1, offsets()) }]);
           ops.push(['optimizer', { name: 'update dispatch', encode: (pass) => o.update.dispatch(pass, o.updateGroup, o.updateWorkgroups, 1, 1, offsets()) }]);
         }
         const rows = [];
@@ -129,9 +142,25 @@ const makers = {
           const n = unitsFor(await timeIt(1, run), 200, 1, 100);
           const times = [];
           for (let r = 0; r < 3; r++) times.push((await timeIt(n, run)) / n);
-          const name = op === runner.optimizer ? 'GpuOptimizer (both dispatches)' : op.name ?? `${op.constructor?.name ?? 'op'}${op.variant ? ` ${op.variant}` : ''}`;
-          rows.push({ op: `${where} ${name}`, ms: +median(times).toFixed(2) });
+          const name = op === runner.optimizer ? 'GpuOptimizer (all dispatches)' : op.name ?? `${op.constructor?.name ?? 'op'}${op.variant ? ` ${op.variant}${op.tile ? JSON.stringify(op.tile).replace(/"/g, '') : ''}` : ''}`;
+          rows.push({ op: `${where} ${name}`, ms: +median(times).toFixed(3) });
         }
+        // Reference for the optimizer's bandwidth: a buffer-to-buffer copy of the gradients (read + write n floats).
+        const n = runner.layout.n;
+        const scratch = engine.storage('bench.copy', n * 4);
+        const copy = async (k) => {
+          const enc = engine.device.createCommandEncoder();
+          for (let i = 0; i < k; i++) enc.copyBufferToBuffer(runner.grads, 0, scratch, 0, n * 4);
+          engine.device.queue.submit([enc.finish()]);
+          await engine.device.queue.onSubmittedWorkDone();
+        };
+        await copy(1);
+        const k = unitsFor(await timeIt(1, copy), 200, 1, 100);
+        const ct = [];
+        for (let r = 0; r < 3; r++) ct.push((await timeIt(k, copy)) / k);
+        const ms = median(ct);
+        rows.push({ op: `reference: copy of ${n} floats (${((8 * n) / ms / 1e6).toFixed(0)} GB/s read+write)`, ms: +ms.toFixed(3) });
+        scratch.destroy();
         return rows;
       },
       destroy: () => runner.destroy(),
@@ -302,6 +331,7 @@ for (const cfg of CONFIGS) {
     }
   }
   const loadBefore = load1();
+  for (const run of runs) run.r.resetHost?.();
   for (let rep = 0; rep < REPEATS; rep++) {
     for (const run of runs) run.times.push((await timeIt(run.n, (n) => run.r.steps(n))) / run.n);
   }
@@ -323,6 +353,7 @@ for (const cfg of CONFIGS) {
       submitsPerStep: run.counts.submit,
       writeBuffersPerStep: run.counts.writeBuffer,
       setupMs: Math.round(run.setupMs),
+      hostMsPerStep: run.r.hostMsPerStep ? +run.r.hostMsPerStep().toFixed(4) : undefined,
       lastLoss: +run.r.lastLoss().toFixed(4),
       load1: [loadBefore, loadAfter],
     };
@@ -330,7 +361,7 @@ for (const cfg of CONFIGS) {
     results.push(row);
     log(
       `  ${row.config.padEnd(20)} ${run.fw.padEnd(15)} ${String(row.msPerStep).padStart(9)} ms/step  ${String(row.stepsPerSec).padStart(7)} steps/s` +
-        `  [${row.minMs}..${row.maxMs}]  ${row.dispatchesPerStep} dispatches, ${row.submitsPerStep} submits/step  loss ${row.lastLoss} after ${row.totalSteps} steps  setup ${row.setupMs} ms  load ${loadBefore}→${loadAfter}`,
+        `  [${row.minMs}..${row.maxMs}]  ${row.dispatchesPerStep} dispatches, ${row.submitsPerStep} submits/step${row.hostMsPerStep !== undefined ? `, host ${row.hostMsPerStep} ms/step` : ''}  loss ${row.lastLoss} after ${row.totalSteps} steps  setup ${row.setupMs} ms  load ${loadBefore}→${loadAfter}`,
     );
     if (run.r.breakdown && args.breakdown === 'true') {
       const b = await run.r.breakdown();

@@ -18,6 +18,7 @@
 //
 // Bindings (group 0):  p: Params (uniform)   a: [M·K] (read)   b: [K·N] (read)   c: [M·N] (read_write)
 //                      bias: [N] (read; read only when HAS_BIAS)   z: [M·N] (read_write; written only when STORE_Z)
+//                      tiled8 also: av, bv (A and B again, as vec4); splitk_reduce: part [splits·M·N] (read)
 // Unused bias / z must still be bound (any buffer; z must not alias c).
 //
 // Overrides: TRANS_A, TRANS_B, ACT (activation code), HAS_BIAS, STORE_Z; tile shape per entry point (below).
@@ -51,10 +52,27 @@
 //                     conflicts on the transposing store). Dispatch (ceil(N / BN), ceil(M / BM)).
 //                     Edges: out-of-range loads read 0, stores are bounds-checked; every invocation reaches every
 //                     barrier (no early return).
-// The 4×4 register block is a `const`: WGSL function-scope arrays cannot be sized by an override.
+//   matmul_tiled8     The hardware kernel for large shapes: workgroup tiles of BM × BN = (8·T8_WG_Y) × (8·T8_WG_X),
+//                     8×8 outputs per invocation held as four mat4x4f (rows 4·ty + i and 4·(ty + T8_WG_Y) + i, columns
+//                     4·tx + j and 4·(tx + T8_WG_X) + j, so that each k step reads 2 + 2 conflict-free vec4 from
+//                     workgroup memory for 64 FMAs). K is walked in steps of T8_BK through two workgroup buffers: the
+//                     next step's global loads are issued into registers before the current step's FMAs and stored
+//                     to the other buffer after them, so one barrier per step suffices and load latency hides behind
+//                     math. Each invocation loads T8_BK·2/T8_WG_X vec4 of A and T8_BK·2/T8_WG_Y of B per step (1 or 2:
+//                     the host checks). Global loads are vec4 along each operand's stored rows when VEC_A / VEC_B
+//                     (through `av` / `bv`, the host sets them when the operand's layout allows, as for
+//                     matmul_registers_vec4), else 4 bounds-checked scalars; out-of-range
+//                     elements read 0, stores are bounds-checked. Dispatch (ceil(N / BN), ceil(M / BM), splits).
+//                     Split-K (PARTIAL): workgroup z sums k in [z·k_chunk, min(K, (z+1)·k_chunk)) and stores its raw
+//                     sum to c[z·M·N + i·N + j] (no epilogue; c is then a splits·M·N scratch buffer), and
+//                     matmul_splitk_reduce adds the `splits` partial sums in z order and applies the epilogue.
+//                     This keeps every multiprocessor busy when M·N gives too few tiles (skinny layers, small batches).
+//
+// The register blocks are `const`: WGSL function-scope arrays cannot be sized by an override.
 //
 // Numerics: f32 accumulation in k order (registers), in k order within chunks of 4 k added to the running sum
-// (registers_vec4 NN, NT, TT) or in TS_BK chunks (tiled); the compiler may fuse multiply-adds.
+// (registers_vec4 NN, NT, TT) or in TS_BK / T8_BK chunks (tiled, tiled8); split-K sums each chunk in k order and
+// then the chunks' sums in z order; the compiler may fuse multiply-adds.
 // Error vs exact: ≲ K·u·Σ_k |a_ik·b_kj| (u = 2⁻²⁴), typically √K smaller. NaN/Inf in inputs propagate.
 
 override TRANS_A: bool = false;
@@ -70,6 +88,13 @@ override TS_WG_X: u32 = 16u;
 override TS_WG_Y: u32 = 16u;
 override TS_BK: u32 = 16u;
 
+override T8_WG_X: u32 = 16u;
+override T8_WG_Y: u32 = 16u;
+override T8_BK: u32 = 8u;
+override VEC_A: bool = false;
+override VEC_B: bool = false;
+override PARTIAL: bool = false;
+
 struct Params {
   M: u32,
   N: u32,
@@ -78,6 +103,10 @@ struct Params {
   beta: f32,
   /** α of leaky_relu / elu (the activation's own parameter, not the matmul scale). */
   act_alpha: f32,
+  /** tiled8: k per split (a multiple of T8_BK; ≥ K without split-K). */
+  k_chunk: u32,
+  /** matmul_splitk_reduce: number of partial sums. */
+  splits: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -89,6 +118,12 @@ struct Params {
 // The same A and B seen as vec4 (matmul_registers_vec4 only; an entry point uses either a, b or a4, b4).
 @group(0) @binding(1) var<storage, read> a4: array<vec4f>;
 @group(0) @binding(2) var<storage, read> b4: array<vec4f>;
+// Split-K partial sums, splits × M × N (matmul_splitk_reduce only).
+@group(0) @binding(6) var<storage, read> part: array<f32>;
+// matmul_tiled8 reads A and B both ways: as f32 (a, b) and, when VEC_A / VEC_B, as vec4 through these second
+// bindings of the same ranges (read-only bindings may alias; one variable per binding keeps both in one entry point).
+@group(0) @binding(7) var<storage, read> av: array<vec4f>;
+@group(0) @binding(8) var<storage, read> bv: array<vec4f>;
 
 /** Finishes one output element: scale, accumulate, bias, store Z, activate, store C. Caller checks bounds. */
 fn epilogue(row: u32, col: u32, acc: f32) {
@@ -315,4 +350,193 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id)
   epilogue4(row0 + 1u, col0, acc1);
   epilogue4(row0 + 2u, col0, acc2);
   epilogue4(row0 + 3u, col0, acc3);
+}
+
+// ---- matmul_tiled8 ----------------------------------------------------------------------------------------------
+// Workgroup buffers: A8[buf][kk][m4] = op(A)[tileRow + 4·m4 .. +3, k0 + kk], B8[buf][kk][n4] = op(B)[k0 + kk,
+// tileCol + 4·n4 .. +3]; buf alternates per k step.
+var<workgroup> A8: array<vec4f, 4u * T8_BK * T8_WG_Y>;
+var<workgroup> B8: array<vec4f, 4u * T8_BK * T8_WG_X>;
+
+/**
+ * 4 consecutive elements of A's stored row `row` (of `stride` floats) from column `col` (col % 4 = 0); zero where
+ * row ≥ rowEnd or column ≥ colEnd. With VEC_A, stride and colEnd are multiples of 4: a vec4 is all in or all out.
+ */
+fn load_a4(row: u32, col: u32, rowEnd: u32, colEnd: u32, stride: u32) -> vec4f {
+  if (row >= rowEnd) { return vec4f(0.0); }
+  if (VEC_A) {
+    if (col >= colEnd) { return vec4f(0.0); }
+    return av[(row * stride + col) / 4u];
+  }
+  var v = vec4f(0.0);
+  let base = row * stride;
+  for (var i = 0u; i < 4u; i++) {
+    if (col + i < colEnd) { v[i] = a[base + col + i]; }
+  }
+  return v;
+}
+
+fn load_b4(row: u32, col: u32, rowEnd: u32, colEnd: u32, stride: u32) -> vec4f {
+  if (row >= rowEnd) { return vec4f(0.0); }
+  if (VEC_B) {
+    if (col >= colEnd) { return vec4f(0.0); }
+    return bv[(row * stride + col) / 4u];
+  }
+  var v = vec4f(0.0);
+  let base = row * stride;
+  for (var i = 0u; i < 4u; i++) {
+    if (col + i < colEnd) { v[i] = b[base + col + i]; }
+  }
+  return v;
+}
+
+/**
+ * The vec4 number s (of the tile's BM·BK/4) of op(A)'s tile at k0, for k < kEnd (the end of this split; later k read
+ * 0, so the k loop never needs a bound). Stored rows run along k (A, M×K) or along m (Aᵀ, K×M).
+ */
+fn fetch_a(s: u32, tileRow: u32, k0: u32, kEnd: u32) -> vec4f {
+  let BM4 = 2u * T8_WG_Y;
+  if (TRANS_A) {
+    return load_a4(k0 + s / BM4, tileRow + 4u * (s % BM4), kEnd, p.M, p.M);
+  }
+  let BK4 = T8_BK / 4u;
+  return load_a4(tileRow + s / BK4, k0 + 4u * (s % BK4), p.M, kEnd, p.K);
+}
+
+fn fetch_b(s: u32, tileCol: u32, k0: u32, kEnd: u32) -> vec4f {
+  let BN4 = 2u * T8_WG_X;
+  if (!TRANS_B) {
+    return load_b4(k0 + s / BN4, tileCol + 4u * (s % BN4), kEnd, p.N, p.N);
+  }
+  let BK4 = T8_BK / 4u;
+  return load_b4(tileCol + s / BK4, k0 + 4u * (s % BK4), p.N, kEnd, p.K);
+}
+
+/** Stores a vec4 fetched by fetch_a for slot s into buffer `buf`: directly (Aᵀ) or scattered across 4 kk rows (A). */
+fn stash_a(buf: u32, s: u32, v: vec4f) {
+  let BM4 = 2u * T8_WG_Y;
+  let base = buf * T8_BK * BM4;
+  if (TRANS_A) {
+    A8[base + s] = v;
+  } else {
+    let BK4 = T8_BK / 4u;
+    let m = s / BK4;
+    let kk = 4u * (s % BK4);
+    for (var i = 0u; i < 4u; i++) { A8[base + (kk + i) * BM4 + m / 4u][m % 4u] = v[i]; }
+  }
+}
+
+fn stash_b(buf: u32, s: u32, v: vec4f) {
+  let BN4 = 2u * T8_WG_X;
+  let base = buf * T8_BK * BN4;
+  if (!TRANS_B) {
+    B8[base + s] = v;
+  } else {
+    let BK4 = T8_BK / 4u;
+    let n = s / BK4;
+    let kk = 4u * (s % BK4);
+    for (var i = 0u; i < 4u; i++) { B8[base + (kk + i) * BN4 + n / 4u][n % 4u] = v[i]; }
+  }
+}
+
+/** Stores the raw sums of one row's 4 columns into the split's slice of the partial-sum buffer `c`. */
+fn store_partial4(z: u32, row: u32, col0: u32, acc: vec4f) {
+  if (row >= p.M) { return; }
+  let base = z * p.M * p.N + row * p.N;
+  for (var j = 0u; j < 4u; j++) {
+    if (col0 + j < p.N) { c[base + col0 + j] = acc[j]; }
+  }
+}
+
+fn finish4(z: u32, row: u32, col0: u32, acc: vec4f) {
+  if (PARTIAL) { store_partial4(z, row, col0, acc); } else { epilogue4(row, col0, acc); }
+}
+
+@compute @workgroup_size(T8_WG_X, T8_WG_Y)
+fn matmul_tiled8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+                 @builtin(local_invocation_index) li: u32) {
+  let threads = T8_WG_X * T8_WG_Y;
+  let loadsA = 2u * T8_BK / T8_WG_X;  // vec4 of A per invocation per k step (1 or 2)
+  let loadsB = 2u * T8_BK / T8_WG_Y;
+  let BM4 = 2u * T8_WG_Y;
+  let BN4 = 2u * T8_WG_X;
+  let tileRow = wid.y * 8u * T8_WG_Y;
+  let tileCol = wid.x * 8u * T8_WG_X;
+  let kBegin = wid.z * p.k_chunk;
+  let kEnd = min(p.K, kBegin + p.k_chunk);
+  var steps = 0u;
+  if (kEnd > kBegin) { steps = (kEnd - kBegin + T8_BK - 1u) / T8_BK; }
+  var ra0 = vec4f(0.0);
+  var ra1 = vec4f(0.0);
+  var rb0 = vec4f(0.0);
+  var rb1 = vec4f(0.0);
+  if (steps > 0u) {
+    ra0 = fetch_a(li, tileRow, kBegin, kEnd);
+    if (loadsA > 1u) { ra1 = fetch_a(li + threads, tileRow, kBegin, kEnd); }
+    rb0 = fetch_b(li, tileCol, kBegin, kEnd);
+    if (loadsB > 1u) { rb1 = fetch_b(li + threads, tileCol, kBegin, kEnd); }
+    stash_a(0u, li, ra0);
+    if (loadsA > 1u) { stash_a(0u, li + threads, ra1); }
+    stash_b(0u, li, rb0);
+    if (loadsB > 1u) { stash_b(0u, li + threads, rb1); }
+  }
+  workgroupBarrier();
+  var c00 = mat4x4f();
+  var c01 = mat4x4f();
+  var c10 = mat4x4f();
+  var c11 = mat4x4f();
+  for (var t = 0u; t < steps; t++) {
+    let cur = t & 1u;
+    let more = t + 1u < steps;
+    // The next step's loads go out before this step's math.
+    if (more) {
+      let k1 = kBegin + (t + 1u) * T8_BK;
+      ra0 = fetch_a(li, tileRow, k1, kEnd);
+      if (loadsA > 1u) { ra1 = fetch_a(li + threads, tileRow, k1, kEnd); }
+      rb0 = fetch_b(li, tileCol, k1, kEnd);
+      if (loadsB > 1u) { rb1 = fetch_b(li + threads, tileCol, k1, kEnd); }
+    }
+    let baseA = cur * T8_BK * BM4;
+    let baseB = cur * T8_BK * BN4;
+    for (var kk = 0u; kk < T8_BK; kk++) {
+      let a0 = A8[baseA + kk * BM4 + lid.y];
+      let a1 = A8[baseA + kk * BM4 + lid.y + T8_WG_Y];
+      let b0 = B8[baseB + kk * BN4 + lid.x];
+      let b1 = B8[baseB + kk * BN4 + lid.x + T8_WG_X];
+      c00 += outer4(b0, a0);
+      c01 += outer4(b1, a0);
+      c10 += outer4(b0, a1);
+      c11 += outer4(b1, a1);
+    }
+    if (more) {
+      let nxt = 1u - cur;
+      stash_a(nxt, li, ra0);
+      if (loadsA > 1u) { stash_a(nxt, li + threads, ra1); }
+      stash_b(nxt, li, rb0);
+      if (loadsB > 1u) { stash_b(nxt, li + threads, rb1); }
+    }
+    workgroupBarrier();
+  }
+  let row0 = tileRow + 4u * lid.y;
+  let row1 = tileRow + 4u * (lid.y + T8_WG_Y);
+  let col0 = tileCol + 4u * lid.x;
+  let col1 = tileCol + 4u * (lid.x + T8_WG_X);
+  for (var i = 0u; i < 4u; i++) {
+    finish4(wid.z, row0 + i, col0, c00[i]);
+    finish4(wid.z, row0 + i, col1, c01[i]);
+    finish4(wid.z, row1 + i, col0, c10[i]);
+    finish4(wid.z, row1 + i, col1, c11[i]);
+  }
+}
+
+// Sums the split-K partial sums of each element of C in z order, then applies the epilogue.
+// Dispatch: ceil(M·N / 256) workgroups (2-D grid when over the per-dimension limit).
+@compute @workgroup_size(256)
+fn matmul_splitk_reduce(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let idx = gid.x + gid.y * nwg.x * 256u;
+  let MN = p.M * p.N;
+  if (idx >= MN) { return; }
+  var s = 0.0;
+  for (var zz = 0u; zz < p.splits; zz++) { s += part[zz * MN + idx]; }
+  epilogue(idx / p.N, idx % p.N, s);
 }

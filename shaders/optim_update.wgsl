@@ -5,8 +5,13 @@
 //   gradstats (only when clipping by norm, the non-finite guard or the gradient-magnitude lr is on):
 //     partials[2w]   = Σ ĝ²  over the elements visited by workgroup w      ĝ = clamp(g, −v, v) if clip by value
 //     partials[2w+1] = number of non-finite g among them (by bit pattern: WGSL may assume NaN/Inf never occur)
+//   gradstats_reduce (hardware adapters, where gradstats runs enough workgroups to reach memory bandwidth, e.g.
+//     1024 for 20 M parameters): one workgroup adds the stats_partials pairs into totals[0..1], so that `update`
+//     reads one pair (num_partials = 1) instead of every thread re-reading a thousand.
 //   update:
-//     every thread sums the few partials itself → ‖ĝ‖, finite flag, clip scale c = min(1, max_norm/(‖ĝ‖ + 1e-6))
+//     every thread sums the num_partials pairs itself (2 on software adapters, where each load is costly and two
+//     cores gain nothing from more workgroups; 1 after gradstats_reduce)
+//     → ‖ĝ‖, finite flag, clip scale c = min(1, max_norm/(‖ĝ‖ + 1e-6))
 //     (torch.nn.utils.clip_grad_norm_); if the guard is on and a gradient is not finite, the step is skipped:
 //     parameters and state untouched, thread 0 increments `skipped`, the step count does not advance.
 //     t = t_host − skipped   (t_host: the host's count of step calls, in the per-step record)
@@ -92,6 +97,8 @@ struct Step {
   group_end: array<u32, 8>,
   lr: array<f32, 8>,
   weight_decay: array<f32, 8>,
+  /** Pairs written by gradstats (read by gradstats_reduce; equal to num_partials without it). */
+  stats_partials: u32,
 }
 
 @group(0) @binding(0) var<storage, read> rec: Step;
@@ -168,6 +175,30 @@ fn gradstats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: ve
   if (lid == 0u) {
     partials_out[2u * wid.x] = wsum[0];
     partials_out[2u * wid.x + 1u] = wbad[0];
+  }
+}
+
+@compute @workgroup_size(WG)
+fn gradstats_reduce(@builtin(local_invocation_index) lid: u32) {
+  var s = 0.0;
+  var bad = 0.0;
+  for (var k = lid; k < rec.stats_partials; k += WG) {
+    s += partials[2u * k];
+    bad += partials[2u * k + 1u];
+  }
+  wsum[lid] = s;
+  wbad[lid] = bad;
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half /= 2u) {
+    if (lid < half) {
+      wsum[lid] += wsum[lid + half];
+      wbad[lid] += wbad[lid + half];
+    }
+    workgroupBarrier();
+  }
+  if (lid == 0u) {
+    partials_out[0] = wsum[0];
+    partials_out[1] = wbad[0];
   }
 }
 

@@ -10,6 +10,7 @@
 export * from './gpu/index.js';
 export { ACTIVATIONS, ActivationOp, activationCode, defaultAlpha, type Activation } from './kernels/activation.js';
 export { MatmulOp, chooseMatmulVariant, type MatmulOptions, type MatmulVariant } from './kernels/matmul.js';
+export { setMatmulAutotune, tuneMatmul, timeMatmulCandidates, matmulCandidates, type MatmulConfig, type MatmulTiming } from './kernels/matmul-tune.js';
 export { selfTest, SELF_CHECKS, type SelfCheck, type SelfTestResult } from './selftest/index.js';
 
 // Data and randomness

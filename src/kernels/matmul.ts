@@ -10,13 +10,19 @@
  *   'registers-vec4'  8×8 outputs per invocation, A and B read as vec4, no workgroup memory: on software adapters
  *                     whenever the layout allows it (`vec4Layout`), else 'registers'. Load instructions (each a
  *                     bounds-checked per-lane gather on SwiftShader) per FMA drop 8× against 'registers';
- *   'tiled'           workgroup tiles through workgroup memory, 4×4 outputs per invocation (hardware GPUs).
+ *   'tiled'           workgroup tiles through workgroup memory, 4×4 outputs per invocation (hardware GPUs);
+ *   'tiled8'          workgroup tiles up to 128×128 through double-buffered workgroup memory, 8×8 outputs per
+ *                     invocation, vec4 global loads per operand where its layout allows, optional split-K (a second
+ *                     dispatch adds the partial sums and applies the epilogue): the hardware kernel for big shapes.
+ * On hardware adapters `tuneMatmul` (matmul-tune.ts) times candidate variants and tiles per shape when a plan is
+ * built and caches the winner per engine; without tuning the choice is the fixed rule of `chooseMatmulVariant`.
  */
 import src from '../../shaders/matmul.wgsl';
-import { defineKernel, type Engine, type Resource, type UniformBuffer, resourceBytes } from '../gpu/index.js';
+import { defineKernel, type Engine, type KernelDef, type Resource, type UniformBuffer, resourceBytes } from '../gpu/index.js';
 import { ACTIVATION_FNS_FILE, activationCode, defaultAlpha, type Activation } from './activation.js';
+import { matmulAutotune, tuneMatmul } from './matmul-tune.js';
 
-export type MatmulVariant = 'registers' | 'registers-vec4' | 'tiled';
+export type MatmulVariant = 'registers' | 'registers-vec4' | 'tiled' | 'tiled8';
 
 const files = [ACTIVATION_FNS_FILE, { file: 'matmul.wgsl', text: src }];
 const bindings = { p: 'uniform', a: 'read', b: 'read', c: 'read_write', bias: 'read', z: 'read_write' } as const;
@@ -29,9 +35,21 @@ export const matmulRegistersVec4Kernel = defineKernel({
   bindings: { p: 'uniform', a4: 'read', b4: 'read', c: 'read_write', bias: 'read', z: 'read_write' },
 });
 export const matmulTiledKernel = defineKernel({ label: 'matmul.tiled', files, entry: 'matmul_tiled', bindings });
+export const matmulTiled8Kernel = defineKernel({
+  label: 'matmul.tiled8',
+  files,
+  entry: 'matmul_tiled8',
+  bindings: { ...bindings, av: 'read', bv: 'read' },
+});
+export const matmulSplitKReduceKernel = defineKernel({
+  label: 'matmul.splitk-reduce',
+  files,
+  entry: 'matmul_splitk_reduce',
+  bindings: { p: 'uniform', part: 'read', c: 'read_write', bias: 'read', z: 'read_write' },
+});
 
 /** Side of the square block of C each invocation computes (fixed in the WGSL: register blocks are not overridable). */
-const OUTPUTS_PER_INVOCATION: Record<MatmulVariant, number> = { registers: 4, 'registers-vec4': 8, tiled: 4 };
+const OUTPUTS_PER_INVOCATION: Record<MatmulVariant, number> = { registers: 4, 'registers-vec4': 8, tiled: 4, tiled8: 8 };
 
 /** Workgroup shape of each variant (override constants); each invocation computes a block of C (4×4; 8×8 for vec4). */
 export interface MatmulTile {
@@ -39,14 +57,17 @@ export interface MatmulTile {
   wgX: number;
   /** Invocations along M (rows of C): the block is 4·wgY rows tall (8·wgY for 'registers-vec4'). */
   wgY: number;
-  /** 'tiled' only: K step through workgroup memory. */
+  /** 'tiled' and 'tiled8': K step through workgroup memory ('tiled8': 2·bk must be wgX or 2·wgX, and wgY or 2·wgY). */
   bk?: number;
+  /** 'tiled8' only: K is cut into this many chunks summed by separate workgroups, then added (default 1). */
+  splitK?: number;
 }
 
 export const DEFAULT_TILES: Record<MatmulVariant, Required<MatmulTile>> = {
-  registers: { wgX: 8, wgY: 8, bk: 0 },
-  'registers-vec4': { wgX: 8, wgY: 8, bk: 0 },
-  tiled: { wgX: 16, wgY: 16, bk: 16 },
+  registers: { wgX: 8, wgY: 8, bk: 0, splitK: 1 },
+  'registers-vec4': { wgX: 8, wgY: 8, bk: 0, splitK: 1 },
+  tiled: { wgX: 16, wgY: 16, bk: 16, splitK: 1 },
+  tiled8: { wgX: 16, wgY: 16, bk: 8, splitK: 1 },
 };
 
 /** The shape and operands of a planned matmul, as far as the choice of variant depends on them. */
@@ -69,24 +90,40 @@ export interface MatmulLayout {
  * is bound as given, not rounded up.
  */
 export function vec4Layout(o: MatmulLayout): string | null {
-  const [nameA, rowA] = o.transA ? (['M', o.M] as const) : (['K', o.K] as const);
-  const [nameB, rowB] = o.transB ? (['K', o.K] as const) : (['N', o.N] as const);
-  if (rowA % 4 !== 0) return `A is ${o.transA ? 'K×M' : 'M×K'} and ${nameA} = ${rowA} is not a multiple of 4`;
-  if (rowB % 4 !== 0) return `B is ${o.transB ? 'N×K' : 'K×N'} and ${nameB} = ${rowB} is not a multiple of 4`;
-  for (const [name, r] of [['A', o.a], ['B', o.b]] as const) {
-    const offset = r instanceof GPUBuffer ? 0 : (r.offset ?? 0);
-    if (offset % 16 !== 0) return `${name}'s binding offset ${offset} is not a multiple of 16 bytes`;
-  }
+  return operandVec4(o, 'A') ?? operandVec4(o, 'B');
+}
+
+/** Why one operand cannot be read as vec4 along its stored rows (see `vec4Layout`), or null when it can. */
+export function operandVec4(o: MatmulLayout, which: 'A' | 'B'): string | null {
+  const [name, row, r, stored] =
+    which === 'A'
+      ? o.transA ? (['M', o.M, o.a, 'K×M'] as const) : (['K', o.K, o.a, 'M×K'] as const)
+      : o.transB ? (['K', o.K, o.b, 'N×K'] as const) : (['N', o.N, o.b, 'K×N'] as const);
+  if (row % 4 !== 0) return `${which} is ${stored} and ${name} = ${row} is not a multiple of 4`;
+  const offset = r instanceof GPUBuffer ? 0 : (r.offset ?? 0);
+  if (offset % 16 !== 0) return `${which}'s binding offset ${offset} is not a multiple of 16 bytes`;
   return null;
 }
 
 /**
- * Software adapters (SwiftShader: workgroup barriers cost ~20× the math): 'registers-vec4' when `layout` allows it
- * (see `vec4Layout`), else 'registers'. Hardware GPUs: 'tiled'.
+ * The untuned choice. Software adapters (SwiftShader: workgroup barriers cost ~20× the math): 'registers-vec4' when
+ * `layout` allows it (see `vec4Layout`), else 'registers'. Hardware GPUs: 'tiled8' (`tuneMatmul` refines this per
+ * shape when a plan is built).
  */
 export function chooseMatmulVariant(engine: Engine, layout?: MatmulLayout): MatmulVariant {
-  if (!engine.software) return 'tiled';
+  if (!engine.software) return 'tiled8';
   return layout && vec4Layout(layout) === null ? 'registers-vec4' : 'registers';
+}
+
+/** Why `tile` cannot run variant 'tiled8', or null. */
+export function tiled8TileProblem(t: Required<MatmulTile>): string | null {
+  const per = (wg: number) => (2 * t.bk) / wg;
+  if (t.bk % 4 !== 0 || t.bk < 4) return `bk = ${t.bk} must be a positive multiple of 4`;
+  for (const [name, wg] of [['wgX', t.wgX], ['wgY', t.wgY]] as const) {
+    if (per(wg) !== 1 && per(wg) !== 2) return `2·bk / ${name} = ${per(wg)} must be 1 or 2 (vec4 loads per invocation)`;
+  }
+  if (!Number.isInteger(t.splitK) || t.splitK < 1) return `splitK = ${t.splitK} must be a positive integer`;
+  return null;
 }
 
 export interface MatmulOptions {
@@ -115,7 +152,11 @@ export interface MatmulOptions {
   alpha?: number;
   /** Scale of the old C (default 0: C is not read). */
   beta?: number;
-  /** Default: `chooseMatmulVariant(engine, <these options>)`. 'registers-vec4' throws when the layout does not allow it. */
+  /**
+   * Default: on hardware adapters with autotuning on (`setMatmulAutotune`), the fastest candidate `tuneMatmul` measured
+   * for this shape; else `chooseMatmulVariant(engine, <these options>)`. 'registers-vec4' throws when the layout does
+   * not allow it.
+   */
   variant?: MatmulVariant;
   tile?: MatmulTile;
 }
@@ -128,13 +169,14 @@ function checkSize(what: string, r: Resource, elements: number): void {
   }
 }
 
-/** A planned matmul: pipeline, uniforms and bind group made once; `encode` records one dispatch. */
+/** A planned matmul: pipelines, uniforms and bind groups made once; `encode` records one dispatch (two with split-K). */
 export class MatmulOp {
   private constructor(
     private readonly dispatchFn: (pass: GPUComputePassEncoder) => void,
     private readonly uniforms: UniformBuffer,
     private readonly owned: GPUBuffer[],
     readonly variant: MatmulVariant,
+    readonly tile: Required<MatmulTile>,
   ) {}
 
   static async create(engine: Engine, o: MatmulOptions): Promise<MatmulOp> {
@@ -150,41 +192,82 @@ export class MatmulOp {
       checkSize('z, M×N', o.z, M * N);
       if (o.z === o.c) throw new Error('matmul: z (pre-activation) must be a different buffer from c');
     }
-    const variant = o.variant ?? chooseMatmulVariant(engine, o);
+    let variant = o.variant;
+    let tileOpt = o.tile;
+    if (variant === undefined && !o.tile && matmulAutotune(engine)) ({ variant, tile: tileOpt } = await tuneMatmul(engine, o));
+    variant ??= chooseMatmulVariant(engine, o);
     if (variant === 'registers-vec4') {
       const why = vec4Layout(o);
       if (why) throw new RangeError(`matmul: variant 'registers-vec4' cannot read this layout: ${why}`);
     }
-    const tile = { ...DEFAULT_TILES[variant], ...o.tile };
+    const tile: Required<MatmulTile> = { ...DEFAULT_TILES[variant], ...tileOpt };
+    if (variant === 'tiled8') {
+      const why = tiled8TileProblem(tile);
+      if (why) throw new RangeError(`matmul: tile ${JSON.stringify(tile)} does not suit 'tiled8': ${why}`);
+    } else if (tile.splitK !== 1) throw new RangeError(`matmul: splitK needs variant 'tiled8' (got '${variant}')`);
     const kind = o.activation ?? 'identity';
-    const overrides: Record<string, number> = {
-      TRANS_A: o.transA ? 1 : 0,
-      TRANS_B: o.transB ? 1 : 0,
+    const epilogue = {
       ACT: activationCode(kind),
       HAS_BIAS: o.bias ? 1 : 0,
       STORE_Z: o.z ? 1 : 0,
     };
+    const overrides: Record<string, number> = { TRANS_A: o.transA ? 1 : 0, TRANS_B: o.transB ? 1 : 0, ...epilogue };
+    // Split-K: each split covers a whole number of k steps; fewer splits when K is short.
+    const kChunk = Math.ceil(Math.ceil(K / tile.splitK) / Math.max(tile.bk, 1)) * Math.max(tile.bk, 1);
+    const splits = variant === 'tiled8' ? Math.ceil(K / kChunk) : 1;
     if (variant === 'tiled') Object.assign(overrides, { TS_WG_X: tile.wgX, TS_WG_Y: tile.wgY, TS_BK: tile.bk });
-    else Object.assign(overrides, { RB_WG_X: tile.wgX, RB_WG_Y: tile.wgY });
-    const def = { registers: matmulRegistersKernel, 'registers-vec4': matmulRegistersVec4Kernel, tiled: matmulTiledKernel }[variant];
+    else if (variant === 'tiled8') {
+      Object.assign(overrides, {
+        T8_WG_X: tile.wgX, T8_WG_Y: tile.wgY, T8_BK: tile.bk,
+        VEC_A: operandVec4(o, 'A') === null ? 1 : 0, VEC_B: operandVec4(o, 'B') === null ? 1 : 0,
+      });
+      // The partial pass has no epilogue of its own.
+      if (splits > 1) Object.assign(overrides, { PARTIAL: 1, ACT: 0, HAS_BIAS: 0, STORE_Z: 0 });
+    } else Object.assign(overrides, { RB_WG_X: tile.wgX, RB_WG_Y: tile.wgY });
+    const defs: Record<MatmulVariant, KernelDef> = {
+      registers: matmulRegistersKernel, 'registers-vec4': matmulRegistersVec4Kernel, tiled: matmulTiledKernel, tiled8: matmulTiled8Kernel,
+    };
+    const def = defs[variant];
     if (!def) throw new RangeError(`matmul: unknown variant '${String(variant)}'`);
-    const k = await engine.kernel(def, overrides);
-    const u = k.uniforms('p').set({ M, N, K, alpha: o.alpha ?? 1, beta: o.beta ?? 0, act_alpha: o.activationAlpha ?? defaultAlpha(kind) });
+    const [k, reduce] = await Promise.all([
+      engine.kernel(def, overrides),
+      splits > 1 ? engine.kernel(matmulSplitKReduceKernel, { TRANS_A: 0, TRANS_B: 0, ...epilogue }) : null,
+    ]);
+    const u = k.uniforms('p').set({
+      M, N, K, alpha: o.alpha ?? 1, beta: o.beta ?? 0, act_alpha: o.activationAlpha ?? defaultAlpha(kind), k_chunk: kChunk, splits,
+    });
     u.write();
     // Unused bindings still need a buffer: bias borrows A (both read-only); z gets a 4-byte placeholder (it is
-    // writable, so it may not alias c).
+    // writable, so it may not alias c); an operand not read as vec4 gets a 16-byte placeholder for its vec4 view.
     const owned: GPUBuffer[] = [];
-    let z = o.z;
-    if (!z) {
-      z = engine.storage('matmul.z-unused', 4);
-      owned.push(z);
-    }
-    const operands: Record<string, Resource> = variant === 'registers-vec4' ? { a4: o.a, b4: o.b } : { a: o.a, b: o.b };
-    const bg = k.bind({ p: u.buffer, ...operands, c: o.c, bias: o.bias ?? o.a, z });
+    const own = (b: GPUBuffer) => (owned.push(b), b);
+    const z = o.z ?? own(engine.storage('matmul.z-unused', 4));
     const block = OUTPUTS_PER_INVOCATION[variant];
     const gx = Math.ceil(N / (block * tile.wgX));
     const gy = Math.ceil(M / (block * tile.wgY));
-    return new MatmulOp((pass) => k.dispatch(pass, bg, gx, gy), u, owned, variant);
+    let dispatch: (pass: GPUComputePassEncoder) => void;
+    if (variant === 'tiled8') {
+      const vecView = (r: Resource, fits: boolean) => (fits ? r : own(engine.storage('matmul.vec4-unused', 16)));
+      const views = { av: vecView(o.a, overrides.VEC_A === 1), bv: vecView(o.b, overrides.VEC_B === 1) };
+      if (reduce) {
+        const part = own(engine.storage('matmul.splitk-partials', splits * M * N * 4));
+        const bg = k.bind({ p: u.buffer, a: o.a, b: o.b, ...views, c: part, bias: o.a, z });
+        const bgr = reduce.bind({ p: u.buffer, part, c: o.c, bias: o.bias ?? o.a, z });
+        const groups = Math.ceil((M * N) / 256);
+        dispatch = (pass) => {
+          k.dispatch(pass, bg, gx, gy, splits);
+          reduce.dispatch1d(pass, bgr, groups);
+        };
+      } else {
+        const bg = k.bind({ p: u.buffer, a: o.a, b: o.b, ...views, c: o.c, bias: o.bias ?? o.a, z });
+        dispatch = (pass) => k.dispatch(pass, bg, gx, gy);
+      }
+    } else {
+      const operands: Record<string, Resource> = variant === 'registers-vec4' ? { a4: o.a, b4: o.b } : { a: o.a, b: o.b };
+      const bg = k.bind({ p: u.buffer, ...operands, c: o.c, bias: o.bias ?? o.a, z });
+      dispatch = (pass) => k.dispatch(pass, bg, gx, gy);
+    }
+    return new MatmulOp(dispatch, u, owned, variant, tile);
   }
 
   /** Changes α / β for later submits (e.g. β = 0 for the first micro-batch, 1 for the rest). */

@@ -13,7 +13,9 @@
  *   depend on t (bias corrections, NAdam's μ, RAdam's ρ_t) are computed in the kernel from t with cancellation-free
  *   formulas, because the host cannot know `skipped` without a readback.
  * - Clipping by global norm / by value and the non-finite guard: `gradstats` writes per-workgroup partial sums of
- *   squares and non-finite counts; the update kernel reduces them itself. A skipped step leaves params and state
+ *   squares and non-finite counts; the update kernel reduces them itself. On hardware adapters gradstats runs up to
+ *   1024 workgroups of 256 (enough to stream the gradient at memory bandwidth) and `gradstats_reduce` (one
+ *   workgroup) adds their pairs first, so every update thread reads one pair; software adapters use 2 partials. A skipped step leaves params and state
  *   bit-identical and bumps the `skipped` counter (word 0 of `stateBuffer`, for asynchronous readback).
  * - Gradient-magnitude lr control (course material): α_t = α_{t−1} / (1 + c·√‖g‖), α per group kept on the GPU,
  *   α_0 = the group's lr; when on, the lr passed to `encodeStep` is ignored.
@@ -45,6 +47,14 @@ export const optimGradStatsKernel = defineKernel({
   dynamic: ['rec'],
 });
 
+export const optimGradStatsReduceKernel = defineKernel({
+  label: 'optim.gradstats-reduce',
+  files: FILES,
+  entry: 'gradstats_reduce',
+  bindings: { rec: 'read', partials: 'read', partials_out: 'read_write' },
+  dynamic: ['rec'],
+});
+
 /** RULE override codes, as in the shader. */
 export const GPU_RULE_CODES: Readonly<Record<OptimizerName, number>> = {
   SGD: 0, Adagrad: 1, RMSprop: 2, Adadelta: 3, Adam: 4, AdamW: 5, Adamax: 6, NAdam: 7, RAdam: 8, ASGD: 9, Rprop: 10,
@@ -69,6 +79,8 @@ const F = {
   maximize: 1, amsgrad: 2, nesterov: 4, centered: 8, momentum: 16, clipNorm: 32, clipValue: 64, guard: 128, gradLr: 256, stats: 512,
 } as const;
 const MAX_GROUPS = 8;
+/** Workgroup size of gradstats and gradstats_reduce on hardware adapters. */
+const STATS_WG = 256;
 const RECORD_BYTES = 256;
 const G_SKIPPED = 0, G_MU_PRODUCT = 2, G_ETA = 4, G_ALPHA = 20, G_WORDS = 36;
 
@@ -89,7 +101,7 @@ export interface GpuOptimizerOptions {
   gradLr?: { c: number };
   /** Records in the ring = most steps per command buffer (default 64). */
   ring?: number;
-  /** Workgroup size (power of two, default 64). */
+  /** Workgroup size of the update (power of two; default 64 on software adapters, 256 on hardware). */
   workgroupSize?: number;
 }
 
@@ -113,6 +125,7 @@ export class GpuOptimizer {
   private readonly records: UniformBlock[];
   private readonly updateGroup: GPUBindGroup;
   private readonly statsGroup: GPUBindGroup | null;
+  private readonly reduceGroup: GPUBindGroup | null;
   private readonly updateWorkgroups: number;
   private readonly statsWorkgroups: number;
   private readonly lrs: number[];
@@ -123,6 +136,7 @@ export class GpuOptimizer {
     private readonly opts: GpuOptimizerOptions,
     private readonly update: Kernel,
     private readonly stats: Kernel | null,
+    private readonly reduce: Kernel | null,
     rule: OptimizerRule,
     h: Hyperparams,
     groups: { start: number; end: number; h: Hyperparams }[],
@@ -152,8 +166,11 @@ export class GpuOptimizer {
     // Every invocation of `update` re-reads all partials: cheap from a GPU cache, but on software adapters each load
     // is a bounds-checked memory access (64 partials made the guarded update ~3× slower there), and their two cores
     // gain nothing from more than a few workgroups.
-    this.statsWorkgroups = Math.max(1, Math.min(Math.ceil(this.n / wg), engine.software ? 2 : 64));
+    this.statsWorkgroups = engine.software
+      ? Math.max(1, Math.min(Math.ceil(this.n / wg), 2))
+      : Math.max(1, Math.min(Math.ceil(this.n / (STATS_WG * 16)), 1024));
     const partials = stats ? own(engine.storage(`${label}.partials`, 8 * this.statsWorkgroups)) : dummy;
+    const totals = reduce ? own(engine.storage(`${label}.totals`, 16)) : null;
 
     this.ringBuffer = own(engine.buffer({ label: `${label}.steps`, size: ring * RECORD_BYTES, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST }));
     const layout = update.struct('rec');
@@ -162,10 +179,11 @@ export class GpuOptimizer {
     this.records = Array.from({ length: ring }, (_, k) => new UniformBlock(layout, this.ringBytes, k * RECORD_BYTES).set(this.constantFields()));
     const rec = { buffer: this.ringBuffer, offset: 0, size: layout.size };
     this.updateGroup = update.bind(
-      { rec, p: opts.params, g: opts.grads, s0: slotBuffers[0]!, s1: slotBuffers[1]!, s2: slotBuffers[2]!, gstate: this.stateBuffer, partials },
+      { rec, p: opts.params, g: opts.grads, s0: slotBuffers[0]!, s1: slotBuffers[1]!, s2: slotBuffers[2]!, gstate: this.stateBuffer, partials: totals ?? partials },
       `${label}.update`,
     );
     this.statsGroup = stats ? stats.bind({ rec, g: opts.grads, partials_out: partials }, `${label}.gradstats`) : null;
+    this.reduceGroup = reduce && totals ? reduce.bind({ rec, partials, partials_out: totals }, `${label}.gradstats-reduce`) : null;
   }
 
   static async create(engine: Engine, opts: GpuOptimizerOptions): Promise<GpuOptimizer> {
@@ -194,17 +212,19 @@ export class GpuOptimizer {
     if (opts.gradLr && !(opts.gradLr.c >= 0 && Number.isFinite(opts.gradLr.c))) throw new Error(`gradLr.c must be a non-negative number, got ${opts.gradLr.c}`);
     const ring = opts.ring ?? 64;
     if (!Number.isInteger(ring) || ring < 1) throw new Error(`ring must be a positive integer, got ${ring}`);
-    const wg = opts.workgroupSize ?? 64;
+    const wg = opts.workgroupSize ?? (engine.software ? 64 : 256);
     if (!Number.isInteger(Math.log2(wg)) || wg < 1 || wg > engine.limits.maxComputeInvocationsPerWorkgroup) {
       throw new Error(`workgroupSize must be a power of two ≤ ${engine.limits.maxComputeInvocationsPerWorkgroup}, got ${wg}`);
     }
     const needStats = clip.maxNorm !== undefined || !!opts.guard || !!opts.gradLr;
     const overrides = { RULE: GPU_RULE_CODES[rule.name], WG: wg };
-    const [update, stats] = await Promise.all([
+    const statsWg = engine.software ? wg : STATS_WG;
+    const [update, stats, reduce] = await Promise.all([
       engine.kernel(optimUpdateKernel, overrides),
-      needStats ? engine.kernel(optimGradStatsKernel, { WG: wg }) : Promise.resolve(null),
+      needStats ? engine.kernel(optimGradStatsKernel, { WG: statsWg }) : Promise.resolve(null),
+      needStats && !engine.software ? engine.kernel(optimGradStatsReduceKernel, { WG: STATS_WG }) : Promise.resolve(null),
     ]);
-    return new GpuOptimizer(engine, opts, update, stats, rule, h, resolved, wg);
+    return new GpuOptimizer(engine, opts, update, stats, reduce, rule, h, resolved, wg);
   }
 
   /** Hyperparameters that never change, written once into every ring record. */
@@ -233,7 +253,8 @@ export class GpuOptimizer {
       n: this.n,
       num_groups: this.groups.length,
       flags,
-      num_partials: this.stats ? this.statsWorkgroups : 0,
+      num_partials: this.stats ? (this.reduce ? 1 : this.statsWorkgroups) : 0,
+      stats_partials: this.stats ? this.statsWorkgroups : 0,
       max_norm: o.clip?.maxNorm ?? 0,
       clip_value: o.clip?.value ?? 0,
       grad_lr_c: o.gradLr?.c ?? 0,
@@ -307,6 +328,7 @@ export class GpuOptimizer {
     if (this.currentOffset < 0) throw new Error(`optim.${this.rule.name}: encode() before the first writeStep()`);
     const offsets = [this.currentOffset];
     if (this.stats && this.statsGroup) this.stats.dispatch(pass, this.statsGroup, this.statsWorkgroups, 1, 1, offsets);
+    if (this.reduce && this.reduceGroup) this.reduce.dispatch(pass, this.reduceGroup, 1, 1, 1, offsets);
     this.update.dispatch(pass, this.updateGroup, this.updateWorkgroups, 1, 1, offsets);
   }
 

@@ -28,7 +28,7 @@ const SHAPES4: [number, number, number][] = [
   [68, 8, 36],
 ];
 
-export const matmulChecks: SelfCheck[] = (['registers', 'registers-vec4', 'tiled'] as MatmulVariant[]).map((variant) => ({
+export const matmulChecks: SelfCheck[] = (['registers', 'registers-vec4', 'tiled', 'tiled8'] as MatmulVariant[]).map((variant) => ({
   name: `matmul.${variant}`,
   async run(e, rand) {
     for (const transA of [false, true]) {

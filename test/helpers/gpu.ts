@@ -3,11 +3,17 @@
  * GPU test fails with the engine's explanation of what was tried.
  */
 import { createEngine, type Engine } from '../../src/gpu/index.js';
+import { setMatmulAutotune } from '../../src/kernels/matmul-tune.js';
 
 let engine: Promise<Engine> | null = null;
 
+/**
+ * The file's engine. Matmul autotuning is off here (tests force each variant, or check the fixed rule; tuning every
+ * shape of every test on a hardware adapter would compile ~20 pipelines per shape): test/matmul-tiled8.test.ts turns
+ * it on to test it.
+ */
 export function gpu(): Promise<Engine> {
-  engine ??= createEngine({ log: (line) => console.log(line) });
+  engine ??= createEngine({ log: (line) => console.log(line) }).then((e) => (setMatmulAutotune(e, false), e));
   return engine;
 }
 

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The real-GPU check, in one call of the device tool (see ../shared/HEADLESS_WEBGPU.md, "A real GPU"):
+#   bash ../shared/device/pack.sh          (here, after npm ci: packs Node, the Vulkan loader, node_modules, dist/)
+#   device run: bash .device/run.sh bash scripts/device-check.sh [tests|sweep|step|torch|train|cnn ...]   carry: [".device"]
+# Phases (default: all, in this order), each under its own time limit; everything also goes to $OUT for fetching.
+#   tests   vitest without the browser files (no browser there)
+#   sweep   bench/matmul-sweep.mjs: every autotuning candidate at the benchmark MLPs' shapes and 4096³
+#   kernels bench/kernels.mjs: matmul GFLOP/s, wgtrain (fixed variants and tuned) beside TF.js and jax-js
+#   step    bench/step.mjs at the three MLP sizes of issue 7, with TF.js and jax-js, per-op breakdown
+#   torch   bench/torch_step.py: the same step in PyTorch, eager and CUDA graph, TF32 off; cuBLAS f32 GFLOP/s
+#   train   the default `wgtrain train` run (5 epochs of MNIST) end to end
+set -uo pipefail
+OUT=${OUT:-/tmp/device-out}
+mkdir -p "$OUT"
+phases=("$@")
+[ ${#phases[@]} -eq 0 ] && phases=(tests sweep step torch train)
+t0=$SECONDS
+phase() { printf '\n== %s (%ds)\n' "$1" "$((SECONDS - t0))"; }
+for p in "${phases[@]}"; do
+  phase "$p"
+  case "$p" in
+    tests) timeout 300 npx vitest run --exclude '**/browser*.test.ts' > "$OUT/tests.log" 2>&1
+           echo "vitest exit $?"; grep -E '✓ test/|× |FAIL|Test Files|Tests  |outside|Error:' "$OUT/tests.log" | grep -v '^\s*✓ ' | head -40
+           grep -E 'Test Files|Tests ' "$OUT/tests.log" ;;
+    quicktests) timeout 200 npx vitest run test/matmul.test.ts test/matmul-tiled8.test.ts test/optim_gpu.test.ts test/gpu-runner.test.ts test/trainer-gpu.test.ts test/selftest.test.ts > "$OUT/tests.log" 2>&1
+           echo "vitest exit $?"; grep -E '× |FAIL|Test Files|Tests |outside' "$OUT/tests.log" | head -30 ;;
+    sweep) timeout 240 node bench/matmul-sweep.mjs --json "$OUT/sweep.json" 2>&1 | grep -v 'XDG_RUNTIME' | tee "$OUT/sweep.log" ;;
+    kernels) timeout 200 node bench/kernels.mjs --shapes 4096x4096x4096,1024x4096x4096,128x256x784 --impls tiled,tiled8,tuned,tfjs,jax --repeats 3 --json "$OUT/kernels.json" 2>&1 | tee "$OUT/kernels.log" ;;
+    step)  timeout 360 node bench/step.mjs --configs 784-256-256-10@128,784-1024-1024-10@512,784-4096-4096-10@1024 \
+             --frameworks wgtrain,wgtrain-noguard,tfjs,jax --repeats 5 --target-ms 500 --breakdown --json "$OUT/step.json" 2>&1 | tee "$OUT/step.log" ;;
+    torch) timeout 200 python3 bench/torch_step.py --json "$OUT/torch.json" 2>&1 | tee "$OUT/torch.log" ;;
+    train) timeout 120 node dist/cli.js train --json > "$OUT/train.jsonl" 2> "$OUT/train.err"; echo "train exit $?"; tail -2 "$OUT/train.jsonl" ;;
+    cnn)   timeout 300 node dist/cli.js train --model cnn --json > "$OUT/train-cnn.jsonl" 2> "$OUT/train-cnn.err"; echo "cnn exit $?"; tail -2 "$OUT/train-cnn.jsonl" ;;
+    *) echo "unknown phase $p" ;;
+  esac
+done
+phase done
