@@ -30,7 +30,7 @@ export function setupGpu() {
     }
     const { create, globals } = await import('webgpu');
     Object.assign(globalThis, globals);
-    const gpu = create([]);
+    const gpu = create(['disable-dawn-features=timestamp_quantization']); // exact timestamps, as src/gpu/acquire.ts
     Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: `Node.js ${process.version}` }, configurable: true, writable: true });
     const adapter = await gpu.requestAdapter();
     if (!adapter) throw new Error('bench: no WebGPU adapter (install chromium for SwiftShader, or a Vulkan driver)');

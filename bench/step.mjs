@@ -24,7 +24,7 @@
  *   node bench/step.mjs [--configs 784-128-10@64,784-256-256-10@128] [--repeats 5] [--target-ms 800]
  *                       [--frameworks wgtrain,wgtrain-noguard,tfjs,jax] [--examples 2048] [--breakdown] [--json out.json]
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { counters, gitState, load1, machine, median, parseArgs, setupGpu, timeIt, unitsFor, withTimeout } from './common.mjs';
 
 const args = parseArgs(process.argv.slice(2));
@@ -145,14 +145,24 @@ const makers = {
           const name = op === runner.optimizer ? 'GpuOptimizer (all dispatches)' : op.name ?? `${op.constructor?.name ?? 'op'}${op.variant ? ` ${op.variant}${op.tile ? JSON.stringify(op.tile).replace(/"/g, '') : ''}` : ''}`;
           rows.push({ op: `${where} ${name}`, ms: +median(times).toFixed(3) });
         }
-        // Reference for the optimizer's bandwidth: a buffer-to-buffer copy of the gradients (read + write n floats).
-        const n = runner.layout.n;
+        // Reference for the optimizer's bandwidth: a vec4 copy kernel (bench/copy.wgsl) over the gradients' floats.
+        const n = runner.layout.n - (runner.layout.n % 4);
         const scratch = engine.storage('bench.copy', n * 4);
+        const device = engine.device;
+        const module = device.createShaderModule({ code: readFileSync(new URL('./copy.wgsl', import.meta.url), 'utf8') });
+        const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'copy' } });
+        const bg = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [
+          { binding: 0, resource: { buffer: runner.grads, size: n * 4 } }, { binding: 1, resource: { buffer: scratch } }] });
+        const groups = Math.min(Math.ceil(n / 4 / 256), 4096);
         const copy = async (k) => {
-          const enc = engine.device.createCommandEncoder();
-          for (let i = 0; i < k; i++) enc.copyBufferToBuffer(runner.grads, 0, scratch, 0, n * 4);
-          engine.device.queue.submit([enc.finish()]);
-          await engine.device.queue.onSubmittedWorkDone();
+          const enc = device.createCommandEncoder();
+          const pass = enc.beginComputePass();
+          pass.setPipeline(pipeline);
+          pass.setBindGroup(0, bg);
+          for (let i = 0; i < k; i++) pass.dispatchWorkgroups(groups);
+          pass.end();
+          device.queue.submit([enc.finish()]);
+          await device.queue.onSubmittedWorkDone();
         };
         await copy(1);
         const k = unitsFor(await timeIt(1, copy), 200, 1, 100);

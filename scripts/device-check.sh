@@ -19,10 +19,10 @@ phase() { printf '\n== %s (%ds)\n' "$1" "$((SECONDS - t0))"; }
 for p in "${phases[@]}"; do
   phase "$p"
   case "$p" in
-    tests) timeout 300 npx vitest run --exclude '**/browser*.test.ts' > "$OUT/tests.log" 2>&1
+    tests) timeout 300 node node_modules/vitest/vitest.mjs run --exclude '**/browser*.test.ts' > "$OUT/tests.log" 2>&1
            echo "vitest exit $?"; grep -E '✓ test/|× |FAIL|Test Files|Tests  |outside|Error:' "$OUT/tests.log" | grep -v '^\s*✓ ' | head -40
            grep -E 'Test Files|Tests ' "$OUT/tests.log" ;;
-    quicktests) timeout 200 npx vitest run test/matmul.test.ts test/matmul-tiled8.test.ts test/optim_gpu.test.ts test/gpu-runner.test.ts test/trainer-gpu.test.ts test/selftest.test.ts > "$OUT/tests.log" 2>&1
+    quicktests) timeout 200 node node_modules/vitest/vitest.mjs run test/matmul.test.ts test/matmul-tiled8.test.ts test/optim_gpu.test.ts test/gpu-runner.test.ts test/trainer-gpu.test.ts test/selftest.test.ts > "$OUT/tests.log" 2>&1
            echo "vitest exit $?"; grep -E '× |FAIL|Test Files|Tests |outside' "$OUT/tests.log" | head -30 ;;
     sweep) timeout 240 node bench/matmul-sweep.mjs --json "$OUT/sweep.json" 2>&1 | grep -v 'XDG_RUNTIME' | tee "$OUT/sweep.log" ;;
     kernels) timeout 200 node bench/kernels.mjs --shapes 4096x4096x4096,1024x4096x4096,128x256x784 --impls tiled,tiled8,tuned,tfjs,jax --repeats 3 --json "$OUT/kernels.json" 2>&1 | tee "$OUT/kernels.log" ;;

@@ -281,12 +281,7 @@ fn matmul_registers_vec4(@builtin(global_invocation_id) gid: vec3u) {
       ka += 4u * M4;
     }
   }
-  for (var i = 0u; i < 4u; i++) {
-    epilogue4(row0 + i, col0, c00[i]);
-    epilogue4(row0 + i, col0 + 4u, c01[i]);
-    epilogue4(row0 + 4u + i, col0, c10[i]);
-    epilogue4(row0 + 4u + i, col0 + 4u, c11[i]);
-  }
+  finish8x8(0u, row0, row0 + 4u, col0, col0 + 4u, c00, c01, c10, c11);
 }
 
 // Tiles in workgroup memory, k-major: As[kk·(TS_WG_Y+1) + m/4][m%4] = op(A)[tileRow + m, k0 + kk] (one vec4 of padding
@@ -452,6 +447,31 @@ fn finish4(z: u32, row: u32, col0: u32, acc: vec4f) {
   if (PARTIAL) { store_partial4(z, row, col0, acc); } else { epilogue4(row, col0, acc); }
 }
 
+/**
+ * Stores an 8×8 register block (cRC[i] = row (R ? row1 : row0) + i, columns (C ? col1 : col0) .. +3). Written out
+ * with constant indices on purpose: a loop over i indexes the matrices dynamically, and a compiler that does not
+ * unroll it (seen on NVIDIA's, when the loop body is the inlined epilogue) moves all 64 accumulators to local memory
+ * for the whole kernel — a 4–7× slowdown.
+ */
+fn finish8x8(z: u32, row0: u32, row1: u32, col0: u32, col1: u32, c00: mat4x4f, c01: mat4x4f, c10: mat4x4f, c11: mat4x4f) {
+  finish4(z, row0, col0, c00[0]);
+  finish4(z, row0 + 1u, col0, c00[1]);
+  finish4(z, row0 + 2u, col0, c00[2]);
+  finish4(z, row0 + 3u, col0, c00[3]);
+  finish4(z, row0, col1, c01[0]);
+  finish4(z, row0 + 1u, col1, c01[1]);
+  finish4(z, row0 + 2u, col1, c01[2]);
+  finish4(z, row0 + 3u, col1, c01[3]);
+  finish4(z, row1, col0, c10[0]);
+  finish4(z, row1 + 1u, col0, c10[1]);
+  finish4(z, row1 + 2u, col0, c10[2]);
+  finish4(z, row1 + 3u, col0, c10[3]);
+  finish4(z, row1, col1, c11[0]);
+  finish4(z, row1 + 1u, col1, c11[1]);
+  finish4(z, row1 + 2u, col1, c11[2]);
+  finish4(z, row1 + 3u, col1, c11[3]);
+}
+
 @compute @workgroup_size(T8_WG_X, T8_WG_Y)
 fn matmul_tiled8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
                  @builtin(local_invocation_index) li: u32) {
@@ -517,16 +537,7 @@ fn matmul_tiled8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id
     }
     workgroupBarrier();
   }
-  let row0 = tileRow + 4u * lid.y;
-  let row1 = tileRow + 4u * (lid.y + T8_WG_Y);
-  let col0 = tileCol + 4u * lid.x;
-  let col1 = tileCol + 4u * (lid.x + T8_WG_X);
-  for (var i = 0u; i < 4u; i++) {
-    finish4(wid.z, row0 + i, col0, c00[i]);
-    finish4(wid.z, row0 + i, col1, c01[i]);
-    finish4(wid.z, row1 + i, col0, c10[i]);
-    finish4(wid.z, row1 + i, col1, c11[i]);
-  }
+  finish8x8(wid.z, tileRow + 4u * lid.y, tileRow + 4u * (lid.y + T8_WG_Y), tileCol + 4u * lid.x, tileCol + 4u * (lid.x + T8_WG_X), c00, c01, c10, c11);
 }
 
 // Sums the split-K partial sums of each element of C in z order, then applies the epilogue.

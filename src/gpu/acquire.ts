@@ -125,7 +125,9 @@ async function acquireNode(choice: AdapterChoice, options: AcquireOptions): Prom
   }
   const request = async (label: string): Promise<GPUAdapter | null> => {
     try {
-      const gpu = mod.create([]);
+      // Exact GPU timestamps (Dawn rounds them to 65.5 µs by default, a browser's timing-attack defence that makes
+      // profiles and matmul tuning of short kernels useless; nothing in Node needs it).
+      const gpu = mod.create(['disable-dawn-features=timestamp_quantization']);
       const a = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
       if (!a) tried.push(`${label}: no adapter`);
       // Dawn's instance must outlive its devices: a collected instance aborts the process on the next async call.

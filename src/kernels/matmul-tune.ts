@@ -6,7 +6,10 @@
  * engine and shape. Software adapters are not tuned: their fixed rule (`chooseMatmulVariant`) is known to be right.
  *
  * Timing: GPU timestamps around a compute pass of r repeated dispatches when the adapter has 'timestamp-query', else
- * the wall time to `onSubmittedWorkDone`; the best of 3 passes, per dispatch.
+ * the wall time to `onSubmittedWorkDone`; the best of 3 passes, per dispatch. Passes last ≥ ~2 ms because timestamps
+ * may be quantized (Dawn: 65.5 µs unless its `timestamp_quantization` toggle is off; browsers: 100 µs). The score
+ * adds the host time of encoding the op (≈ 5 µs per dispatch in Node): for small shapes a split-K candidate's extra
+ * dispatch costs more on the CPU than it saves on the GPU, since a training step is encoded while the GPU runs.
  */
 import type { Engine } from '../gpu/index.js';
 import { MatmulOp, operandVec4, tiled8TileProblem, vec4Layout, DEFAULT_TILES, type MatmulLayout, type MatmulOptions, type MatmulTile, type MatmulVariant } from './matmul.js';
@@ -20,6 +23,8 @@ export interface MatmulTiming {
   config: MatmulConfig;
   /** GPU milliseconds per matmul (both dispatches with split-K); Infinity when the candidate failed to build. */
   ms: number;
+  /** Host milliseconds to encode one matmul into a pass. */
+  hostMs: number;
   error?: string;
 }
 
@@ -83,7 +88,7 @@ export function tuneMatmul(engine: Engine, o: MatmulOptions, candidates?: Matmul
   let p = byShape.get(k);
   if (!p) {
     p = timeMatmulCandidates(engine, o, candidates ?? matmulCandidates(engine, o)).then((rows) => {
-      const best = rows.reduce((a, b) => (b.ms < a.ms ? b : a));
+      const best = rows.reduce((a, b) => (b.ms + b.hostMs < a.ms + a.hostMs ? b : a));
       if (!Number.isFinite(best.ms)) throw new Error(`matmul tuning: no candidate ran for ${k}: ${rows[0]?.error ?? 'none'}`);
       return best.config;
     });
@@ -97,7 +102,7 @@ export function tuneMatmul(engine: Engine, o: MatmulOptions, candidates?: Matmul
  * Times each configuration on o's operands (C, Z and split-K partials in scratch buffers). Used by `tuneMatmul` and by
  * bench/matmul-sweep.mjs.
  */
-export async function timeMatmulCandidates(engine: Engine, o: MatmulOptions, configs: MatmulConfig[], targetMs = 0.3): Promise<MatmulTiming[]> {
+export async function timeMatmulCandidates(engine: Engine, o: MatmulOptions, configs: MatmulConfig[], targetMs = 2): Promise<MatmulTiming[]> {
   const { M, N } = o;
   const c = engine.storage('matmul-tune.c', M * N * 4);
   const z = o.z ? engine.storage('matmul-tune.z', M * N * 4) : undefined;
@@ -111,10 +116,13 @@ export async function timeMatmulCandidates(engine: Engine, o: MatmulOptions, con
       try {
         op = await MatmulOp.create(engine, { ...o, c, z, beta: 0, variant: config.variant, tile: config.tile });
         const built = op;
+        let hostMs = Infinity;
         const run = async (reps: number): Promise<number> => {
           const enc = engine.device.createCommandEncoder({ label: 'matmul-tune' });
           const pass = enc.beginComputePass(querySet ? { timestampWrites: { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {});
+          const h0 = performance.now();
           for (let r = 0; r < reps; r++) built.encode(pass);
+          hostMs = Math.min(hostMs, (performance.now() - h0) / reps);
           pass.end();
           if (querySet && resolved) enc.resolveQuerySet(querySet, 0, 2, resolved, 0);
           const t0 = performance.now();
@@ -126,14 +134,15 @@ export async function timeMatmulCandidates(engine: Engine, o: MatmulOptions, con
           await engine.device.queue.onSubmittedWorkDone();
           return performance.now() - t0;
         };
-        const once = await run(1);
-        const reps = Math.max(2, Math.min(50, Math.round(targetMs / Math.max(once, 1e-3))));
+        // A first estimate from 8 dispatches (a single one may read as 0 through quantized timestamps).
+        const once = (await run(8)) / 8;
+        const reps = Math.max(2, Math.min(400, Math.round(targetMs / Math.max(once, 2e-3))));
         let best = Infinity;
         for (let trial = 0; trial < 3; trial++) best = Math.min(best, (await run(reps)) / reps);
         await engine.flush();
-        rows.push({ config, ms: best });
+        rows.push({ config, ms: best, hostMs });
       } catch (e) {
-        rows.push({ config, ms: Infinity, error: (e as Error).message.split('\n')[0] });
+        rows.push({ config, ms: Infinity, hostMs: Infinity, error: (e as Error).message.split('\n')[0] });
       } finally {
         op?.destroy();
       }

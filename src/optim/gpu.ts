@@ -81,6 +81,8 @@ const F = {
 const MAX_GROUPS = 8;
 /** Workgroup size of gradstats and gradstats_reduce on hardware adapters. */
 const STATS_WG = 256;
+/** Up to this many partials the update reads them itself (a small model: a reduce dispatch costs more than it saves). */
+const DIRECT_PARTIALS = 32;
 const RECORD_BYTES = 256;
 const G_SKIPPED = 0, G_MU_PRODUCT = 2, G_ETA = 4, G_ALPHA = 20, G_WORDS = 36;
 
@@ -136,7 +138,7 @@ export class GpuOptimizer {
     private readonly opts: GpuOptimizerOptions,
     private readonly update: Kernel,
     private readonly stats: Kernel | null,
-    private readonly reduce: Kernel | null,
+    private reduce: Kernel | null,
     rule: OptimizerRule,
     h: Hyperparams,
     groups: { start: number; end: number; h: Hyperparams }[],
@@ -168,9 +170,10 @@ export class GpuOptimizer {
     // gain nothing from more than a few workgroups.
     this.statsWorkgroups = engine.software
       ? Math.max(1, Math.min(Math.ceil(this.n / wg), 2))
-      : Math.max(1, Math.min(Math.ceil(this.n / (STATS_WG * 16)), 1024));
+      : Math.max(1, Math.min(Math.ceil(this.n / (STATS_WG * 64)), 1024));
     const partials = stats ? own(engine.storage(`${label}.partials`, 8 * this.statsWorkgroups)) : dummy;
-    const totals = reduce ? own(engine.storage(`${label}.totals`, 16)) : null;
+    if (this.statsWorkgroups <= DIRECT_PARTIALS) this.reduce = null;
+    const totals = this.reduce ? own(engine.storage(`${label}.totals`, 16)) : null;
 
     this.ringBuffer = own(engine.buffer({ label: `${label}.steps`, size: ring * RECORD_BYTES, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST }));
     const layout = update.struct('rec');
@@ -183,7 +186,7 @@ export class GpuOptimizer {
       `${label}.update`,
     );
     this.statsGroup = stats ? stats.bind({ rec, g: opts.grads, partials_out: partials }, `${label}.gradstats`) : null;
-    this.reduceGroup = reduce && totals ? reduce.bind({ rec, partials, partials_out: totals }, `${label}.gradstats-reduce`) : null;
+    this.reduceGroup = this.reduce && totals ? this.reduce.bind({ rec, partials, partials_out: totals }, `${label}.gradstats-reduce`) : null;
   }
 
   static async create(engine: Engine, opts: GpuOptimizerOptions): Promise<GpuOptimizer> {
