@@ -2,6 +2,9 @@
 //
 //   Z[i,j] = α · Σ_k op(A)[i,k] · op(B)[k,j]  +  β · C_old[i,j]  +  bias[j]        i < M, j < N, k < K
 //   C[i,j] = act(Z[i,j])                      (and Z[i,j] stored to `z` when STORE_Z)
+//   C[i,j] = Z[i,j] · act'(z[i,j])            instead, when ACT_GRAD: z holds the saved pre-activation of a layer and
+//                                             the product is the gradient w.r.t. that activation's output, so C is
+//                                             the gradient w.r.t. its input (the activation's backward, fused)
 //
 //   op(A) = A (A is M×K) or Aᵀ (TRANS_A: A is stored K×M);  op(B) = B (B is K×N) or Bᵀ (TRANS_B: B is stored N×K).
 //   All matrices are row-major, dense f32: element (r, c) of an R×C matrix is at r·C + c.
@@ -11,17 +14,18 @@
 //
 // How training uses it, for a dense layer Z = X·W + b, Y = act(Z)  (X: batch×in, W: in×out, b: out):
 //   forward:  matmul NN with bias, ACT = act, STORE_Z (the backward pass needs Z for act'(Z))
-//   backward: dZ = dY ⊙ act'(Z)               (activation.wgsl backward)
+//   backward: dZ = dY ⊙ act'(Z)               (activation.wgsl backward, or fused into the dY matmul: ACT_GRAD)
 //             dX = dZ · Wᵀ                    matmul NT  (M = batch, N = in,  K = out)
 //             dW = Xᵀ · dZ                    matmul TN  (M = in,    N = out, K = batch; β = 1 to accumulate)
 //             db = column sums of dZ          (a reduction, not this kernel)
 //
 // Bindings (group 0):  p: Params (uniform)   a: [M·K] (read)   b: [K·N] (read)   c: [M·N] (read_write)
-//                      bias: [N] (read; read only when HAS_BIAS)   z: [M·N] (read_write; written only when STORE_Z)
+//                      bias: [N] (read; read only when HAS_BIAS)   z: [M·N] (read_write; written only when STORE_Z,
+//                      read only when ACT_GRAD)
 //                      tiled8 also: av, bv (A and B again, as vec4); splitk_reduce: part [splits·M·N] (read)
 // Unused bias / z must still be bound (any buffer; z must not alias c).
 //
-// Overrides: TRANS_A, TRANS_B, ACT (activation code), HAS_BIAS, STORE_Z; tile shape per entry point (below).
+// Overrides: TRANS_A, TRANS_B, ACT (activation code), HAS_BIAS, STORE_Z, ACT_GRAD; tile shape per entry point (below).
 //
 // Entry points (same math, same bindings; the host picks one per adapter):
 //   matmul_registers  Each invocation computes a 4×4 block of C in registers, reading A and B straight from storage
@@ -80,6 +84,7 @@ override TRANS_B: bool = false;
 override ACT: u32 = 0u;
 override HAS_BIAS: bool = false;
 override STORE_Z: bool = false;
+override ACT_GRAD: bool = false;
 
 override RB_WG_X: u32 = 8u;
 override RB_WG_Y: u32 = 8u;
@@ -131,6 +136,10 @@ fn epilogue(row: u32, col: u32, acc: f32) {
   var v = p.alpha * acc;
   if (p.beta != 0.0) { v += p.beta * c[idx]; }
   if (HAS_BIAS) { v += bias[col]; }
+  if (ACT_GRAD) {
+    c[idx] = v * act_derivative(ACT, z[idx], p.act_alpha);
+    return;
+  }
   if (STORE_Z) { z[idx] = v; }
   c[idx] = act_forward(ACT, v, p.act_alpha);
 }

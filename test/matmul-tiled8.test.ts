@@ -123,6 +123,43 @@ describe(`matmul tiled8 and autotuning, GPU vs float64 reference (${seedInfo()})
     }
   });
 
+  it('activationGrad: C = (A·Bᵀ) ⊙ f′(z), the activation backward fused into the dX product, in every variant', async () => {
+    const e = await gpu();
+    const rand = rng();
+    const cases = [
+      ['registers', undefined, 'gelu', [13, 30, 17]],
+      ['registers-vec4', undefined, 'tanh', [12, 20, 36]],
+      ['tiled', { wgX: 8, wgY: 8, bk: 8 }, 'relu', [33, 20, 19]],
+      ['tiled8', SMALL, 'leaky_relu', [33, 37, 13]],
+      ['tiled8', { ...SMALL, splitK: 3 }, 'relu', [34, 35, 45]],
+    ] as const;
+    for (const [variant, tile, activation, [M, N, K]] of cases) {
+      const a = uniformArray(M * K, -1, 1, rand);
+      const b = uniformArray(N * K, -1, 1, rand);
+      const zIn = uniformArray(M * N, -2, 2, rand);
+      const ab = e.storage('a', a);
+      const bb = e.storage('b', b);
+      const zb = e.storage('z', zIn);
+      const cb = poisoned(e, 'c', M * N);
+      const op = await MatmulOp.create(e, { M, N, K, transB: true, a: ab, b: bb, c: cb, activation, activationGrad: { z: zb }, variant, tile });
+      try {
+        e.run('activationGrad', (pass) => op.encode(pass));
+        const ref = matmulRef({ M, N, K, transB: true, a, b, activation, activationGradZ: zIn }, 'float64');
+        expectClose(await e.readF32(cb), ref.y, matmulTol(K, 1.2), `${variant} ${JSON.stringify(tile ?? {})} ${activation}′ ${M}×${N}×${K}`);
+        // z is read, never written.
+        expectClose(await e.readF32(zb), zIn, { atol: 0, rtol: 0 }, 'z unchanged');
+      } finally {
+        op.destroy();
+        for (const x of [ab, bb, zb, cb]) x.destroy();
+      }
+    }
+    const buf = e.storage('x', 4096);
+    await expect(MatmulOp.create(e, { M: 4, N: 4, K: 4, a: buf, b: buf, c: e.storage('c3', 64), z: e.storage('z3', 64), activationGrad: { z: buf } })).rejects.toThrow(
+      /cannot be combined/,
+    );
+    buf.destroy();
+  });
+
   it('the default 128×128 tile (16×16 invocations, bk 8): several tiles in each direction', async () => {
     const e = await gpu();
     const rand = rng();

@@ -148,6 +148,11 @@ export interface MatmulOptions {
   activation?: Activation;
   /** Parameter of leaky_relu / elu (default: torch's). */
   activationAlpha?: number;
+  /**
+   * The backward of an activation fused into the product: C = (α·op(A)·op(B) + β·C_old + bias) ⊙ f'(z) with f =
+   * `activation`, where `z` (M×N, read) holds the activation's saved input. E.g. dZ = (dY_next·Wᵀ) ⊙ relu'(Z).
+   */
+  activationGrad?: { z: Resource };
   /** Scale of the product (default 1). */
   alpha?: number;
   /** Scale of the old C (default 0: C is not read). */
@@ -192,6 +197,11 @@ export class MatmulOp {
       checkSize('z, M×N', o.z, M * N);
       if (o.z === o.c) throw new Error('matmul: z (pre-activation) must be a different buffer from c');
     }
+    if (o.activationGrad) {
+      if (o.z) throw new Error('matmul: activationGrad reads z; it cannot be combined with storing z');
+      checkSize('activationGrad.z, M×N', o.activationGrad.z, M * N);
+      if (o.activationGrad.z === o.c) throw new Error('matmul: activationGrad.z must be a different buffer from c');
+    }
     let variant = o.variant;
     let tileOpt = o.tile;
     if (variant === undefined && !o.tile && matmulAutotune(engine)) ({ variant, tile: tileOpt } = await tuneMatmul(engine, o));
@@ -210,6 +220,7 @@ export class MatmulOp {
       ACT: activationCode(kind),
       HAS_BIAS: o.bias ? 1 : 0,
       STORE_Z: o.z ? 1 : 0,
+      ACT_GRAD: o.activationGrad ? 1 : 0,
     };
     const overrides: Record<string, number> = { TRANS_A: o.transA ? 1 : 0, TRANS_B: o.transB ? 1 : 0, ...epilogue };
     // Split-K: each split covers a whole number of k steps; fewer splits when K is short.
@@ -222,7 +233,7 @@ export class MatmulOp {
         VEC_A: operandVec4(o, 'A') === null ? 1 : 0, VEC_B: operandVec4(o, 'B') === null ? 1 : 0,
       });
       // The partial pass has no epilogue of its own.
-      if (splits > 1) Object.assign(overrides, { PARTIAL: 1, ACT: 0, HAS_BIAS: 0, STORE_Z: 0 });
+      if (splits > 1) Object.assign(overrides, { PARTIAL: 1, ACT: 0, HAS_BIAS: 0, STORE_Z: 0, ACT_GRAD: 0 });
     } else Object.assign(overrides, { RB_WG_X: tile.wgX, RB_WG_Y: tile.wgY });
     const defs: Record<MatmulVariant, KernelDef> = {
       registers: matmulRegistersKernel, 'registers-vec4': matmulRegistersVec4Kernel, tiled: matmulTiledKernel, tiled8: matmulTiled8Kernel,
@@ -241,7 +252,7 @@ export class MatmulOp {
     // writable, so it may not alias c); an operand not read as vec4 gets a 16-byte placeholder for its vec4 view.
     const owned: GPUBuffer[] = [];
     const own = (b: GPUBuffer) => (owned.push(b), b);
-    const z = o.z ?? own(engine.storage('matmul.z-unused', 4));
+    const z = o.z ?? o.activationGrad?.z ?? own(engine.storage('matmul.z-unused', 4));
     const block = OUTPUTS_PER_INVOCATION[variant];
     const gx = Math.ceil(N / (block * tile.wgX));
     const gy = Math.ceil(M / (block * tile.wgY));
@@ -251,7 +262,7 @@ export class MatmulOp {
       const views = { av: vecView(o.a, overrides.VEC_A === 1), bv: vecView(o.b, overrides.VEC_B === 1) };
       if (reduce) {
         const part = own(engine.storage('matmul.splitk-partials', splits * M * N * 4));
-        const bg = k.bind({ p: u.buffer, a: o.a, b: o.b, ...views, c: part, bias: o.a, z });
+        const bg = k.bind({ p: u.buffer, a: o.a, b: o.b, ...views, c: part, bias: o.a, z: o.z ?? own(engine.storage('matmul.z-unused', 4)) });
         const bgr = reduce.bind({ p: u.buffer, part, c: o.c, bias: o.bias ?? o.a, z });
         const groups = Math.ceil((M * N) / 256);
         dispatch = (pass) => {

@@ -4,11 +4,12 @@
  *   Z[i,j] = α · Σ_k op(A)[i,k]·op(B)[k,j] + β · C_old[i,j] + bias[j];   Y[i,j] = act(Z[i,j])
  *
  * op(A)[i,k] = transA ? A[k·M + i] : A[i·K + k];  op(B)[k,j] = transB ? B[j·K + k] : B[k·N + j]. Row-major.
- * As on the GPU, C_old is not read when β = 0. In float32 every multiply and add is rounded (Math.fround), summing
+ * With `activationGradZ`, Y[i,j] = Z[i,j]·f'(zIn[i,j]) (shaders/matmul.wgsl's ACT_GRAD). As on the GPU, C_old is not
+ * read when β = 0. In float32 every multiply and add is rounded (Math.fround), summing
  * k = 0, 1, ... in order; in float64 nothing is rounded.
  */
 import { defaultAlpha, type Activation } from '../kernels/activation.js';
-import { activate } from './activation.js';
+import { activate, activationDerivative } from './activation.js';
 import { allocate, rounder, type Dtype, type FloatArray } from './dtype.js';
 
 export interface MatmulRefOptions {
@@ -24,6 +25,8 @@ export interface MatmulRefOptions {
   bias?: ArrayLike<number>;
   activation?: Activation;
   activationAlpha?: number;
+  /** Y = Z ⊙ f'(zIn) instead of f(Z) (the activation's backward fused into the product; M×N). */
+  activationGradZ?: ArrayLike<number>;
   alpha?: number;
   beta?: number;
 }
@@ -51,7 +54,9 @@ export function matmulRef(o: MatmulRefOptions, dtype: Dtype): { y: FloatArray; z
       if (beta !== 0) v = r(v + r(beta * o.c![i * N + j]!));
       if (o.bias) v = r(v + o.bias[j]!);
       z[i * N + j] = v;
-      y[i * N + j] = r(activate(kind, v, actAlpha));
+      y[i * N + j] = o.activationGradZ
+        ? r(v * r(activationDerivative(kind, o.activationGradZ[i * N + j]!, actAlpha)))
+        : r(activate(kind, v, actAlpha));
     }
   }
   return { y, z };
