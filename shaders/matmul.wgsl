@@ -5,6 +5,9 @@
 //   C[i,j] = Z[i,j] · act'(z[i,j])            instead, when ACT_GRAD: z holds the saved pre-activation of a layer and
 //                                             the product is the gradient w.r.t. that activation's output, so C is
 //                                             the gradient w.r.t. its input (the activation's backward, fused)
+//   z[j]   = α · Σ_k op(B)[k,j] + β · z_old[j]   also, when ONES_ROW (matmul_tiled8 with TRANS_A only): op(A) gets
+//                                             an extra row M of ones, whose output row goes to z — the bias gradient
+//                                             db = 1ᵀ·dY beside dW = Xᵀ·dY in one dispatch
 //
 //   op(A) = A (A is M×K) or Aᵀ (TRANS_A: A is stored K×M);  op(B) = B (B is K×N) or Bᵀ (TRANS_B: B is stored N×K).
 //   All matrices are row-major, dense f32: element (r, c) of an R×C matrix is at r·C + c.
@@ -68,7 +71,8 @@
 //                     matmul_registers_vec4), else 4 bounds-checked scalars; out-of-range
 //                     elements read 0, stores are bounds-checked. Dispatch (ceil(N / BN), ceil(M / BM), splits).
 //                     Split-K (PARTIAL): workgroup z sums k in [z·k_chunk, min(K, (z+1)·k_chunk)) and stores its raw
-//                     sum to c[z·M·N + i·N + j] (no epilogue; c is then a splits·M·N scratch buffer), and
+//                     sum to c[z·R·N + i·N + j] (R = M, or M + 1 with ONES_ROW; no epilogue; c is then a
+//                     splits·R·N scratch buffer), and
 //                     matmul_splitk_reduce adds the `splits` partial sums in z order and applies the epilogue.
 //                     This keeps every multiprocessor busy when M·N gives too few tiles (skinny layers, small batches).
 //
@@ -85,6 +89,7 @@ override ACT: u32 = 0u;
 override HAS_BIAS: bool = false;
 override STORE_Z: bool = false;
 override ACT_GRAD: bool = false;
+override ONES_ROW: bool = false;
 
 override RB_WG_X: u32 = 8u;
 override RB_WG_Y: u32 = 8u;
@@ -144,11 +149,25 @@ fn epilogue(row: u32, col: u32, acc: f32) {
   c[idx] = act_forward(ACT, v, p.act_alpha);
 }
 
+/** The ones row's output (ONES_ROW): z[col] = α·acc + β·z_old[col]. */
+fn epilogue_sum(col: u32, acc: f32) {
+  var v = p.alpha * acc;
+  if (p.beta != 0.0) { v += p.beta * z[col]; }
+  z[col] = v;
+}
+
+/** Rows of output: M, plus the ones row. */
+fn out_rows() -> u32 {
+  return p.M + select(0u, 1u, ONES_ROW);
+}
+
 /** Epilogue for the 4 columns col0..col0+3 of one row, skipping those ≥ N. */
 fn epilogue4(row: u32, col0: u32, acc: vec4f) {
-  if (row >= p.M) { return; }
+  if (row >= out_rows()) { return; }
   for (var j = 0u; j < 4u; j++) {
-    if (col0 + j < p.N) { epilogue(row, col0 + j, acc[j]); }
+    if (col0 + j < p.N) {
+      if (ONES_ROW && row == p.M) { epilogue_sum(col0 + j, acc[j]); } else { epilogue(row, col0 + j, acc[j]); }
+    }
   }
 }
 
@@ -401,7 +420,11 @@ fn load_b4(row: u32, col: u32, rowEnd: u32, colEnd: u32, stride: u32) -> vec4f {
 fn fetch_a(s: u32, tileRow: u32, k0: u32, kEnd: u32) -> vec4f {
   let BM4 = 2u * T8_WG_Y;
   if (TRANS_A) {
-    return load_a4(k0 + s / BM4, tileRow + 4u * (s % BM4), kEnd, p.M, p.M);
+    let k = k0 + s / BM4;
+    let m0 = tileRow + 4u * (s % BM4);
+    var v = load_a4(k, m0, kEnd, p.M, p.M);
+    if (ONES_ROW && k < kEnd && p.M >= m0 && p.M < m0 + 4u) { v[p.M - m0] = 1.0; }
+    return v;
   }
   let BK4 = T8_BK / 4u;
   return load_a4(tileRow + s / BK4, k0 + 4u * (s % BK4), p.M, kEnd, p.K);
@@ -445,8 +468,8 @@ fn stash_b(buf: u32, s: u32, v: vec4f) {
 
 /** Stores the raw sums of one row's 4 columns into the split's slice of the partial-sum buffer `c`. */
 fn store_partial4(z: u32, row: u32, col0: u32, acc: vec4f) {
-  if (row >= p.M) { return; }
-  let base = z * p.M * p.N + row * p.N;
+  if (row >= out_rows()) { return; }
+  let base = z * out_rows() * p.N + row * p.N;
   for (var j = 0u; j < 4u; j++) {
     if (col0 + j < p.N) { c[base + col0 + j] = acc[j]; }
   }
@@ -549,14 +572,15 @@ fn matmul_tiled8(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id
   finish8x8(wid.z, tileRow + 4u * lid.y, tileRow + 4u * (lid.y + T8_WG_Y), tileCol + 4u * lid.x, tileCol + 4u * (lid.x + T8_WG_X), c00, c01, c10, c11);
 }
 
-// Sums the split-K partial sums of each element of C in z order, then applies the epilogue.
-// Dispatch: ceil(M·N / 256) workgroups (2-D grid when over the per-dimension limit).
+// Sums the split-K partial sums of each element of C (and of the ones row) in z order, then applies the epilogue.
+// Dispatch: ceil(out_rows·N / 256) workgroups (2-D grid when over the per-dimension limit).
 @compute @workgroup_size(256)
 fn matmul_splitk_reduce(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let idx = gid.x + gid.y * nwg.x * 256u;
-  let MN = p.M * p.N;
+  let MN = out_rows() * p.N;
   if (idx >= MN) { return; }
   var s = 0.0;
   for (var zz = 0u; zz < p.splits; zz++) { s += part[zz * MN + idx]; }
-  epilogue(idx / p.N, idx % p.N, s);
+  let row = idx / p.N;
+  if (ONES_ROW && row == p.M) { epilogue_sum(idx % p.N, s); } else { epilogue(row, idx % p.N, s); }
 }

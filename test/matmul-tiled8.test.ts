@@ -160,6 +160,45 @@ describe(`matmul tiled8 and autotuning, GPU vs float64 reference (${seedInfo()})
     buf.destroy();
   });
 
+  it('columnSums: db = 1ᵀ·dY beside dW = Xᵀ·dY, as tiled8\'s ones row (scalar, vec4, split-K) or a product of its own', async () => {
+    const e = await gpu();
+    const rand = rng();
+    const cases = [
+      ['tiled8', SMALL, [33, 37, 13], true],
+      ['tiled8', SMALL, [32, 20, 36], true], // M % 4 = 0: A read as vec4, the ones row starts a vec4 of its own
+      ['tiled8', { ...SMALL, splitK: 3 }, [31, 35, 45], true],
+      ['registers', undefined, [13, 30, 17], false],
+    ] as const;
+    for (const [variant, tile, [M, N, K], fused] of cases) {
+      const a = uniformArray(K * M, -1, 1, rand);
+      const b = uniformArray(K * N, -1, 1, rand);
+      const sumsOld = uniformArray(N, -1, 1, rand);
+      const ab = e.storage('a', a);
+      const bb = e.storage('b', b);
+      const cb = poisoned(e, 'c', M * N);
+      const sb = e.storage('sums', sumsOld);
+      const op = await MatmulOp.create(e, { M, N, K, transA: true, a: ab, b: bb, c: cb, columnSums: sb, alpha: 0.5, beta: 1, variant, tile });
+      const what = `${variant} ${JSON.stringify(tile ?? {})} TN ${M}×${N}×${K}`;
+      try {
+        expect(op.fusedColumnSums, what).toBe(fused);
+        // β = 1 applies to both outputs: C starts from NaN only where β = 0, so give C a value here.
+        e.write(cb, new Float32Array(M * N).fill(0.25));
+        e.run('columnSums', (pass) => op.encode(pass));
+        const ref = matmulRef({ M, N, K, transA: true, a, b, c: new Float32Array(M * N).fill(0.25), alpha: 0.5, beta: 1 }, 'float64');
+        expectClose(await e.readF32(cb), ref.y, matmulTol(K), `${what}: C`);
+        const want = Array.from({ length: N }, (_, j) => {
+          let t = 0;
+          for (let k = 0; k < K; k++) t += b[k * N + j]!;
+          return 0.5 * t + sumsOld[j]!;
+        });
+        expectClose(await e.readF32(sb), want, matmulTol(K), `${what}: column sums`);
+      } finally {
+        op.destroy();
+        for (const x of [ab, bb, cb, sb]) x.destroy();
+      }
+    }
+  });
+
   it('the default 128×128 tile (16×16 invocations, bk 8): several tiles in each direction', async () => {
     const e = await gpu();
     const rand = rng();

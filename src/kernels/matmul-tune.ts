@@ -2,7 +2,8 @@
  * Matmul autotuning on hardware adapters: which variant and tile is fastest depends on the GPU and on the shape (a
  * 128×128 tile wins at 4096³; a 128×784×256 first layer gives such tiles too few workgroups to fill the GPU, where
  * smaller tiles or split-K win). When a plan is built, `tuneMatmul` times each candidate of `matmulCandidates` on the
- * real operands (outputs go to scratch buffers, so tuning never changes the caller's data) and caches the winner per
+ * real operands (outputs — C, Z, column sums, split-K partials — go to scratch buffers, so tuning never changes the
+ * caller's data) and caches the winner per
  * engine and shape. Software adapters are not tuned: their fixed rule (`chooseMatmulVariant`) is known to be right.
  *
  * Timing: GPU timestamps around a compute pass of r repeated dispatches when the adapter has 'timestamp-query', else
@@ -77,7 +78,8 @@ export function matmulCandidates(engine: Engine, o: MatmulLayout): MatmulConfig[
 
 function key(o: MatmulOptions): string {
   const vec = `${operandVec4(o, 'A') === null ? 'a' : ''}${operandVec4(o, 'B') === null ? 'b' : ''}`;
-  return `${o.M}x${o.N}x${o.K}${o.transA ? 'T' : 'N'}${o.transB ? 'T' : 'N'}|${vec}|${o.bias ? 'bias' : ''}|${o.z ? 'z' : ''}`;
+  const extras = [o.bias && 'bias', o.z && 'z', o.activationGrad && 'dact', o.columnSums && 'sums'].filter(Boolean).join(',');
+  return `${o.M}x${o.N}x${o.K}${o.transA ? 'T' : 'N'}${o.transB ? 'T' : 'N'}|${vec}|${extras}`;
 }
 
 /** The fastest measured configuration for this shape (cached per engine and shape; `candidates` for tests). */
@@ -106,6 +108,7 @@ export async function timeMatmulCandidates(engine: Engine, o: MatmulOptions, con
   const { M, N } = o;
   const c = engine.storage('matmul-tune.c', M * N * 4);
   const z = o.z ? engine.storage('matmul-tune.z', M * N * 4) : undefined;
+  const sums = o.columnSums ? engine.storage('matmul-tune.sums', N * 4) : undefined;
   const stamps = engine.features.has('timestamp-query');
   const querySet = stamps ? engine.device.createQuerySet({ label: 'matmul-tune', type: 'timestamp', count: 2 }) : null;
   const resolved = stamps ? engine.buffer({ label: 'matmul-tune.resolve', size: 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC }) : null;
@@ -114,7 +117,7 @@ export async function timeMatmulCandidates(engine: Engine, o: MatmulOptions, con
     for (const config of configs) {
       let op: MatmulOp | null = null;
       try {
-        op = await MatmulOp.create(engine, { ...o, c, z, beta: 0, variant: config.variant, tile: config.tile });
+        op = await MatmulOp.create(engine, { ...o, c, z, columnSums: sums, beta: 0, variant: config.variant, tile: config.tile });
         const built = op;
         let hostMs = Infinity;
         const run = async (reps: number): Promise<number> => {
@@ -150,6 +153,7 @@ export async function timeMatmulCandidates(engine: Engine, o: MatmulOptions, con
   } finally {
     c.destroy();
     z?.destroy();
+    sums?.destroy();
     querySet?.destroy();
     resolved?.destroy();
   }

@@ -153,6 +153,11 @@ export interface MatmulOptions {
    * `activation`, where `z` (M×N, read) holds the activation's saved input. E.g. dZ = (dY_next·Wᵀ) ⊙ relu'(Z).
    */
   activationGrad?: { z: Resource };
+  /**
+   * Also writes α·Σ_k op(B)[k, j] (+ β·old) to this [N] buffer: the bias gradient db = 1ᵀ·dY beside dW = Xᵀ·dY. With
+   * 'tiled8' (transA) it is an extra row of the same dispatch; other variants add a 1×K by K×N product.
+   */
+  columnSums?: Resource;
   /** Scale of the product (default 1). */
   alpha?: number;
   /** Scale of the old C (default 0: C is not read). */
@@ -174,7 +179,10 @@ function checkSize(what: string, r: Resource, elements: number): void {
   }
 }
 
-/** A planned matmul: pipelines, uniforms and bind groups made once; `encode` records one dispatch (two with split-K). */
+/**
+ * A planned matmul: pipelines, uniforms and bind groups made once; `encode` records one dispatch (two with split-K,
+ * one more for unfused column sums).
+ */
 export class MatmulOp {
   private constructor(
     private readonly dispatchFn: (pass: GPUComputePassEncoder) => void,
@@ -182,6 +190,8 @@ export class MatmulOp {
     private readonly owned: GPUBuffer[],
     readonly variant: MatmulVariant,
     readonly tile: Required<MatmulTile>,
+    /** The separate column-sum product, when the variant could not fuse it. */
+    private readonly sums: MatmulOp | null = null,
   ) {}
 
   static async create(engine: Engine, o: MatmulOptions): Promise<MatmulOp> {
@@ -201,6 +211,11 @@ export class MatmulOp {
       if (o.z) throw new Error('matmul: activationGrad reads z; it cannot be combined with storing z');
       checkSize('activationGrad.z, M×N', o.activationGrad.z, M * N);
       if (o.activationGrad.z === o.c) throw new Error('matmul: activationGrad.z must be a different buffer from c');
+    }
+    if (o.columnSums) {
+      checkSize('columnSums, N', o.columnSums, N);
+      if (o.z || o.activationGrad) throw new Error('matmul: columnSums uses the z binding; it cannot be combined with z or activationGrad');
+      if (o.columnSums === o.c) throw new Error('matmul: columnSums must be a different buffer from c');
     }
     let variant = o.variant;
     let tileOpt = o.tile;
@@ -222,7 +237,10 @@ export class MatmulOp {
       STORE_Z: o.z ? 1 : 0,
       ACT_GRAD: o.activationGrad ? 1 : 0,
     };
-    const overrides: Record<string, number> = { TRANS_A: o.transA ? 1 : 0, TRANS_B: o.transB ? 1 : 0, ...epilogue };
+    // The ones row rides in tiled8's A tiles (only when A is read transposed: its rows run along M).
+    const onesRow = !!o.columnSums && variant === 'tiled8' && !!o.transA;
+    const outRows = M + (onesRow ? 1 : 0);
+    const overrides: Record<string, number> = { TRANS_A: o.transA ? 1 : 0, TRANS_B: o.transB ? 1 : 0, ...epilogue, ONES_ROW: onesRow ? 1 : 0 };
     // Split-K: each split covers a whole number of k steps; fewer splits when K is short.
     const kChunk = Math.ceil(Math.ceil(K / tile.splitK) / Math.max(tile.bk, 1)) * Math.max(tile.bk, 1);
     const splits = variant === 'tiled8' ? Math.ceil(K / kChunk) : 1;
@@ -242,7 +260,7 @@ export class MatmulOp {
     if (!def) throw new RangeError(`matmul: unknown variant '${String(variant)}'`);
     const [k, reduce] = await Promise.all([
       engine.kernel(def, overrides),
-      splits > 1 ? engine.kernel(matmulSplitKReduceKernel, { TRANS_A: 0, TRANS_B: 0, ...epilogue }) : null,
+      splits > 1 ? engine.kernel(matmulSplitKReduceKernel, { TRANS_A: 0, TRANS_B: 0, ...epilogue, ONES_ROW: overrides.ONES_ROW! }) : null,
     ]);
     const u = k.uniforms('p').set({
       M, N, K, alpha: o.alpha ?? 1, beta: o.beta ?? 0, act_alpha: o.activationAlpha ?? defaultAlpha(kind), k_chunk: kChunk, splits,
@@ -252,19 +270,19 @@ export class MatmulOp {
     // writable, so it may not alias c); an operand not read as vec4 gets a 16-byte placeholder for its vec4 view.
     const owned: GPUBuffer[] = [];
     const own = (b: GPUBuffer) => (owned.push(b), b);
-    const z = o.z ?? o.activationGrad?.z ?? own(engine.storage('matmul.z-unused', 4));
+    const z = o.z ?? o.activationGrad?.z ?? (onesRow ? o.columnSums! : own(engine.storage('matmul.z-unused', 4)));
     const block = OUTPUTS_PER_INVOCATION[variant];
     const gx = Math.ceil(N / (block * tile.wgX));
-    const gy = Math.ceil(M / (block * tile.wgY));
+    const gy = Math.ceil(outRows / (block * tile.wgY));
     let dispatch: (pass: GPUComputePassEncoder) => void;
     if (variant === 'tiled8') {
       const vecView = (r: Resource, fits: boolean) => (fits ? r : own(engine.storage('matmul.vec4-unused', 16)));
       const views = { av: vecView(o.a, overrides.VEC_A === 1), bv: vecView(o.b, overrides.VEC_B === 1) };
       if (reduce) {
-        const part = own(engine.storage('matmul.splitk-partials', splits * M * N * 4));
+        const part = own(engine.storage('matmul.splitk-partials', splits * outRows * N * 4));
         const bg = k.bind({ p: u.buffer, a: o.a, b: o.b, ...views, c: part, bias: o.a, z: o.z ?? own(engine.storage('matmul.z-unused', 4)) });
         const bgr = reduce.bind({ p: u.buffer, part, c: o.c, bias: o.bias ?? o.a, z });
-        const groups = Math.ceil((M * N) / 256);
+        const groups = Math.ceil((outRows * N) / 256);
         dispatch = (pass) => {
           k.dispatch(pass, bg, gx, gy, splits);
           reduce.dispatch1d(pass, bgr, groups);
@@ -278,7 +296,19 @@ export class MatmulOp {
       const bg = k.bind({ p: u.buffer, ...operands, c: o.c, bias: o.bias ?? o.a, z });
       dispatch = (pass) => k.dispatch(pass, bg, gx, gy);
     }
-    return new MatmulOp(dispatch, u, owned, variant, tile);
+    // Column sums where the kernel cannot add them as a row: a 1×K (ones) by K×N product of their own.
+    let sums: MatmulOp | null = null;
+    if (o.columnSums && !onesRow) {
+      const ones = own(engine.storage('matmul.ones', new Float32Array(K).fill(1)));
+      sums = await MatmulOp.create(engine, { M: 1, N, K, a: ones, b: o.b, transB: o.transB, c: o.columnSums, alpha: o.alpha, beta: o.beta, variant: chooseMatmulVariant(engine) });
+      const main = dispatch;
+      const extra = sums;
+      dispatch = (pass) => {
+        main(pass);
+        extra.encode(pass);
+      };
+    }
+    return new MatmulOp(dispatch, u, owned, variant, tile, sums);
   }
 
   /** Changes α / β for later submits (e.g. β = 0 for the first micro-batch, 1 for the rest). */
@@ -286,14 +316,21 @@ export class MatmulOp {
     if (s.alpha !== undefined) this.uniforms.set({ alpha: s.alpha });
     if (s.beta !== undefined) this.uniforms.set({ beta: s.beta });
     this.uniforms.write();
+    this.sums?.setScalars(s);
   }
 
   encode(pass: GPUComputePassEncoder): void {
     this.dispatchFn(pass);
   }
 
+  /** Whether the column sums (if asked for) ride in the product's own dispatch. */
+  get fusedColumnSums(): boolean {
+    return this.sums === null;
+  }
+
   destroy(): void {
     this.uniforms.destroy();
     for (const b of this.owned) b.destroy();
+    this.sums?.destroy();
   }
 }
