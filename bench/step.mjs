@@ -91,17 +91,17 @@ const makers = {
     return {
       label: `wgtrain${extra.guard === false ? ' guard off' : ''} (${engine.describe()})`,
       async steps(n) {
-        const t0 = performance.now();
         for (let k = 0; k < n; k++, s++) {
+          const t0 = performance.now();
           runner.step({ step: s, start: (s % perEpoch) * cfg.batch, rows: cfg.batch, lr: LR });
+          hostMs += performance.now() - t0;
           // As the trainer does: bounded run-ahead (awaits only when ~16 steps are queued).
           await runner.ready();
         }
-        hostMs += performance.now() - t0;
         hostSteps += n;
         await runner.flushMetrics();
       },
-      /** Host milliseconds per step spent encoding and submitting (and in ready()): the CPU side of the step. */
+      /** Host milliseconds per step spent in runner.step() (encoding and submitting), not waiting: the CPU's share. */
       hostMsPerStep: () => hostMs / Math.max(hostSteps, 1),
       resetHost: () => { hostMs = 0; hostSteps = 0; },
       lastLoss: () => loss,
