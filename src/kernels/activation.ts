@@ -2,32 +2,9 @@
 import fns from '../../shaders/activation_fns.wgsl';
 import src from '../../shaders/activation.wgsl';
 import { defineKernel, type Engine, type UniformBuffer } from '../gpu/index.js';
+import { activationCode, defaultAlpha, type Activation } from '../shared.js';
 
-/** Activation codes as the shaders know them (the `ACT` override). */
-export const ACTIVATIONS = {
-  identity: 0,
-  relu: 1,
-  leaky_relu: 2,
-  elu: 3,
-  sigmoid: 4,
-  tanh: 5,
-  gelu: 6,
-  gelu_tanh: 7,
-  softplus: 8,
-} as const;
-
-export type Activation = keyof typeof ACTIVATIONS;
-
-/** α of leaky_relu (negative slope) and elu, with torch's defaults. */
-export function defaultAlpha(kind: Activation): number {
-  return kind === 'leaky_relu' ? 0.01 : kind === 'elu' ? 1 : 0;
-}
-
-export function activationCode(kind: string): number {
-  const code = (ACTIVATIONS as Record<string, number>)[kind];
-  if (code === undefined) throw new Error(`unknown activation '${kind}' (known: ${Object.keys(ACTIVATIONS).join(', ')})`);
-  return code;
-}
+export { ACTIVATIONS, activationCode, defaultAlpha, type Activation } from '../shared.js';
 
 export const ACTIVATION_FNS_FILE = { file: 'activation_fns.wgsl', text: fns };
 const files = [ACTIVATION_FNS_FILE, { file: 'activation.wgsl', text: src }];

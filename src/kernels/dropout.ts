@@ -3,7 +3,7 @@
  *
  * The mask is never stored: forward and backward regenerate it from Philox word i of
  * (seed, stream, step = stepinfo[0]), so a step's backward must be encoded before the host writes the next step into
- * `stepinfo`. Each dropout layer uses its own stream, `dropoutStream(layerIndex)`, so adding a layer never changes
+ * `stepinfo`. Each dropout layer uses its own stream, `dropoutStream(layerIndex)` (src/shared.ts), so adding a layer never changes
  * another layer's masks, and no dropout stream meets the other documented streams (src/random.ts `Streams`).
  * In evaluation mode dropout is the identity: a plan should alias y to x and encode nothing; `training: false` gives
  * a plain copy kernel (no random numbers) for callers that need distinct buffers.
@@ -11,7 +11,7 @@
 import randomSrc from '../../shaders/random.wgsl';
 import src from '../../shaders/dropout.wgsl';
 import { defineKernel, type Engine, type Resource, type UniformBuffer, resourceBytes } from '../gpu/index.js';
-import { Streams, seedToKey } from '../random.js';
+import { seedToKey } from '../random.js';
 import { checkDropoutP, dropoutThreshold } from '../ref/dropout.js';
 
 const files = [
@@ -33,15 +33,7 @@ export const dropoutBackwardKernel = defineKernel({
   bindings: { p: 'uniform', stepinfo: 'read', dy: 'read', dx: 'read_write' },
 });
 
-/**
- * Philox stream of the dropout layer with 0-based index `layer` among the model's dropout layers:
- * Streams.dropout + 65536·layer (layer 0 uses Streams.dropout itself). Stream ids below 65536 other than
- * Streams.dropout stay free for other uses.
- */
-export function dropoutStream(layer: number): number {
-  if (!Number.isInteger(layer) || layer < 0 || layer >= 65536) throw new RangeError(`dropoutStream: layer ${layer} must be an integer in [0, 65536)`);
-  return Streams.dropout + 65536 * layer;
-}
+export { dropoutStream } from '../shared.js';
 
 const WG = 64;
 

@@ -5,9 +5,9 @@
  */
 import src from '../../shaders/loss.wgsl';
 import { defineKernel, type Engine, type Kernel, type UniformBuffer } from '../gpu/index.js';
-import type { LossKind } from '../ref/loss.js';
+import type { LossKind } from '../shared.js';
 
-export type { LossKind } from '../ref/loss.js';
+export type { LossKind } from '../shared.js';
 
 const files = [{ file: 'loss.wgsl', text: src }];
 const fwdBindings = { p: 'uniform', pred: 'read', targets: 'read', loss: 'read_write', flags: 'read_write' } as const;

@@ -2,8 +2,7 @@
  * CPU reference of shaders/activation_fns.wgsl and shaders/activation.wgsl: the same formulas as plain loops.
  * See the shader header for the math of each activation.
  */
-import type { Activation } from '../kernels/activation.js';
-import { defaultAlpha } from '../kernels/activation.js';
+import { defaultAlpha, type Activation } from '../shared.js';
 import { allocate, rounder, type Dtype, type FloatArray } from './dtype.js';
 import { erfc } from './math.js';
 

@@ -2,7 +2,7 @@
  * The model's loss on the CPU: mean over the batch of the per-row loss, its gradient w.r.t. the model output, and
  * the correct-prediction count — composed from the references of softmax.wgsl and loss.wgsl.
  */
-import type { Loss } from '../model/spec.js';
+import type { Loss } from '../shared.js';
 import { allocate, type Dtype, type FloatArray } from './dtype.js';
 import { INVALID_FLAG, crossEntropyRef } from './softmax.js';
 import { bceWithLogitsRef, mseRef } from './loss.js';

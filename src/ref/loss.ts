@@ -4,9 +4,10 @@
  * shader header for the math. float64 computes directly; float32 rounds every intermediate (the GPU additionally
  * Kahan-compensates the row sums).
  */
+import type { LossKind } from '../shared.js';
 import { allocate, rounder, type Dtype, type FloatArray } from './dtype.js';
 
-export type LossKind = 'mse' | 'bce';
+export type { LossKind } from '../shared.js';
 
 export interface LossRef {
   /** [B] per-row mean of the element losses */

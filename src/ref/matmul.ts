@@ -8,7 +8,7 @@
  * read when β = 0. In float32 every multiply and add is rounded (Math.fround), summing
  * k = 0, 1, ... in order; in float64 nothing is rounded.
  */
-import { defaultAlpha, type Activation } from '../kernels/activation.js';
+import { defaultAlpha, type Activation } from '../shared.js';
 import { activate, activationDerivative } from './activation.js';
 import { allocate, rounder, type Dtype, type FloatArray } from './dtype.js';
 
