@@ -21,7 +21,12 @@ export { BatchSchedule, batchCount, type BatchScheduleOptions } from './data/bat
 export { mnistFromIdx, splitMnist, loadMnistFromUrl, MNIST_FILES, type Mnist } from './data/mnist.js';
 
 // Models
-export { parseModelSpec, validateModelSpec, describeModel, outputSize, type ModelSpec, type LayerSpec, type Loss, type Initializer } from './model/spec.js';
+export {
+  parseModelSpec, formatModelSpec, validateModelSpec, sequential, describeModel, modelSizes, inputShape, outputShape, outputSize,
+  MODEL_FORMAT, INITIALIZERS, LOSSES, type ModelSpec, type ModelInput, type LayerSpec, type LayerInput, type Loss, type Initializer,
+} from './model/spec.js';
+export { modelSyntaxHelp } from './model/text.js';
+export * from './layers/index.js';
 export { layoutModel, type ParamLayout, type TensorSlot } from './model/layout.js';
 export { CpuModel } from './model/cpu-model.js';
 export { initParams, initStats } from './model/params.js';

@@ -1,26 +1,19 @@
 /**
- * The CPU reference model: forward and backward of a ModelSpec over the flat parameter layout, composed of the
- * CPU reference kernels (src/ref). It is the readable specification of what the GPU step plan computes, used by
- * the CPU runner, the gradient checks and the GPU-vs-CPU trainer test.
+ * The CPU reference model: forward and backward of a ModelSpec over the flat parameter layout, each layer by its
+ * kind's CPU reference (src/layers: `cpu.forward`, `cpu.backward`, built on the plain loops of src/ref). It is the
+ * readable specification of what the GPU step plan computes, used by the CPU runner, the gradient checks and the
+ * GPU-vs-CPU trainer test.
  *
- * Shapes: rows = examples in the batch (B), activations are rows×width row-major.
- *   Dense:       Z = X·W + b            W: in×out, b: out
- *                dW = Xᵀ·dZ, db = Σ_rows dZ, dX = dZ·Wᵀ
- *   Activation:  Y = f(X),  dX = dY·f'(X)
- *   BatchNorm1d: see shaders/batchnorm.wgsl;  Dropout: see shaders/dropout.wgsl
- *   Loss (mean over the batch): softmax_ce with integer labels, mse, bce with logits; dOut = ∂(mean loss)/∂out.
- * Gradients are written (not accumulated) into the flat gradient array; padding stays untouched (zero).
+ * Shapes: rows = examples in the batch (N); a layer's activations are (N, ...shape) row-major.
+ * Loss (mean over the batch): softmax_ce with integer labels, mse, bce with logits; dOut = ∂(mean loss)/∂out.
+ * Gradients are written (not accumulated) into the flat gradient array; padding stays untouched (zero). A layer
+ * before which no layer has parameters computes no gradient w.r.t. its input.
  */
-import { activationBackwardRef, activationForwardRef } from '../ref/activation.js';
-import { batchnormBackwardRef, batchnormEvalRef, batchnormTrainRef } from '../ref/batchnorm.js';
-import { dropoutApplyRef, dropoutMaskRef } from '../ref/dropout.js';
-import { dropoutStream } from '../kernels/dropout.js';
-import { allocate, rounder, type Dtype, type FloatArray } from '../ref/dtype.js';
+import type { Dtype, FloatArray } from '../ref/dtype.js';
 import { lossRef } from '../ref/loss-select.js';
-import { matmulRef } from '../ref/matmul.js';
+import { inputGradientNeeded, type ResolvedLayer } from './graph.js';
 import { layoutModel, paramSlot, statSlot, type ParamLayout } from './layout.js';
-import type { ModelSpec } from './spec.js';
-import { outputSize } from './spec.js';
+import { modelLayers, outputSize, validateModelSpec, type ModelSpec } from './spec.js';
 
 export interface ForwardContext {
   training: boolean;
@@ -31,9 +24,8 @@ export interface ForwardContext {
 
 interface LayerCache {
   input: FloatArray;
-  /** BatchNorm: per-feature batch mean and 1/sqrt(var + eps) of the training forward. */
-  mean?: FloatArray;
-  invstd?: FloatArray;
+  /** What the layer's forward kept for its backward (BatchNorm: the batch mean and 1/sqrt(var + eps)). */
+  state?: unknown;
 }
 
 export interface ForwardResult {
@@ -55,70 +47,52 @@ export interface LossResult {
 export type Targets = { labels: ArrayLike<number> } | { values: ArrayLike<number> };
 
 export class CpuModel {
+  readonly spec: ModelSpec;
   readonly layout: ParamLayout;
   readonly outputs: number;
-  private readonly r: (x: number) => number;
+  readonly layers: ResolvedLayer[];
+  private readonly needsDx: boolean[];
+  private readonly inputs: number;
 
   constructor(
-    readonly spec: ModelSpec,
+    spec: ModelSpec,
     readonly dtype: Dtype,
   ) {
-    this.layout = layoutModel(spec);
-    this.outputs = outputSize(spec);
-    this.r = rounder(dtype);
+    this.spec = validateModelSpec(spec);
+    this.layers = modelLayers(this.spec);
+    this.layout = layoutModel(this.spec);
+    this.outputs = outputSize(this.spec);
+    this.inputs = this.spec.inputs;
+    this.needsDx = inputGradientNeeded(this.layers);
   }
 
-  private view(flat: FloatArray, layer: number, role: 'weight' | 'bias' | 'gamma' | 'beta'): FloatArray {
-    const s = paramSlot(this.layout, layer, role)!;
+  private view(flat: FloatArray, layer: ResolvedLayer, role: string): FloatArray {
+    const s = paramSlot(this.layout, layer.index, role);
+    if (!s) throw new Error(`layers[${layer.index}] (${layer.spec.type}) has no parameter '${role}'`);
     return flat.subarray(s.offset, s.offset + s.size);
   }
 
-  private statView(stats: FloatArray, layer: number, role: 'running_mean' | 'running_var'): FloatArray {
-    const s = statSlot(this.layout, layer, role)!;
+  private statView(stats: FloatArray, layer: ResolvedLayer, role: string): FloatArray {
+    const s = statSlot(this.layout, layer.index, role);
+    if (!s) throw new Error(`layers[${layer.index}] (${layer.spec.type}) has no statistic '${role}'`);
     return stats.subarray(s.offset, s.offset + s.size);
   }
 
   /** Forward pass; in training mode BatchNorm running stats in `stats` are updated in place. */
   forward(params: FloatArray, stats: FloatArray, x: FloatArray, rows: number, ctx: ForwardContext): ForwardResult {
-    if (x.length < rows * this.spec.inputs) throw new Error(`forward: input holds ${x.length} values, needs ${rows}×${this.spec.inputs}`);
-    let h: FloatArray = x.subarray(0, rows * this.spec.inputs);
-    let width = this.spec.inputs;
+    if (x.length < rows * this.inputs) throw new Error(`forward: input holds ${x.length} values, needs ${rows}×${this.inputs}`);
+    let h: FloatArray = x.subarray(0, rows * this.inputs);
     const caches: LayerCache[] = [];
-    this.spec.layers.forEach((l, i) => {
-      const cache: LayerCache = { input: h };
-      switch (l.type) {
-        case 'dense': {
-          const bias = l.bias ? this.view(params, i, 'bias') : undefined;
-          h = matmulRef({ M: rows, N: l.outputs, K: l.inputs, a: h, b: this.view(params, i, 'weight'), bias }, this.dtype).y;
-          width = l.outputs;
-          break;
-        }
-        case 'activation':
-          h = activationForwardRef(l.kind, h, this.dtype, l.alpha);
-          break;
-        case 'batchnorm': {
-          const gamma = this.view(params, i, 'gamma');
-          const beta = this.view(params, i, 'beta');
-          const runningMean = this.statView(stats, i, 'running_mean');
-          const runningVar = this.statView(stats, i, 'running_var');
-          if (ctx.training) {
-            const res = batchnormTrainRef(h, rows, width, gamma, beta, runningMean, runningVar, this.dtype, l);
-            runningMean.set(res.runningMean);
-            runningVar.set(res.runningVar);
-            h = res.y;
-            cache.mean = res.mean;
-            cache.invstd = res.invstd;
-          } else {
-            h = batchnormEvalRef(h, rows, width, gamma, beta, runningMean, runningVar, this.dtype, l);
-          }
-          break;
-        }
-        case 'dropout':
-          if (ctx.training && l.p > 0) h = dropoutApplyRef(h, dropoutMaskRef(ctx.seed, dropoutStream(i), ctx.step, rows * width, l.p), l.p, this.dtype);
-          break;
-      }
-      caches.push(cache);
-    });
+    for (const l of this.layers) {
+      const res = l.kind.cpu.forward(l.spec, {
+        index: l.index, rows, input: l.input, output: l.output, dtype: this.dtype, seed: ctx.seed, step: ctx.step,
+        training: ctx.training, x: h,
+        param: (role) => this.view(params, l, role),
+        stat: (role) => this.statView(stats, l, role),
+      });
+      caches.push({ input: h, state: res.cache });
+      h = res.y;
+    }
     return { out: h, caches, rows };
   }
 
@@ -131,38 +105,20 @@ export class CpuModel {
   backward(params: FloatArray, f: ForwardResult, dOut: FloatArray, grads: FloatArray, ctx: ForwardContext): void {
     const { rows } = f;
     let g = dOut;
-    for (let i = this.spec.layers.length - 1; i >= 0; i--) {
-      const l = this.spec.layers[i]!;
+    for (let i = this.layers.length - 1; i >= 0; i--) {
+      const l = this.layers[i]!;
       const cache = f.caches[i]!;
-      switch (l.type) {
-        case 'dense': {
-          const dW = matmulRef({ M: l.inputs, N: l.outputs, K: rows, transA: true, a: cache.input, b: g }, this.dtype).y;
-          this.view(grads, i, 'weight').set(dW);
-          if (l.bias) this.view(grads, i, 'bias').set(columnSums(g, rows, l.outputs, this.r, this.dtype));
-          if (i > 0) g = matmulRef({ M: rows, N: l.inputs, K: l.outputs, transB: true, a: g, b: this.view(params, i, 'weight') }, this.dtype).y;
-          break;
-        }
-        case 'activation':
-          g = activationBackwardRef(l.kind, cache.input, g, this.dtype, l.alpha);
-          break;
-        case 'batchnorm': {
-          const res = batchnormBackwardRef(cache.input, g, rows, l.features, this.view(params, i, 'gamma'), cache.mean!, cache.invstd!, this.dtype);
-          this.view(grads, i, 'gamma').set(res.dgamma);
-          this.view(grads, i, 'beta').set(res.dbeta);
-          g = res.dx;
-          break;
-        }
-        case 'dropout':
-          if (l.p > 0) g = dropoutApplyRef(g, dropoutMaskRef(ctx.seed, dropoutStream(i), ctx.step, g.length, l.p), l.p, this.dtype);
-          break;
-      }
+      const needsDx = this.needsDx[i]!;
+      const dx = l.kind.cpu.backward(l.spec, {
+        index: l.index, rows, input: l.input, output: l.output, dtype: this.dtype, seed: ctx.seed, step: ctx.step,
+        x: cache.input, dy: g, cache: cache.state, needsDx,
+        param: (role) => this.view(params, l, role),
+        grad: (role) => this.view(grads, l, role),
+      });
+      // No layer before this one has parameters: nothing further down needs a gradient.
+      if (!needsDx) break;
+      if (!dx) throw new Error(`layers[${i}] (${l.spec.type}): its backward gave no gradient w.r.t. its input`);
+      g = dx;
     }
   }
-}
-
-/** db[j] = Σ_i g[i, j], summed in row order. */
-function columnSums(g: FloatArray, rows: number, cols: number, r: (x: number) => number, dtype: Dtype): FloatArray {
-  const out = allocate(dtype, cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j] = r(out[j]! + g[i * cols + j]!);
-  return out;
 }

@@ -3,18 +3,23 @@
  *
  * Tensors start at multiples of 64 floats (256 bytes, WebGPU's minStorageBufferOffsetAlignment), so each can be
  * bound as its own buffer range. Padding elements have zero gradient forever and stay zero under every optimizer.
- * Parameters are laid out group by group, because an optimizer parameter group is a contiguous range:
- *   group 0 'decay'    — Dense weights (weight decay / L2 applies);
- *   group 1 'no_decay' — Dense biases and BatchNorm γ, β (no decay, as is customary).
- * Non-trainable state (BatchNorm running mean and variance) lives in a second flat buffer, `stats`: per layer
- * [running_mean (F), running_var (F)] adjacent, each layer's pair starting at a multiple of 64 floats.
+ * Each layer kind declares its tensors (src/layers: `params`, `stats`); they are named `layers.<index>.<role>`.
+ * Parameters are laid out group by group, because an optimizer parameter group is a contiguous range, and within a
+ * group by layer, each layer's tensors in its declaration order:
+ *   group 0 'decay'    — weights (Dense): weight decay / L2 applies;
+ *   group 1 'no_decay' — biases and normalisation scales and shifts (BatchNorm γ, β): no decay, as is customary.
+ * Non-trainable state (BatchNorm running mean and variance) lives in a second flat buffer, `stats`: each layer's
+ * statistics adjacent in declaration order (a kernel can bind them as one range), each layer's block starting at a
+ * multiple of 64 floats.
  */
-import type { ModelSpec } from './spec.js';
+import { modelLayers, type ModelSpec } from './spec.js';
 
 export const ALIGN_FLOATS = 64;
 
-export type ParamRole = 'weight' | 'bias' | 'gamma' | 'beta';
-export type StatRole = 'running_mean' | 'running_var';
+/** A parameter's name within its layer (weight, bias, gamma, beta, ...). */
+export type ParamRole = string;
+/** A statistic's name within its layer (running_mean, running_var, ...). */
+export type StatRole = string;
 
 export interface TensorSlot<R extends string = string> {
   /** e.g. `layers.0.weight` (index of the layer in ModelSpec.layers). */
@@ -22,7 +27,7 @@ export interface TensorSlot<R extends string = string> {
   layer: number;
   role: R;
   shape: number[];
-  /** Offset in floats into the flat buffer (a multiple of ALIGN_FLOATS). */
+  /** Offset in floats into the flat buffer (parameters: a multiple of ALIGN_FLOATS). */
   offset: number;
   size: number;
 }
@@ -44,38 +49,38 @@ export interface ParamLayout {
 }
 
 const alignUp = (n: number): number => Math.ceil(n / ALIGN_FLOATS) * ALIGN_FLOATS;
+const sizeOf = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
 export function layoutModel(m: ModelSpec): ParamLayout {
+  const layers = modelLayers(m);
   const params: TensorSlot<ParamRole>[] = [];
-  let n = 0;
-  const place = (layer: number, role: ParamRole, shape: number[]) => {
-    const size = shape.reduce((a, b) => a * b, 1);
-    params.push({ name: `layers.${layer}.${role}`, layer, role, shape, offset: n, size });
-    n = alignUp(n + size);
-  };
-  m.layers.forEach((l, i) => {
-    if (l.type === 'dense') place(i, 'weight', [l.inputs, l.outputs]);
-  });
-  const decayEnd = n;
-  m.layers.forEach((l, i) => {
-    if (l.type === 'dense' && l.bias) place(i, 'bias', [l.outputs]);
-    if (l.type === 'batchnorm') {
-      place(i, 'gamma', [l.features]);
-      place(i, 'beta', [l.features]);
-    }
-  });
   const groups: ParamGroupRange[] = [];
-  if (decayEnd > 0) groups.push({ name: 'decay', start: 0, end: decayEnd });
-  if (n > decayEnd) groups.push({ name: 'no_decay', start: decayEnd, end: n });
-  // running_mean and running_var of one layer are adjacent (the BatchNorm kernels bind them as one [2F] range).
+  let n = 0;
+  for (const group of ['decay', 'no_decay'] as const) {
+    const start = n;
+    for (const l of layers) {
+      for (const d of l.kind.params?.(l.spec, l.input) ?? []) {
+        if (d.group !== group) continue;
+        const size = sizeOf(d.shape);
+        params.push({ name: `layers.${l.index}.${d.role}`, layer: l.index, role: d.role, shape: d.shape, offset: n, size });
+        n = alignUp(n + size);
+      }
+    }
+    if (n > start) groups.push({ name: group, start, end: n });
+  }
   const stats: TensorSlot<StatRole>[] = [];
   let nStats = 0;
-  m.layers.forEach((l, i) => {
-    if (l.type !== 'batchnorm') return;
-    stats.push({ name: `layers.${i}.running_mean`, layer: i, role: 'running_mean', shape: [l.features], offset: nStats, size: l.features });
-    stats.push({ name: `layers.${i}.running_var`, layer: i, role: 'running_var', shape: [l.features], offset: nStats + l.features, size: l.features });
-    nStats = alignUp(nStats + 2 * l.features);
-  });
+  for (const l of layers) {
+    const decls = l.kind.stats?.(l.spec, l.input) ?? [];
+    if (!decls.length) continue;
+    let at = nStats;
+    for (const d of decls) {
+      const size = sizeOf(d.shape);
+      stats.push({ name: `layers.${l.index}.${d.role}`, layer: l.index, role: d.role, shape: d.shape, offset: at, size });
+      at += size;
+    }
+    nStats = alignUp(at);
+  }
   return { params, n, groups, stats, nStats };
 }
 
@@ -86,4 +91,11 @@ export function paramSlot(layout: ParamLayout, layer: number, role: ParamRole): 
 
 export function statSlot(layout: ParamLayout, layer: number, role: StatRole): TensorSlot<StatRole> | undefined {
   return layout.stats.find((p) => p.layer === layer && p.role === role);
+}
+
+/** A layer's statistics as one range [offset, offset + size) of the stats buffer (they are adjacent), or undefined. */
+export function statBlock(layout: ParamLayout, layer: number): { offset: number; size: number } | undefined {
+  const slots = layout.stats.filter((s) => s.layer === layer);
+  if (!slots.length) return undefined;
+  return { offset: slots[0]!.offset, size: slots.reduce((a, s) => a + s.size, 0) };
 }

@@ -1,131 +1,136 @@
 /**
- * A model description that is plain data: it is parsed from the CLI's MLP string, built through the API, stored in
- * checkpoints, and compiled into either the CPU reference model or the GPU step plan.
+ * A model description that is plain data: parsed from the CLI's text (model/text.ts), built in code
+ * (`sequential([...])`) or written as an object, stored in checkpoints, and compiled into either the CPU reference
+ * model or the GPU step plan.
  *
- * MLP string: `SIZES[:OPTIONS]`, SIZES = `in-h1-...-out` (at least two sizes), OPTIONS comma-separated:
- *   an activation name (default relu) applied after every hidden Dense layer;
- *   `bn` — BatchNorm1d after each hidden Dense layer (before the activation, as in Ioffe & Szegedy);
- *   `dropout=P` — Dropout(P) after each hidden activation;
- *   `init=NAME` — weight initializer (default: he_normal for relu-like activations, glorot_uniform otherwise);
- *   `loss=softmax_ce|mse|bce` — default softmax_ce.
- * Example: `784-256-256-10:relu,bn,dropout=0.1` =
- *   Dense(784,256) BatchNorm1d(256) relu Dropout(0.1) Dense(256,256) BatchNorm1d(256) relu Dropout(0.1) Dense(256,10).
+ * Three forms, one result:
+ *   text      parseModelSpec('784-256-256-10:relu,bn,dropout=0.1')  or  parseModelSpec('784-dense(256)-relu-dense(10)')
+ *   builder   sequential([dense(256), relu(), batchNorm(), dropout(0.1), dense(10)], { inputs: 784 })
+ *   object    validateModelSpec({ inputs: 784, layers: [{ type: 'dense', outputs: 256 }, { type: 'activation', kind: 'relu' }, ...] })
+ * Each gives the complete `ModelSpec`: format, loss, every layer's options and derived sizes filled in (so a user
+ * writes no `format` or `init` field), checked layer by layer against the shapes (errors name the layer and shapes).
+ *
+ * Shapes: `inputs` is the number of values per example; `inputShape`, when the input is not flat, its per-example
+ * shape ([C, H, W] for images). Each layer kind (src/layers) gives its output shape from its input shape.
  */
-import { ACTIVATIONS, type Activation } from '../kernels/activation.js';
+import type { Shape } from '../layers/layer.js';
+import type { LayerInput, LayerSpec } from '../layers/registry.js';
+import { isInitializer, INITIALIZERS, type Initializer } from '../layers/weights.js';
+import { LOSSES, type Loss } from '../shared.js';
+import { LayerError, resolveLayers, type ResolvedLayer } from './graph.js';
 
-export type Loss = 'softmax_ce' | 'mse' | 'bce';
-export const LOSSES: readonly Loss[] = ['softmax_ce', 'mse', 'bce'];
+export type { Loss } from '../shared.js';
+export { LOSSES } from '../shared.js';
+export type { Initializer } from '../layers/weights.js';
+export { INITIALIZERS } from '../layers/weights.js';
+export type { LayerSpec, LayerInput } from '../layers/registry.js';
+export { parseModelSpec, formatModelSpec } from './text.js';
 
-export type Initializer =
-  | 'glorot_uniform' | 'glorot_normal' | 'he_uniform' | 'he_normal' | 'lecun_normal' | 'zeros' | 'constant';
-export const INITIALIZERS: readonly Initializer[] = [
-  'glorot_uniform', 'glorot_normal', 'he_uniform', 'he_normal', 'lecun_normal', 'zeros', 'constant',
-];
+export const MODEL_FORMAT = 'wgtrain.model/1';
 
-export type LayerSpec =
-  | { type: 'dense'; inputs: number; outputs: number; init: Initializer; bias: boolean }
-  | { type: 'activation'; kind: Activation; alpha?: number }
-  | { type: 'batchnorm'; features: number; eps: number; momentum: number }
-  | { type: 'dropout'; p: number };
-
+/** The complete model description (what checkpoints store). */
 export interface ModelSpec {
-  format: 'wgtrain.model/1';
+  format: typeof MODEL_FORMAT;
+  /** Values per example. */
   inputs: number;
+  /** Per-example input shape when it is not flat, e.g. [1, 28, 28]; absent: [inputs]. */
+  inputShape?: number[];
   layers: LayerSpec[];
   loss: Loss;
 }
 
-function fail(spec: string, why: string): never {
-  throw new Error(`model spec '${spec}': ${why}. Example: 784-256-256-10:relu,bn,dropout=0.1`);
+/** What a user writes: `format`, `loss` and each layer's defaults may be left out. */
+export interface ModelInput {
+  format?: typeof MODEL_FORMAT;
+  /** Values per example, or the per-example shape ([1, 28, 28]). */
+  inputs: number | readonly number[];
+  /** The per-example shape, when `inputs` is a number; its size must equal `inputs`. */
+  inputShape?: readonly number[];
+  layers: readonly LayerInput[];
+  /** Default 'softmax_ce'. */
+  loss?: Loss;
+  /** Default initializer of every layer with weights that names none (default: per layer, see layers/weights.ts). */
+  init?: Initializer;
 }
 
-const RELU_LIKE = new Set<Activation>(['relu', 'leaky_relu', 'elu', 'gelu', 'gelu_tanh']);
+const isDims = (v: unknown): v is number[] => Array.isArray(v) && v.length > 0 && v.every((d) => Number.isInteger(d) && d >= 1);
 
-/** Parses the CLI's MLP string into a ModelSpec (see the module comment for the grammar). */
-export function parseModelSpec(spec: string): ModelSpec {
-  const [sizesPart, optionsPart = ''] = spec.trim().split(':', 2) as [string, string?];
-  const sizes = sizesPart.split('-').map((s) => Number(s));
-  if (sizes.length < 2) fail(spec, 'give at least an input and an output size, separated by "-"');
-  sizes.forEach((n, i) => {
-    if (!Number.isInteger(n) || n < 1) fail(spec, `size #${i + 1} ('${sizesPart.split('-')[i]}') must be a positive integer`);
-  });
-  let activation: Activation = 'relu';
-  let bn = false;
-  let dropout = 0;
-  let init: Initializer | undefined;
-  let loss: Loss = 'softmax_ce';
-  for (const raw of optionsPart.split(',').map((s) => s.trim()).filter(Boolean)) {
-    const [key, value] = raw.split('=', 2) as [string, string?];
-    if (value === undefined && key in ACTIVATIONS) activation = key as Activation;
-    else if (key === 'bn' && value === undefined) bn = true;
-    else if (key === 'dropout') {
-      const p = Number(value);
-      if (!(p >= 0 && p < 1)) fail(spec, `dropout=${value}: the drop probability must be in [0, 1)`);
-      dropout = p;
-    } else if (key === 'init') {
-      if (!INITIALIZERS.includes(value as Initializer)) fail(spec, `init=${value}: known initializers are ${INITIALIZERS.join(', ')}`);
-      init = value as Initializer;
-    } else if (key === 'loss') {
-      if (!LOSSES.includes(value as Loss)) fail(spec, `loss=${value}: known losses are ${LOSSES.join(', ')}`);
-      loss = value as Loss;
-    } else fail(spec, `unknown option '${raw}' (options: an activation [${Object.keys(ACTIVATIONS).join(' ')}], bn, dropout=P, init=NAME, loss=NAME)`);
+function checkedInputShape(m: ModelInput): Shape {
+  const { inputs, inputShape: shape } = m;
+  if (!(isDims(inputs) || (Number.isInteger(inputs) && (inputs as number) >= 1))) {
+    throw new Error(`model spec: inputs must be a positive integer or a list of them (the per-example shape, e.g. 784 or [1, 28, 28]); got ${JSON.stringify(inputs)}`);
   }
-  const weightInit: Initializer = init ?? (RELU_LIKE.has(activation) ? 'he_normal' : 'glorot_uniform');
-  const layers: LayerSpec[] = [];
-  for (let i = 0; i + 1 < sizes.length; i++) {
-    const last = i + 2 === sizes.length;
-    layers.push({ type: 'dense', inputs: sizes[i]!, outputs: sizes[i + 1]!, init: last && !init ? 'glorot_uniform' : weightInit, bias: true });
-    if (last) break;
-    if (bn) layers.push({ type: 'batchnorm', features: sizes[i + 1]!, eps: 1e-5, momentum: 0.1 });
-    layers.push({ type: 'activation', kind: activation });
-    if (dropout > 0) layers.push({ type: 'dropout', p: dropout });
-  }
-  return validateModelSpec({ format: 'wgtrain.model/1', inputs: sizes[0]!, layers, loss });
+  if (shape === undefined) return typeof inputs === 'number' ? [inputs] : inputs;
+  if (!isDims(shape)) throw new Error(`model spec: inputShape must be a list of positive integers (e.g. [1, 28, 28]); got ${JSON.stringify(shape)}`);
+  const size = shape.reduce((a, b) => a * b, 1);
+  const given = typeof inputs === 'number' ? inputs : inputs.reduce((a, b) => a * b, 1);
+  if (size !== given) throw new Error(`model spec: inputShape [${shape.join(', ')}] holds ${size} values per example but inputs says ${JSON.stringify(inputs)}`);
+  return shape;
 }
 
-/** Checks a ModelSpec built by hand or read from a checkpoint: consistent widths, known kinds, sane values. */
-export function validateModelSpec(m: ModelSpec): ModelSpec {
-  if (m?.format !== 'wgtrain.model/1') throw new Error(`model spec: format must be 'wgtrain.model/1' (got ${JSON.stringify(m?.format)})`);
-  if (!Number.isInteger(m.inputs) || m.inputs < 1) throw new Error(`model spec: inputs must be a positive integer (got ${m.inputs})`);
-  if (!LOSSES.includes(m.loss)) throw new Error(`model spec: loss must be one of ${LOSSES.join(', ')} (got ${m.loss})`);
+/** The per-example input shape of a model: [F] or e.g. [C, H, W]. */
+export function inputShape(m: Pick<ModelSpec, 'inputs' | 'inputShape'>): Shape {
+  return m.inputShape ?? [m.inputs];
+}
+
+function resolve(m: ModelInput): { spec: ModelSpec; layers: ResolvedLayer[] } {
+  if (typeof m !== 'object' || m === null) throw new Error(`model spec: expected an object with inputs and layers, got ${JSON.stringify(m)}`);
+  if (m.format !== undefined && m.format !== MODEL_FORMAT) throw new Error(`model spec: format must be '${MODEL_FORMAT}' (got ${JSON.stringify(m.format)})`);
+  const shape = checkedInputShape(m);
+  const loss = m.loss ?? 'softmax_ce';
+  if (!LOSSES.includes(loss)) throw new Error(`model spec: loss must be one of ${LOSSES.join(', ')} (got ${JSON.stringify(m.loss)})`);
+  if (m.init !== undefined && !isInitializer(m.init)) throw new Error(`model spec: init must be one of ${INITIALIZERS.join(', ')} (got ${JSON.stringify(m.init)})`);
   if (!Array.isArray(m.layers) || m.layers.length === 0) throw new Error('model spec: layers must be a non-empty list');
-  let width = m.inputs;
-  m.layers.forEach((l, i) => {
-    const at = `model spec: layers[${i}] (${l.type})`;
-    switch (l.type) {
-      case 'dense':
-        if (l.inputs !== width) throw new Error(`${at}: expects ${l.inputs} inputs but the previous layer gives ${width}`);
-        if (!Number.isInteger(l.outputs) || l.outputs < 1) throw new Error(`${at}: outputs must be a positive integer`);
-        if (!INITIALIZERS.includes(l.init)) throw new Error(`${at}: unknown initializer '${l.init}'`);
-        width = l.outputs;
-        break;
-      case 'batchnorm':
-        if (l.features !== width) throw new Error(`${at}: has ${l.features} features but its input has ${width}`);
-        if (!(l.eps > 0) || !(l.momentum >= 0 && l.momentum <= 1)) throw new Error(`${at}: needs eps > 0 and momentum in [0, 1]`);
-        break;
-      case 'activation':
-        if (!(l.kind in ACTIVATIONS)) throw new Error(`${at}: unknown activation '${l.kind}'`);
-        break;
-      case 'dropout':
-        if (!(l.p >= 0 && l.p < 1)) throw new Error(`${at}: p must be in [0, 1)`);
-        break;
-      default:
-        throw new Error(`${at}: unknown layer type`);
-    }
-  });
-  return m;
+  let layers: ResolvedLayer[];
+  try {
+    layers = resolveLayers(m.layers, shape, m.init);
+  } catch (e) {
+    if (e instanceof LayerError) throw new Error(`model spec: ${e.message}`);
+    throw e;
+  }
+  // A flat input has no inputShape, so equal models have equal specs.
+  const spec: ModelSpec = { format: MODEL_FORMAT, inputs: shape.reduce((a, b) => a * b, 1), ...(shape.length > 1 ? { inputShape: [...shape] } : {}), layers: layers.map((l) => l.spec), loss };
+  return { spec, layers };
 }
 
-/** Width of the model's output (logits / predictions). */
+/**
+ * The complete ModelSpec of a description (a complete spec, one from a checkpoint, or a hand-written object without
+ * format, loss or layer defaults): defaults filled in, every layer checked against its input shape. Throws an Error
+ * naming the layer, its kind and the shapes.
+ */
+export function validateModelSpec(m: ModelInput): ModelSpec {
+  return resolve(m).spec;
+}
+
+/** The model's layers with their kinds and shapes (for the layout, the CPU model and the GPU runner). */
+export function modelLayers(m: ModelInput): ResolvedLayer[] {
+  return resolve(m).layers;
+}
+
+/** Builder: `sequential([dense(256), relu(), dense(10)], { inputs: 784 })` gives the complete ModelSpec. */
+export function sequential(layers: readonly LayerInput[], options: { inputs: number | readonly number[]; loss?: Loss; init?: Initializer }): ModelSpec {
+  return validateModelSpec({ ...options, layers });
+}
+
+/** Per-example output shape (logits / predictions). */
+export function outputShape(m: ModelSpec): Shape {
+  return modelLayers(m).at(-1)!.output;
+}
+
+/** Width of the model's output (logits / predictions): the output shape's size. */
 export function outputSize(m: ModelSpec): number {
-  let w = m.inputs;
-  for (const l of m.layers) if (l.type === 'dense') w = l.outputs;
-  return w;
+  return outputShape(m).reduce((a, b) => a * b, 1);
 }
 
-/** Short human description, e.g. `784-256-256-10 relu (softmax_ce)`. */
+const showDims = (s: Shape) => s.join('x');
+
+/** The size chain: the input shape, then the output shape of each layer without a `tag` (784-256-10, 1x28x28-...). */
+export function modelSizes(m: ModelSpec): string {
+  return [showDims(inputShape(m)), ...modelLayers(m).filter((l) => !l.kind.tag).map((l) => showDims(l.output))].join('-');
+}
+
+/** Short human description, e.g. `784-256-256-10 relu (softmax_ce)`: the size chain, the other layers' tags, the loss. */
 export function describeModel(m: ModelSpec): string {
-  const sizes = [m.inputs, ...m.layers.filter((l) => l.type === 'dense').map((l) => (l as { outputs: number }).outputs)];
-  const extras = [...new Set(m.layers.filter((l) => l.type !== 'dense').map((l) => (l.type === 'activation' ? l.kind : l.type === 'dropout' ? `dropout=${l.p}` : 'bn')))];
-  return `${sizes.join('-')} ${extras.join(',')} (${m.loss})`;
+  const tags = [...new Set(modelLayers(m).flatMap((l) => (l.kind.tag ? [l.kind.tag(l.spec) as string] : [])))];
+  return `${modelSizes(m)} ${tags.join(',')} (${m.loss})`;
 }

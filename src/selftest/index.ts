@@ -1,14 +1,13 @@
 /**
  * The in-library self-test: every kernel family's GPU-vs-CPU checks, runnable anywhere the library runs
- * (`await selfTest(engine)` in a page, or `wgtrain selftest`).
+ * (`await selfTest(engine)` in a page, or `wgtrain selftest`). The kernels a layer kind owns come with its module
+ * (LayerKind.selfChecks, src/layers); the shared families (gather, softmax, losses, reductions, matmul) are listed here.
  */
 import type { Engine } from '../gpu/index.js';
 import { mulberry32 } from '../testing/random.js';
-import { activationChecks } from './activation.js';
+import { layerKinds } from '../layers/registry.js';
 import { matmulChecks } from './matmul.js';
 import { batchChecks } from './batch.js';
-import { batchnormChecks } from './batchnorm.js';
-import { dropoutChecks } from './dropout.js';
 import { lossChecks } from './loss.js';
 import { reduceChecks } from './reduce.js';
 import { softmaxChecks } from './softmax.js';
@@ -16,7 +15,10 @@ import type { SelfCheck } from './types.js';
 
 export type { SelfCheck } from './types.js';
 
-export const SELF_CHECKS: SelfCheck[] = [...activationChecks, ...batchChecks, ...batchnormChecks, ...dropoutChecks, ...softmaxChecks, ...lossChecks, ...reduceChecks, ...matmulChecks];
+export const SELF_CHECKS: SelfCheck[] = [
+  ...layerKinds().flatMap((k) => k.selfChecks ?? []),
+  ...batchChecks, ...softmaxChecks, ...lossChecks, ...reduceChecks, ...matmulChecks,
+];
 
 export interface SelfTestResult {
   name: string;

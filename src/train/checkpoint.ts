@@ -3,13 +3,15 @@
  * src/checkpoint (format, CRC-32 of every tensor and of the header, atomic write).
  *
  * Tensors (little-endian, unpadded, C order):
- *   layers.<i>.weight|bias|gamma|beta         F32, the shapes of model/layout.ts (`layoutModel(spec).params`)
- *   layers.<i>.running_mean|running_var       F32, BatchNorm running statistics (`layout.stats`)
+ *   layers.<i>.<role>                         F32, every layer's parameters by name and shape as its kind declares
+ *                                             them (model/layout.ts `layoutModel(spec).params`: Dense weight [in, out]
+ *                                             and bias, BatchNorm gamma and beta, ...)
+ *   layers.<i>.<role>                         F32, layers' statistics (`layout.stats`: BatchNorm running_mean, running_var)
  *   optim.<slot>                              F32 (F64 for a float64 optimizer), the flat per-element optimizer state
  *                                             (exp_avg, exp_avg_sq, momentum_buffer, ...) over the padded buffer of n
  * Metadata (each a JSON value; the keys of CHECKPOINT_META_KEYS plus a few):
  *   training      'wgtrain.training/1', the version of this layout
- *   model         the ModelSpec
+ *   model         the complete ModelSpec (format wgtrain.model/1; every layer's options and sizes spelled out)
  *   runner        RunnerConfig without model and optimizer (batchSize, seed, clip, guard, input scale/shift, ...)
  *   optimizer     { config: OptimizerConfig, state: OptimizerState without its slots (step, hyperparams, groups,
  *                   per-group scalars such as ASGD's eta in `scalars`, slot names in `slots`) }
@@ -29,7 +31,7 @@ import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint, t
 import { loadCheckpointFile, saveCheckpointFile } from '../checkpoint/file.js';
 import { PHILOX_ALGORITHM } from '../random.js';
 import { layoutModel } from '../model/layout.js';
-import { validateModelSpec, type ModelSpec } from '../model/spec.js';
+import { modelSizes, validateModelSpec, type ModelSpec } from '../model/spec.js';
 import type { OptimizerState } from '../optim/optimizer.js';
 import type { ScheduleState } from '../schedule/schedule.js';
 import type { EarlyStoppingState } from './early-stopping.js';
@@ -142,7 +144,7 @@ export function snapshotFromCheckpoint(file: DecodedCheckpoint, name: string): T
   const take = (tensorName: string, shape: number[], dtype: 'F32' | 'F64'): Float32Array | Float64Array => {
     expected.add(tensorName);
     const t = file.tensors[tensorName];
-    if (!t) return fail(`tensor ${tensorName}`, `missing (the model ${layoutSummary(model)} needs it)`);
+    if (!t) return fail(`tensor ${tensorName}`, `missing (the model ${modelSizes(model)} needs it)`);
     if (t.dtype !== dtype) fail(`tensor ${tensorName}`, `dtype ${t.dtype}, expected ${dtype}`);
     if (t.shape.join(',') !== shape.join(',')) fail(`tensor ${tensorName}`, `shape [${t.shape}], the model needs [${shape}]`);
     const d = t.data as Float32Array | Float64Array;
@@ -162,7 +164,7 @@ export function snapshotFromCheckpoint(file: DecodedCheckpoint, name: string): T
     state[k] = v;
   }
   for (const key of Object.keys(file.tensors)) {
-    if (!expected.has(key)) fail(`tensor ${key}`, `unexpected: the model ${layoutSummary(model)} and optimizer ${optMeta.config.name} have no such tensor`);
+    if (!expected.has(key)) fail(`tensor ${key}`, `unexpected: the model ${modelSizes(model)} and optimizer ${optMeta.config.name} have no such tensor`);
   }
   const { scalars: _scalars, slots: _slots, ...optRest } = st;
   const optimizer: OptimizerState = { ...optRest, state };
@@ -172,9 +174,6 @@ export function snapshotFromCheckpoint(file: DecodedCheckpoint, name: string): T
   return { config, state: runnerState, position, data, schedule, earlyStopping, history, device };
 }
 
-function layoutSummary(m: ModelSpec): string {
-  return [m.inputs, ...m.layers.flatMap((l) => (l.type === 'dense' ? [l.outputs] : []))].join('-');
-}
 
 /** Checkpoint file bytes. */
 export function encodeTrainingCheckpoint(s: TrainingSnapshot): Uint8Array {

@@ -211,7 +211,8 @@ export class CpuRunner implements Runner {
 export function checkDataset(ds: Dataset, config: RunnerConfig): void {
   const m = config.model;
   if (ds.exampleSize !== m.inputs) {
-    throw new Error(`dataset '${ds.name}' has ${ds.exampleSize} values per example but the model takes ${m.inputs} inputs`);
+    const shape = m.inputShape ? ` (shape ${m.inputShape.join('x')})` : '';
+    throw new Error(`dataset '${ds.name}' has ${ds.exampleSize} values per example (shape ${ds.inputShape.join('x')}) but the model takes ${m.inputs} inputs${shape}`);
   }
   if (m.loss === 'softmax_ce' && !ds.labels) throw new Error(`dataset '${ds.name}' has no labels; softmax_ce needs integer class labels`);
   if (m.loss !== 'softmax_ce' && !ds.targets) throw new Error(`dataset '${ds.name}' has no float targets; ${m.loss} needs targets`);

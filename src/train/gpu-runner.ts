@@ -8,34 +8,32 @@
  *
  * A step (`step()`): one `writeBuffer` of the step's integers (step index, batch start) and of the optimizer's
  * per-step scalars, then ONE command buffer with one compute pass holding every dispatch of the step:
- *   gather → [Dense (matmul with fused bias + activation) | BatchNorm | Dropout]* → loss (fused softmax-CE forward
- *   and backward) → metrics accumulate → backward layer by layer (activation′, dW = Xᵀ·dZ, db = Σ dZ, dX = dZ·Wᵀ)
- *   → optimizer (grad stats when clipping / guarding, then the fused update of every parameter).
+ *   gather → each layer's forward ops → loss (fused softmax-CE forward and backward) → metrics accumulate → each
+ *   layer's backward ops in reverse order → optimizer (grad stats when clipping / guarding, then the fused update of
+ *   every parameter).
+ * The layers plan their own ops (src/layers: `gpu.forward`, `gpu.backward`) on buffers the runner hands over: one
+ * activation buffer and one gradient buffer per layer boundary (shared across a layer that `aliasesInput`), ranges
+ * of the flat parameter, gradient and stats buffers, and the scratch buffers a layer declares. A layer that
+ * `acceptsEpilogue` absorbs the next layer's forward when that one offers an `epilogue` (Dense + activation: one
+ * matmul with a fused epilogue, which also stores the pre-activation for the activation's backward).
  * No allocation, no bind-group creation, no await; metrics come back through the MetricsRing every N steps.
  */
 import type { Dataset } from '../data/dataset.js';
 import type { Engine } from '../gpu/index.js';
-import { ActivationOp } from '../kernels/activation.js';
 import { BatchGatherOp, MNIST_NORMALIZATION, uploadF32Dataset, uploadF32LabelDataset, uploadU8Dataset, type F32Dataset, type F32LabelDataset, type U8Dataset } from '../kernels/batch.js';
-import { MatmulOp } from '../kernels/matmul.js';
 import { CrossEntropyOp, MetricsOp, createMetricsBuffer, metricsLayout } from '../kernels/softmax.js';
-import { layoutModel, paramSlot, statSlot, type ParamLayout, type ParamRole } from '../model/layout.js';
+import type { Encodable, Epilogue, GpuContext, PlannedOp } from '../layers/layer.js';
+import { inputGradientNeeded, type ResolvedLayer } from '../model/graph.js';
+import { layoutModel, paramSlot, statBlock, type ParamLayout } from '../model/layout.js';
 import { initParams, initStats } from '../model/params.js';
-import { outputSize, type LayerSpec } from '../model/spec.js';
+import { inputShape, modelLayers, outputSize } from '../model/spec.js';
 import { UniformBlock } from '../gpu/uniforms.js';
 import { checkDataset } from './cpu-runner.js';
 import { MetricsRing, type Snapshot } from './metrics-ring.js';
 import { GpuOptimizer } from '../optim/gpu.js';
-import { BatchNormOp } from '../kernels/batchnorm.js';
-import { DropoutOp, dropoutStream } from '../kernels/dropout.js';
 import { LossOp } from '../kernels/loss.js';
 import { optimizerGroups } from './optimizer-groups.js';
 import type { EvalResult, MetricsReport, Runner, RunnerConfig, RunnerState, StepInput } from './runner.js';
-
-interface Encodable {
-  encode(pass: GPUComputePassEncoder): void;
-  destroy(): void;
-}
 
 /** Everything recorded for one batch-row count. */
 interface Plan {
@@ -68,16 +66,19 @@ export class GpuRunner implements Runner {
   dispatchesPerStep = 0;
   optimizer!: GpuOptimizer;
   private readonly owned: GPUBuffer[] = [];
-  /** Output of layer i (index 0 = the gathered input batch, i + 1 = output of layers[i]). */
+  /** The model's layers with their kinds and shapes. */
+  private readonly layers: ResolvedLayer[];
+  /** Output of layer i (index 0 = the gathered input batch, i + 1 = output of layers[i]); a reshape shares its input's. */
   private readonly acts: GPUBuffer[] = [];
   /** Gradient w.r.t. acts[i]. */
   private readonly dacts: GPUBuffer[] = [];
+  /** Scratch buffers the layers declared (`gpu.buffers`), by layer index and name. */
+  private readonly scratch: Map<string, GPUBuffer>[] = [];
   private readonly labels: GPUBuffer;
   /** [B] of 1.0: bias gradients are 1ᵀ·dZ. */
   private readonly ones: GPUBuffer;
   private readonly rowLoss: GPUBuffer;
   private readonly rowFlags: GPUBuffer;
-  private readonly widths: number[];
   private readonly plans = new Map<string, Plan>();
   /** Labels of planned ops, for `profileStep`. */
   private readonly opNames = new WeakMap<Encodable, string>();
@@ -85,7 +86,9 @@ export class GpuRunner implements Runner {
   private ring!: MetricsRing;
   private readonly listeners = new Set<(m: MetricsReport) => void>();
   private readonly stepWords = new Uint32Array(4);
-  private readonly fused: boolean[];
+  /** The epilogue layer i applies for layer i + 1 (whose forward it absorbs), if any. */
+  private readonly absorbs: (Epilogue | undefined)[];
+  private readonly needsDx: boolean[];
   private lastSkipped = 0;
 
   constructor(
@@ -94,6 +97,7 @@ export class GpuRunner implements Runner {
   ) {
     this.description = engine.describe();
     const m = config.model;
+    this.layers = modelLayers(m);
     this.layout = layoutModel(m);
     this.outputs = outputSize(m);
     const B = config.batchSize;
@@ -107,12 +111,21 @@ export class GpuRunner implements Runner {
     this.grads = buf('grads', this.layout.n * F32);
     this.stats = buf('stats', Math.max(this.layout.nStats, 1) * F32);
     this.stepinfo = buf('stepinfo', 16);
-    this.widths = [m.inputs];
-    for (const l of m.layers) this.widths.push(l.type === 'dense' ? l.outputs : this.widths[this.widths.length - 1]!);
-    this.widths.forEach((w, i) => {
-      this.acts.push(buf(`act${i}`, B * w * F32));
-      this.dacts.push(buf(`dact${i}`, B * w * F32));
-    });
+    const boundary = (k: number, shape: readonly number[]) => {
+      const w = shape.reduce((a, b) => a * b, 1);
+      this.acts.push(buf(`act${k}`, B * w * F32));
+      this.dacts.push(buf(`dact${k}`, B * w * F32));
+    };
+    boundary(0, inputShape(m));
+    for (const l of this.layers) {
+      if (l.kind.gpu.aliasesInput?.(l.spec)) {
+        this.acts.push(this.acts[l.index]!);
+        this.dacts.push(this.dacts[l.index]!);
+      } else boundary(l.index + 1, l.output);
+      const bufs = new Map<string, GPUBuffer>();
+      for (const d of l.kind.gpu.buffers?.(l.spec, { input: l.input, output: l.output, batch: B }) ?? []) bufs.set(d.name, buf(`layers.${l.index}.${d.name}`, d.bytes));
+      this.scratch.push(bufs);
+    }
     this.labels = buf('labels', B * Math.max(this.outputs, 1) * F32);
     this.rowLoss = buf('row_loss', B * F32);
     this.rowFlags = buf('row_flags', B * F32);
@@ -120,9 +133,13 @@ export class GpuRunner implements Runner {
     engine.write(this.ones, new Float32Array(B).fill(1));
     this.metrics = createMetricsBuffer(engine, 'metrics');
     this.owned.push(this.metrics);
-    // A Dense layer directly followed by an activation runs as one matmul with a fused epilogue; the activation's
-    // own forward dispatch is skipped and the matmul also stores the pre-activation for the backward pass.
-    this.fused = m.layers.map((l, i) => l.type === 'activation' && i > 0 && m.layers[i - 1]!.type === 'dense');
+    this.absorbs = [];
+    this.layers.forEach((l, i) => {
+      const next = this.layers[i + 1];
+      const free = i === 0 || !this.absorbs[i - 1];
+      this.absorbs.push(free && next && l.kind.gpu.acceptsEpilogue ? next.kind.gpu.epilogue?.(next.spec) : undefined);
+    });
+    this.needsDx = inputGradientNeeded(this.layers);
   }
 
   async init(): Promise<void> {
@@ -167,28 +184,32 @@ export class GpuRunner implements Runner {
     );
   }
 
-  private slot(layer: number, role: ParamRole, flat: GPUBuffer): GPUBufferBinding {
-    const s = paramSlot(this.layout, layer, role)!;
+  /** A layer's parameter `role` as a range of `flat` (the parameters or the gradients). */
+  private paramRange(flat: GPUBuffer, l: ResolvedLayer, role: string): GPUBufferBinding {
+    const s = paramSlot(this.layout, l.index, role);
+    if (!s) throw new Error(`layers[${l.index}] (${l.spec.type}) has no parameter '${role}'`);
     return { buffer: flat, offset: s.offset * F32, size: s.size * F32 };
   }
 
-  /** [running_mean (F), running_var (F)] of a BatchNorm layer: adjacent in the stats buffer. */
-  private runningBinding(layer: number, features: number): GPUBufferBinding {
-    const s = statSlot(this.layout, layer, 'running_mean')!;
-    return { buffer: this.stats, offset: s.offset * F32, size: 2 * features * F32 };
-  }
-
-  private readonly saved = new Map<number, GPUBuffer>();
-
-  /** The batch mean and inverse std a BatchNorm layer's training forward saves for its backward. */
-  private bnSaved(layer: number, features: number): GPUBuffer {
-    let b = this.saved.get(layer);
-    if (!b) {
-      b = this.engine.storage(`layers.${layer}.bn_saved`, 2 * features * F32);
-      this.owned.push(b);
-      this.saved.set(layer, b);
-    }
-    return b;
+  /** What layer `l`'s GPU plan sees (see GpuContext in src/layers/layer.ts). */
+  private layerContext(l: ResolvedLayer, rows: number, training: boolean): GpuContext {
+    const where = `layers[${l.index}] (${l.spec.type})`;
+    return {
+      engine: this.engine, index: l.index, rows, training, input: l.input, output: l.output,
+      x: this.acts[l.index]!, y: this.acts[l.index + 1]!,
+      param: (role) => this.paramRange(this.params, l, role),
+      stats: () => {
+        const b = statBlock(this.layout, l.index);
+        if (!b) throw new Error(`${where} has no statistics`);
+        return { buffer: this.stats, offset: b.offset * F32, size: b.size * F32 };
+      },
+      buffer: (name) => {
+        const b = this.scratch[l.index]!.get(name);
+        if (!b) throw new Error(`${where} declared no scratch buffer '${name}'`);
+        return b;
+      },
+      seed: this.config.seed, stepinfo: this.stepinfo, ones: this.ones,
+    };
   }
 
   /** Builds (once per row count and mode) the dispatch lists of a step or an evaluation batch. */
@@ -199,81 +220,38 @@ export class GpuRunner implements Runner {
     const { engine, config } = this;
     const m = config.model;
     const training = mode === 'train';
-    // No one reads the gradient w.r.t. the input batch: backward ops whose only output it is are not planned.
-    const needsDx = (i: number): boolean => i > 0;
     const forward: Encodable[] = [];
-    const backward: Encodable[] = [];
-    for (let i = 0; i < m.layers.length; i++) {
-      const l = m.layers[i]!;
-      const f0 = forward.length;
-      const b0 = backward.length;
-      try {
-      const x = this.acts[i]!;
-      const y = this.acts[i + 1]!;
-      const win = this.widths[i]!;
-      const wout = this.widths[i + 1]!;
-      if (l.type === 'dense') {
-        const next = m.layers[i + 1];
-        const fuse = next?.type === 'activation';
-        forward.push(
-          await MatmulOp.create(engine, {
-            M: rows, N: l.outputs, K: l.inputs, a: x, b: this.slot(i, 'weight', this.params), c: fuse ? this.acts[i + 2]! : y,
-            bias: l.bias ? this.slot(i, 'bias', this.params) : undefined,
-            z: fuse ? y : undefined,
-            activation: fuse ? (next as Extract<LayerSpec, { type: 'activation' }>).kind : 'identity',
-            activationAlpha: fuse ? (next as Extract<LayerSpec, { type: 'activation' }>).alpha : undefined,
-          }),
-        );
-      } else if (l.type === 'activation') {
-        if (!this.fused[i]) forward.push(await ActivationOp.forward(engine, { kind: l.kind, alpha: l.alpha, n: rows * win, x, y }));
-      } else if (l.type === 'batchnorm') {
-        const shape = { rows, features: l.features };
-        const gamma = this.slot(i, 'gamma', this.params);
-        const beta = this.slot(i, 'beta', this.params);
-        const running = this.runningBinding(i, l.features);
+    const backwardByLayer: Encodable[][] = [];
+    const name = (list: PlannedOp[], prefix: string): Encodable[] =>
+      list.map((p) => {
+        this.opNames.set(p.op, `${prefix} ${p.name}`);
+        return p.op;
+      });
+    try {
+      for (const l of this.layers) {
+        const i = l.index;
+        const ctx = this.layerContext(l, rows, training);
+        const label = `layers.${i}.${l.kind.label(l.spec)}`;
+        if (!(i > 0 && this.absorbs[i - 1])) {
+          const epi = this.absorbs[i];
+          const next = this.layers[i + 1];
+          const ops = await l.kind.gpu.forward(l.spec, epi ? { ...ctx, epilogue: { ...epi, y: this.acts[i + 2]! } } : ctx);
+          forward.push(...name(ops, epi && next ? `${label}+${next.kind.label(next.spec)}` : label));
+        }
         if (training) {
-          const saved = this.bnSaved(i, l.features);
-          forward.push(await BatchNormOp.forwardTrain(engine, { ...shape, eps: l.eps, momentum: l.momentum, x, y, gamma, beta, running, saved }));
-          backward.unshift(
-            await BatchNormOp.backward(engine, {
-              ...shape, x, dy: this.dacts[i + 1]!, gamma, saved, dx: this.dacts[i]!,
-              dgamma: this.slot(i, 'gamma', this.grads), dbeta: this.slot(i, 'beta', this.grads),
-            }),
-          );
-        } else forward.push(await BatchNormOp.forwardEval(engine, { ...shape, eps: l.eps, x, y, gamma, beta, running }));
-      } else if (l.type === 'dropout') {
-        if (training && l.p > 0) {
-          const common = { n: rows * win, p: l.p, seed: config.seed, stream: dropoutStream(i), stepinfo: this.stepinfo };
-          forward.push(await DropoutOp.forward(engine, { ...common, x, y }));
-          if (needsDx(i)) backward.unshift(await DropoutOp.backward(engine, { ...common, dy: this.dacts[i + 1]!, dx: this.dacts[i]! }));
-        } else {
-          // Identity (evaluation, or p = 0): an identity activation copies the values through.
-          forward.push(await ActivationOp.forward(engine, { kind: 'identity', n: rows * win, x, y }));
-          if (training && needsDx(i)) backward.unshift(await ActivationOp.backward(engine, { kind: 'identity', n: rows * win, x, dy: this.dacts[i + 1]!, dx: this.dacts[i]! }));
+          const ops = await l.kind.gpu.backward(l.spec, {
+            ...ctx, dy: this.dacts[i + 1]!, dx: this.dacts[i]!, needsDx: this.needsDx[i]!,
+            grad: (role) => this.paramRange(this.grads, l, role),
+          });
+          backwardByLayer.push(name(ops, label));
         }
       }
-      if (!training) continue;
-      // Backward of dense and activation layers (unshift: they run in reverse layer order).
-      if (l.type === 'dense') {
-        const dZ = this.dacts[i + 1]!;
-        const ops: Encodable[] = [
-          await MatmulOp.create(engine, { M: l.inputs, N: l.outputs, K: rows, transA: true, a: x, b: dZ, c: this.slot(i, 'weight', this.grads) }),
-        ];
-        // db = 1ᵀ·dZ: the column sums of dZ as a 1×rows by rows×N product.
-        if (l.bias) ops.push(await MatmulOp.create(engine, { M: 1, N: l.outputs, K: rows, a: this.ones, b: dZ, c: this.slot(i, 'bias', this.grads) }));
-        if (needsDx(i)) ops.push(await MatmulOp.create(engine, { M: rows, N: l.inputs, K: l.outputs, transB: true, a: dZ, b: this.slot(i, 'weight', this.params), c: this.dacts[i]! }));
-        backward.unshift(...ops);
-      } else if (l.type === 'activation' && needsDx(i)) {
-        backward.unshift(await ActivationOp.backward(engine, { kind: l.kind, alpha: l.alpha, n: rows * wout, x, dy: this.dacts[i + 1]!, dx: this.dacts[i]! }));
-      }
-      } finally {
-        // Names for profiles: the ops this layer added at the end of `forward` and the front of `backward`.
-        const kind = l.type === 'activation' ? l.kind : l.type;
-        forward.slice(f0).forEach((op, k) => this.opNames.set(op, `layers.${i}.${kind}${l.type === 'dense' && this.fused[i + 1] ? '+' + (m.layers[i + 1] as { kind: string }).kind : ''} forward${k ? ` #${k + 1}` : ''}`));
-        const parts = l.type === 'dense' ? ['dW', 'db', 'dX'] : ['backward'];
-        backward.slice(0, backward.length - b0).forEach((op, k) => this.opNames.set(op, `layers.${i}.${kind} ${parts[k] ?? `backward #${k + 1}`}`));
-      }
+    } catch (e) {
+      for (const op of [...forward, ...backwardByLayer.flat()]) op.destroy();
+      throw e;
     }
+    // Backward runs the layers in reverse order, each layer's ops in its own order.
+    const backward = backwardByLayer.reverse().flat();
     const out = this.acts[m.layers.length]!;
     const dOut = training ? this.dacts[m.layers.length]! : undefined;
     const loss: Encodable[] = [

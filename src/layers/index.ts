@@ -1,0 +1,19 @@
+/**
+ * Layers: each kind is one module (its options, shapes, parameters, CPU reference and GPU plan) registered in
+ * registry.ts; the builders make the input objects `sequential([...], { inputs })` takes.
+ */
+export type {
+  LayerKind, LayerSpecBase, LayerSite, Shape, ParamDecl, StatDecl, InitContext, LayerArgs, LayerSyntax, Encodable, PlannedOp,
+  Epilogue, GpuContext, GpuForwardContext, GpuBackwardContext, GpuLayer, CpuForwardContext, CpuBackwardContext, CpuLayer,
+} from './layer.js';
+export { shapeSize, showShape, plannedOps } from './layer.js';
+export { BUILTIN_LAYERS, registerLayerKind, layerKind, layerKinds, type LayerSpec, type LayerInput } from './registry.js';
+export { bindArgs, formatCall, type ArgDecl, type ArgType, type ArgValue } from './args.js';
+export { INITIALIZERS, defaultWeightInit, gainNonlinearity, initWeights, type Initializer } from './weights.js';
+export { dense, denseLayer, type DenseSpec, type DenseInput } from './dense.js';
+export {
+  activation, relu, leakyRelu, elu, sigmoid, tanh, gelu, geluTanh, softplus, activationLayer, type ActivationSpec, type ActivationInput,
+} from './activation.js';
+export { batchNorm, batchNormLayer, type BatchNormSpec, type BatchNormInput } from './batchnorm.js';
+export { dropout, dropoutLayer, type DropoutSpec, type DropoutInput } from './dropout.js';
+export { reshape, reshapeLayer, type ReshapeSpec, type ReshapeInput } from './reshape.js';
