@@ -1,5 +1,5 @@
 /**
- * `wgtrain train`: trains an MLP on MNIST (55000 train / 5000 validation from the training file, seeded; the 10000
+ * `wgtrain train`: trains a model (an MLP by default) on MNIST (55000 train / 5000 validation from the training file, seeded; the 10000
  * test examples for the final accuracy) on the GPU or the CPU reference, with validation after each epoch, optional
  * early stopping, checkpoints and resume.
  *
@@ -17,6 +17,7 @@ import { loadMnist } from '../data/mnist-node.js';
 import { splitMnist } from '../data/mnist.js';
 import { createEngine, type Engine } from '../gpu/index.js';
 import { describeModel, parseModelSpec, type ModelSpec } from '../model/spec.js';
+import { modelSyntaxHelp } from '../model/text.js';
 import { OPTIMIZER_NAMES } from '../optim/rule.js';
 import type { Dtype } from '../optim/rule.js';
 import { restoreSchedule, scheduleFromSpec, specHelp } from '../schedule/spec.js';
@@ -42,7 +43,7 @@ export const DEFAULTS = {
 } as const;
 
 export const TRAIN_FLAGS = {
-  model: { type: 'string', value: 'SPEC', help: 'MLP: sizes and options, e.g. 784-256-256-10:relu,bn,dropout=0.1', default: DEFAULTS.model },
+  model: { type: 'string', value: 'SPEC', help: 'an MLP (784-256-256-10:relu,bn,dropout=0.1) or a layer list (784-dense(256)-relu-dense(10)); see Models below', default: DEFAULTS.model },
   optimizer: { type: 'string', value: 'NAME', help: `torch.optim class, case-insensitive: ${OPTIMIZER_NAMES.join(' ')}`, default: DEFAULTS.optimizer },
   lr: { type: 'number', help: 'base learning rate', default: DEFAULTS.lr },
   schedule: { type: 'string', value: 'SPEC', help: 'learning-rate schedule, e.g. warmup:100+cosine:T=2000 (default: cosine to 0 over the run)' },
@@ -63,6 +64,9 @@ export const TRAIN_FLAGS = {
 } as const satisfies FlagSpecs;
 
 const USAGE_LINE = 'wgtrain train [flags]';
+
+/** Values per MNIST image: the input of a --model layer list that names none. */
+const MNIST_INPUTS = 28 * 28;
 
 /** Torch class name for a case-insensitive optimizer name. */
 export function optimizerName(name: string): string {
@@ -125,7 +129,10 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
     return 2;
   }
   if (args.help) {
-    io.stdout(`${usage(TRAIN_FLAGS, USAGE_LINE)}\n\nSchedules (--schedule NAME:field=value,...; '+' chains a warm-up):\n${specHelp()}\n`);
+    io.stdout(
+      `${usage(TRAIN_FLAGS, USAGE_LINE)}\n\nModels (--model):\n${modelSyntaxHelp()}\n\n` +
+        `Schedules (--schedule NAME:field=value,...; '+' chains a warm-up):\n${specHelp()}\n`,
+    );
     return 0;
   }
   const v = args.values;
@@ -264,7 +271,7 @@ async function planRun(v: TrainValues, given: Set<string>, log: (line: string) =
   } else {
     let model: ModelSpec;
     try {
-      model = parseModelSpec(v.model!);
+      model = parseModelSpec(v.model!, { inputs: MNIST_INPUTS });
     } catch (e) {
       throw new ArgError(`wgtrain train: --model: ${(e as Error).message}`);
     }

@@ -41,10 +41,7 @@ export const activationLayer: LayerKind<ActivationSpec, ActivationInput> = {
   summary: 'element-wise activation Y = f(X), any shape',
   syntax: {
     names,
-    help: [
-      `${names.join(' | ')}`,
-      '                                     element-wise activation; leaky_relu(A) and elu(A) take α',
-    ],
+    help: [[names.join(' | '), 'element-wise activation; leaky_relu(A) and elu(A) take α (default 0.01 and 1)']],
     parse(name, args) {
       const a = bindArgs(name, args, ACTIVATIONS_WITH_ALPHA.includes(name as Activation) ? [{ key: 'alpha', type: 'number', positional: true }] : []);
       return activation(name as Activation, a.alpha as number | undefined);

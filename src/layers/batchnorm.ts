@@ -52,7 +52,7 @@ export const batchNormLayer: LayerKind<BatchNormSpec, BatchNormInput> = {
   summary: 'BatchNorm1d over (N, F): per-feature batch normalisation with running statistics',
   syntax: {
     names: ['bn', 'batchnorm'],
-    help: ['bn[(eps=1e-5,momentum=0.1)]        BatchNorm1d over (N, F) (also: batchnorm)'],
+    help: [['bn[(eps=1e-5,momentum=0.1)]', 'BatchNorm1d over (N, F) (also: batchnorm)']],
     parse(name, args) {
       const a = bindArgs(name, args, ARGS);
       return batchNorm({ ...(a.eps !== undefined ? { eps: a.eps as number } : {}), ...(a.momentum !== undefined ? { momentum: a.momentum as number } : {}) });

@@ -60,7 +60,7 @@ export const denseLayer: LayerKind<DenseSpec, DenseInput> = {
   summary: 'fully connected: Y = X·W + b over (N, F)',
   syntax: {
     names: ['dense'],
-    help: ['dense(N[,bias=false][,init=NAME])   fully connected layer with N outputs; input (N, F)'],
+    help: [['dense(N[,bias=false][,init=NAME])', 'fully connected layer with N outputs; input (N, F)']],
     parse(name, args) {
       const a = bindArgs(name, args, ARGS);
       if (a.outputs === undefined) throw new Error(`${name}: give the number of outputs, e.g. dense(256)`);

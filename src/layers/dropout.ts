@@ -35,7 +35,7 @@ export const dropoutLayer: LayerKind<DropoutSpec, DropoutInput> = {
   summary: 'inverted dropout with probability p, any shape',
   syntax: {
     names: ['dropout'],
-    help: ['dropout(P)                         inverted dropout, drop probability P in [0, 1) (default 0.5)'],
+    help: [['dropout(P)', 'inverted dropout, drop probability P in [0, 1) (default 0.5)']],
     parse(name, args) {
       const a = bindArgs(name, args, [{ key: 'p', type: 'number', positional: true }]);
       return a.p === undefined ? { type: 'dropout' } : dropout(a.p as number);

@@ -86,8 +86,8 @@ export interface LayerArgs {
 export interface LayerSyntax<S, I> {
   /** Names that select this kind in the text form, e.g. ['dense'], or every activation's name. Unique across kinds. */
   names: readonly string[];
-  /** Lines for `wgtrain train --help`: each form of the layer and what it means. */
-  help: readonly string[];
+  /** For `wgtrain train --help`: each form of the layer and what it means, e.g. ['dense(N)', 'N outputs']. */
+  help: readonly (readonly [form: string, meaning: string])[];
   /** The input object of `name(args)`; throws an Error saying what is wrong. */
   parse(name: string, args: LayerArgs): I;
   /** The text of a complete spec, omitting options at their defaults; `parse` of it gives the spec back. */

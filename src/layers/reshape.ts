@@ -25,7 +25,7 @@ export const reshapeLayer: LayerKind<ReshapeSpec, ReshapeInput> = {
   summary: 'the same values under another per-example shape (no data moves)',
   syntax: {
     names: ['reshape'],
-    help: ['reshape(D1[,D2,...])                per-example shape, e.g. reshape(1,28,28); one Di may be -1 (inferred)'],
+    help: [['reshape(D1[,D2,...])', 'the same values per example as shape D1×D2×...; one Di may be -1 (inferred)']],
     parse(name, args) {
       if (Object.keys(args.named).length) throw new Error(`${name}: takes only sizes, e.g. reshape(1,28,28)`);
       if (!args.positional.length) throw new Error(`${name}: give the shape, e.g. reshape(1,28,28)`);

@@ -190,17 +190,25 @@ export function formatModelSpec(m: ModelSpec): string {
   return m.loss === 'softmax_ce' ? body : `${body}:loss=${m.loss}`;
 }
 
+/** Two columns: a form, then its meaning (on the next line when the form is long). */
+function columns(rows: readonly (readonly [string, string])[], indent = '  ', width = 36): string[] {
+  return rows.flatMap(([form, meaning]) =>
+    form.length < width - 1 ? [`${indent}${form.padEnd(width)}${meaning}`] : [`${indent}${form}`, `${indent}${' '.repeat(width)}${meaning}`],
+  );
+}
+
 /** The text forms and every registered layer's syntax, for `--help`. */
 export function modelSyntaxHelp(): string {
   return [
-    '  784-256-256-10[:OPTIONS]     an MLP: sizes from input to output; OPTIONS (comma-separated): an activation',
-    '                               after each hidden layer (default relu), bn, dropout=P, init=NAME, loss=NAME',
-    '  [INPUT-]LAYER-LAYER-...[:loss=NAME,init=NAME]',
-    '                               a layer list; INPUT is the per-example shape, 784 or CxHxW (1x28x28),',
-    "                               default the data's (784 for MNIST)",
-    '  e.g. 784-dense(256)-bn-relu-dropout(0.1)-dense(10) = 784-256-10:relu,bn,dropout=0.1',
+    ...columns([
+      ['SIZE-SIZE-...[:OPTIONS]', 'an MLP, sizes from input to output (784-256-256-10); OPTIONS, comma-separated:'],
+      ['', 'an activation after each hidden layer (default relu), bn, dropout=P, init=NAME, loss=NAME'],
+      ['[INPUT-]LAYER-LAYER-...[:OPTIONS]', 'a layer list; INPUT: the per-example shape, 784 or CxHxW (1x28x28), default'],
+      ['', "the data's; OPTIONS: loss=NAME, init=NAME (for every layer with weights naming none)"],
+    ]),
+    '  e.g. 784-dense(256)-bn-relu-dropout(0.1)-dense(10) is 784-256-10:relu,bn,dropout=0.1',
     'Layers:',
-    ...layerKinds().flatMap((k) => k.syntax.help.map((line) => `  ${line}`)),
+    ...columns(layerKinds().flatMap((k) => k.syntax.help)),
     `Initializers (init=): ${INITIALIZERS.join(', ')}. Losses (loss=): ${LOSSES.join(', ')}.`,
   ].join('\n');
 }
