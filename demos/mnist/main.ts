@@ -217,7 +217,7 @@ async function train(): Promise<DemoResult> {
   const steps = intParam('steps');
   const subset = intParam('subset');
   const seed = Number(params.get('seed') ?? 0);
-  const model = parseModelSpec(opts.model);
+  const model = parseModelSpec(opts.model, { inputs: 28 * 28 }); // a layer list may leave out MNIST's input size
 
   if (!mnist) {
     const base = new URL(params.get('data') ?? '/mnist-data/', location.href);
