@@ -20,7 +20,10 @@ import { expectClose } from '../src/testing/compare.js';
 import { gpu } from './helpers/gpu.js';
 import { syntheticSet } from './helpers/mlp-v1.js';
 
-/** A kind the library does not have: Dense without bias, He-uniform, under its own name (it reuses Dense's math). */
+/**
+ * A kind the library does not have: Dense with He-uniform weights under its own name, reusing Dense's math but
+ * summing its bias gradient against a scratch buffer of its own, declared filled with ones.
+ */
 type LinearSpec = Omit<DenseSpec, 'type'> & { type: 'linear' };
 const linearLayer: LayerKind<LinearSpec, { type: 'linear'; outputs: number }> = {
   ...(denseLayer as unknown as LayerKind<LinearSpec, { type: 'linear'; outputs: number }>),
@@ -32,8 +35,13 @@ const linearLayer: LayerKind<LinearSpec, { type: 'linear'; outputs: number }> = 
     parse: (name, args) => ({ type: 'linear', outputs: bindArgs(name, args, [{ key: 'outputs', type: 'count', positional: true }]).outputs as number }),
     format: (s) => formatCall('linear', [s.outputs]),
   },
-  resolve: (l, site) => ({ ...denseLayer.resolve({ type: 'dense', outputs: l.outputs, bias: false, init: 'he_uniform' }, site), type: 'linear' }),
+  resolve: (l, site) => ({ ...denseLayer.resolve({ type: 'dense', outputs: l.outputs, init: 'he_uniform' }, site), type: 'linear' }),
   label: () => 'linear',
+  gpu: {
+    ...(denseLayer.gpu as unknown as LayerKind<LinearSpec>['gpu']),
+    buffers: (_s, io) => [{ name: 'ones', bytes: 4 * io.batch, fill: 1 }],
+    backward: (s, c) => (denseLayer.gpu as unknown as LayerKind<LinearSpec>['gpu']).backward(s, { ...c, ones: c.buffer('ones') }),
+  },
 };
 registerLayerKind(linearLayer);
 
@@ -71,19 +79,19 @@ describe('GPU runner: layers through their kinds only', () => {
   it('a kind registered from outside: parsed, planned, fused with the next activation, trained like the CPU', async () => {
     const engine = await gpu();
     const model = parseModelSpec('32-linear(12)-relu-dense(5)');
-    expect(model.layers[0]).toEqual({ type: 'linear', inputs: 32, outputs: 12, init: 'he_uniform', bias: false });
+    expect(model.layers[0]).toEqual({ type: 'linear', inputs: 32, outputs: 12, init: 'he_uniform', bias: true });
     expect(formatModelSpec(model)).toBe('32-linear(12)-relu-dense(5)');
     expect(() => parseModelSpec('1x32-linear(12)')).toThrow(/layers\[0\] \(linear\): takes \(N, F\) input but its input is \(N, 1, 32\)/);
     const config: RunnerConfig = { model, batchSize: 32, optimizer: { name: 'SGD', hyperparams: { lr: 0.05, momentum: 0.9 } }, seed: 2 };
     const g: GpuRunner = await createGpuRunner(engine, config);
-    expect(g.layout.params.map((p) => p.name)).toEqual(['layers.0.weight', 'layers.2.weight', 'layers.2.bias']);
+    expect(g.layout.params.map((p) => p.name)).toEqual(['layers.0.weight', 'layers.2.weight', 'layers.0.bias', 'layers.2.bias']);
     const gParams = await trained(g, config);
     const cParams = await trained(await createCpuRunner(config), config);
     expectClose(gParams, cParams, { atol: 2e-4, rtol: 2e-3 }, 'test kind: parameters GPU vs CPU');
-    // gather + 2 matmuls (the first with relu fused) + loss + metrics + dW + relu′ + dW, db, dX + optimizer (2)
-    expect(g.dispatchesPerStep).toBe(1 + 2 + 2 + 1 + 1 + 3 + 2);
+    // gather + 2 matmuls (the first with relu fused) + loss + metrics + dW, db + relu′ + dW, db, dX + optimizer (2)
+    expect(g.dispatchesPerStep).toBe(1 + 2 + 2 + 2 + 1 + 3 + 2);
     const profile = await g.profileStep({ step: 99, start: 0, rows: 32, lr: 0.05 });
-    if (profile) expect(profile.map((p) => p.op)).toEqual(expect.arrayContaining(['layers.0.linear+relu forward', 'layers.0.linear dW', 'layers.1.relu backward']));
+    if (profile) expect(profile.map((p) => p.op)).toEqual(expect.arrayContaining(['layers.0.linear+relu forward', 'layers.0.linear dW', 'layers.0.linear db', 'layers.1.relu backward']));
     g.destroy();
   });
 });

@@ -160,8 +160,11 @@ export interface GpuBackwardContext extends GpuContext {
 
 /** The layer's GPU step plan. */
 export interface GpuLayer<S> {
-  /** Scratch buffers kept for the runner's lifetime, by name (e.g. BatchNorm's saved batch statistics). */
-  buffers?(spec: S, io: { input: Shape; output: Shape; batch: number }): { name: string; bytes: number }[];
+  /**
+   * Scratch buffers kept for the runner's lifetime, by name (e.g. BatchNorm's saved batch statistics); `batch` is
+   * the largest row count any plan will have. Contents start at zero, or every f32 at `fill`.
+   */
+  buffers?(spec: S, io: { input: Shape; output: Shape; batch: number }): { name: string; bytes: number; fill?: number }[];
   /** True when the output is the input's memory reinterpreted (reshape): no ops; y aliases x and dx aliases dy. */
   aliasesInput?(spec: S): boolean;
   /** This layer's forward can apply an `Epilogue`, absorbing the next layer's forward (Dense: matmul + activation). */
