@@ -236,11 +236,14 @@ export class GpuRunner implements Runner {
         const i = l.index;
         const ctx = this.layerContext(l, rows, training);
         const label = `layers.${i}.${l.kind.label(l.spec)}`;
+        // A layer whose forward the layer before absorbed plans only its backward.
         if (!(i > 0 && this.absorbs[i - 1])) {
           const epi = this.absorbs[i];
-          const next = this.layers[i + 1];
-          const ops = await l.kind.gpu.forward(l.spec, epi ? { ...ctx, epilogue: { ...epi, y: this.acts[i + 2]! } } : ctx);
-          forward.push(...name(ops, epi && next ? `${label}+${next.kind.label(next.spec)}` : label));
+          if (epi) {
+            const next = this.layers[i + 1]!;
+            const ops = await l.kind.gpu.forward(l.spec, { ...ctx, epilogue: { ...epi, y: this.acts[i + 2]! } });
+            forward.push(...name(ops, `${label}+${next.kind.label(next.spec)}`));
+          } else forward.push(...name(await l.kind.gpu.forward(l.spec, ctx), label));
         }
         if (training) {
           const ops = await l.kind.gpu.backward(l.spec, {
