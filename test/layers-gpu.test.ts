@@ -8,7 +8,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Dataset } from '../src/data/dataset.js';
 import { denseLayer, type DenseSpec } from '../src/layers/dense.js';
-import type { LayerKind } from '../src/layers/layer.js';
+import { plannedOps, type LayerKind } from '../src/layers/layer.js';
+import { MatmulOp } from '../src/kernels/matmul.js';
 import { bindArgs, formatCall } from '../src/layers/args.js';
 import { registerLayerKind } from '../src/layers/registry.js';
 import { formatModelSpec, parseModelSpec } from '../src/model/spec.js';
@@ -21,10 +22,12 @@ import { gpu } from './helpers/gpu.js';
 import { syntheticSet } from './helpers/mlp-v1.js';
 
 /**
- * A kind the library does not have: Dense with He-uniform weights under its own name, reusing Dense's math but
- * summing its bias gradient against a scratch buffer of its own, declared filled with ones.
+ * A kind the library does not have: Dense with He-uniform weights under its own name, reusing Dense's math, but
+ * summing its bias gradient against a scratch buffer of its own (declared filled with ones) and absorbing the
+ * backward of an activation before it into its dX matmul (dX ⊙ f′(z) through the matmul's activationGrad).
  */
 type LinearSpec = Omit<DenseSpec, 'type'> & { type: 'linear' };
+const denseGpu = denseLayer.gpu as unknown as LayerKind<LinearSpec>['gpu'];
 const linearLayer: LayerKind<LinearSpec, { type: 'linear'; outputs: number }> = {
   ...(denseLayer as unknown as LayerKind<LinearSpec, { type: 'linear'; outputs: number }>),
   type: 'linear',
@@ -38,9 +41,21 @@ const linearLayer: LayerKind<LinearSpec, { type: 'linear'; outputs: number }> = 
   resolve: (l, site) => ({ ...denseLayer.resolve({ type: 'dense', outputs: l.outputs, init: 'he_uniform' }, site), type: 'linear' }),
   label: () => 'linear',
   gpu: {
-    ...(denseLayer.gpu as unknown as LayerKind<LinearSpec>['gpu']),
+    ...denseGpu,
     buffers: (_s, io) => [{ name: 'ones', bytes: 4 * io.batch, fill: 1 }],
-    backward: (s, c) => (denseLayer.gpu as unknown as LayerKind<LinearSpec>['gpu']).backward(s, { ...c, ones: c.buffer('ones') }),
+    acceptsGradEpilogue: true,
+    backward: (s, c) =>
+      plannedOps(async (add) => {
+        const g = c.gradEpilogue;
+        for (const o of await denseGpu.backward(s, { ...c, ones: c.buffer('ones'), needsDx: c.needsDx && !g })) add(o.name, o.op);
+        if (g) {
+          const op = await MatmulOp.create(c.engine, {
+            M: c.rows, N: s.inputs, K: s.outputs, transB: true, a: c.dy, b: c.param('weight'), c: g.dx,
+            activation: g.activation, activationAlpha: g.alpha, activationGrad: { z: g.z },
+          });
+          add(`dX+${g.activation}′`, op);
+        }
+      }),
   },
 };
 registerLayerKind(linearLayer);
@@ -76,22 +91,27 @@ describe('GPU runner: layers through their kinds only', () => {
     expect(engine.memory().buffers).toBe(before.buffers);
   });
 
-  it('a kind registered from outside: parsed, planned, fused with the next activation, trained like the CPU', async () => {
+  it('a kind registered from outside: parsed, planned, fused with the activations around it, trained like the CPU', async () => {
     const engine = await gpu();
-    const model = parseModelSpec('32-linear(12)-relu-dense(5)');
+    const model = parseModelSpec('32-linear(12)-relu-linear(8)-tanh-dense(5)');
     expect(model.layers[0]).toEqual({ type: 'linear', inputs: 32, outputs: 12, init: 'he_uniform', bias: true });
-    expect(formatModelSpec(model)).toBe('32-linear(12)-relu-dense(5)');
+    expect(formatModelSpec(model)).toBe('32-linear(12)-relu-linear(8)-tanh-dense(5)');
     expect(() => parseModelSpec('1x32-linear(12)')).toThrow(/layers\[0\] \(linear\): takes \(N, F\) input but its input is \(N, 1, 32\)/);
     const config: RunnerConfig = { model, batchSize: 32, optimizer: { name: 'SGD', hyperparams: { lr: 0.05, momentum: 0.9 } }, seed: 2 };
     const g: GpuRunner = await createGpuRunner(engine, config);
-    expect(g.layout.params.map((p) => p.name)).toEqual(['layers.0.weight', 'layers.2.weight', 'layers.0.bias', 'layers.2.bias']);
+    expect(g.layout.params.map((p) => p.name)).toEqual(['layers.0.weight', 'layers.2.weight', 'layers.4.weight', 'layers.0.bias', 'layers.2.bias', 'layers.4.bias']);
     const gParams = await trained(g, config);
     const cParams = await trained(await createCpuRunner(config), config);
     expectClose(gParams, cParams, { atol: 2e-4, rtol: 2e-3 }, 'test kind: parameters GPU vs CPU');
-    // gather + 2 matmuls (the first with relu fused) + loss + metrics + dW, db + relu′ + dW, db, dX + optimizer (2)
-    expect(g.dispatchesPerStep).toBe(1 + 2 + 2 + 2 + 1 + 3 + 2);
+    // gather + 3 matmuls (relu and tanh fused) + loss + metrics + dense dW, db, dX + tanh′ + linear dW, db, dX⊙relu′
+    // (relu′ absorbed) + linear dW, db + optimizer (2)
+    expect(g.dispatchesPerStep).toBe(1 + 3 + 2 + 3 + 1 + 3 + 2 + 2);
     const profile = await g.profileStep({ step: 99, start: 0, rows: 32, lr: 0.05 });
-    if (profile) expect(profile.map((p) => p.op)).toEqual(expect.arrayContaining(['layers.0.linear+relu forward', 'layers.0.linear dW', 'layers.0.linear db', 'layers.1.relu backward']));
+    if (profile) {
+      const ops = profile.map((p) => p.op);
+      expect(ops).toEqual(expect.arrayContaining(['layers.0.linear+relu forward', 'layers.2.linear+tanh forward', 'layers.3.tanh backward', 'layers.2.linear dX+relu′', 'layers.0.linear db']));
+      expect(ops.filter((o) => o.startsWith('layers.1.'))).toEqual([]);
+    }
     g.destroy();
   });
 });

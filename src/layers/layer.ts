@@ -154,6 +154,12 @@ export interface GpuBackwardContext extends GpuContext {
   dx: GPUBuffer;
   /** False for layers before which nothing has parameters: then nobody reads dx and ops that only write it are left out. */
   needsDx: boolean;
+  /**
+   * Set when this layer absorbs the backward of the layer before it (this layer `acceptsGradEpilogue`, needs dx, and
+   * that layer offers an `epilogue`): instead of dx, write dx ⊙ f′(z) — the gradient w.r.t. that layer's input — to
+   * `gradEpilogue.dx`; `z` holds that layer's input. The layer before then plans no backward of its own.
+   */
+  gradEpilogue?: Epilogue & { z: GPUBuffer; dx: GPUBuffer };
   /** A parameter tensor's range of the flat gradient buffer; gradients are WRITTEN (not accumulated) each step. */
   grad(role: string): GPUBufferBinding;
 }
@@ -169,7 +175,15 @@ export interface GpuLayer<S> {
   aliasesInput?(spec: S): boolean;
   /** This layer's forward can apply an `Epilogue`, absorbing the next layer's forward (Dense: matmul + activation). */
   acceptsEpilogue?: boolean;
-  /** The epilogue this layer amounts to, when a producer before it may absorb its forward (activations). */
+  /**
+   * The backward can apply an element-wise layer's backward to the dx it produces (`GpuBackwardContext.gradEpilogue`:
+   * e.g. the dX matmul times f′(z)), absorbing the backward of the layer before.
+   */
+  acceptsGradEpilogue?: boolean;
+  /**
+   * The epilogue this layer amounts to (activations): y = f(x), dx = dy ⊙ f′(x). A layer before it that
+   * `acceptsEpilogue` may absorb its forward; a layer after it that `acceptsGradEpilogue` may absorb its backward.
+   */
   epilogue?(spec: S): Epilogue | undefined;
   /** Forward ops, in order (training or evaluation, see ctx.training). Not called when a producer absorbed it. */
   forward(spec: S, ctx: GpuForwardContext): Promise<PlannedOp[]>;

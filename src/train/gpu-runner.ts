@@ -15,7 +15,8 @@
  * activation buffer and one gradient buffer per layer boundary (shared across a layer that `aliasesInput`), ranges
  * of the flat parameter, gradient and stats buffers, and the scratch buffers a layer declares. A layer that
  * `acceptsEpilogue` absorbs the next layer's forward when that one offers an `epilogue` (Dense + activation: one
- * matmul with a fused epilogue, which also stores the pre-activation for the activation's backward).
+ * matmul with a fused epilogue, which also stores the pre-activation for the activation's backward); one that
+ * `acceptsGradEpilogue` absorbs the backward of such a layer before it (dX·f′(z) in one matmul).
  * No allocation, no bind-group creation, no await; metrics come back through the MetricsRing every N steps.
  */
 import type { Dataset } from '../data/dataset.js';
@@ -88,6 +89,8 @@ export class GpuRunner implements Runner {
   private readonly stepWords = new Uint32Array(4);
   /** The epilogue layer i applies for layer i + 1 (whose forward it absorbs), if any. */
   private readonly absorbs: (Epilogue | undefined)[];
+  /** The epilogue whose backward layer i applies for layer i − 1 (whose backward it absorbs), if any. */
+  private readonly absorbsBackward: (Epilogue | undefined)[];
   private readonly needsDx: boolean[];
   private lastSkipped = 0;
 
@@ -144,6 +147,10 @@ export class GpuRunner implements Runner {
       this.absorbs.push(free && next && l.kind.gpu.acceptsEpilogue ? next.kind.gpu.epilogue?.(next.spec) : undefined);
     });
     this.needsDx = inputGradientNeeded(this.layers);
+    this.absorbsBackward = this.layers.map((l, i) => {
+      const prev = this.layers[i - 1];
+      return prev && this.needsDx[i] && l.kind.gpu.acceptsGradEpilogue ? prev.kind.gpu.epilogue?.(prev.spec) : undefined;
+    });
   }
 
   async init(): Promise<void> {
@@ -245,10 +252,13 @@ export class GpuRunner implements Runner {
             forward.push(...name(ops, `${label}+${next.kind.label(next.spec)}`));
           } else forward.push(...name(await l.kind.gpu.forward(l.spec, ctx), label));
         }
-        if (training) {
+        // Likewise a layer whose backward the layer after absorbs.
+        if (training && !this.absorbsBackward[i + 1]) {
+          const epi = this.absorbsBackward[i];
           const ops = await l.kind.gpu.backward(l.spec, {
             ...ctx, dy: this.dacts[i + 1]!, dx: this.dacts[i]!, needsDx: this.needsDx[i]!,
             grad: (role) => this.paramRange(this.grads, l, role),
+            ...(epi ? { gradEpilogue: { ...epi, z: this.acts[i - 1]!, dx: this.dacts[i - 1]! } } : {}),
           });
           backwardByLayer.push(name(ops, label));
         }
