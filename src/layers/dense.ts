@@ -6,8 +6,10 @@
  * Parameters: `weight` [in, out] (group decay; initializer `init`, default he_normal before a ReLU-like activation,
  * else glorot_uniform — see weights.ts), `bias` [out] (group no_decay, zeros) unless bias = false.
  * GPU: one matmul (shaders/matmul.wgsl) whose epilogue adds the bias and applies the next layer's activation when
- * it absorbs it (`acceptsEpilogue`), storing the pre-activation for that activation's backward; backward is three
- * matmuls (dW, db as 1ᵀ·dY, dX), dX only when a layer before has parameters.
+ * it absorbs it (`acceptsEpilogue`), storing the pre-activation for that activation's backward. Backward: dW = Xᵀ·dY
+ * with db = 1ᵀ·dY as its `columnSums` (one dispatch with 'tiled8', the hardware kernel), and dX = dY·Wᵀ only when a
+ * layer before has parameters — times f′(z) of the activation before this layer when it absorbs that backward
+ * (`acceptsGradEpilogue`, the matmul's `activationGrad`).
  */
 import { MatmulOp } from '../kernels/matmul.js';
 import { allocate, rounder, type Dtype, type FloatArray } from '../ref/dtype.js';
@@ -120,12 +122,21 @@ export const denseLayer: LayerKind<DenseSpec, DenseInput> = {
       });
       return [{ name: 'forward', op }];
     },
+    acceptsGradEpilogue: true,
     backward(s, c) {
       return plannedOps(async (add) => {
-        add('dW', await MatmulOp.create(c.engine, { M: s.inputs, N: s.outputs, K: c.rows, transA: true, a: c.x, b: c.dy, c: c.grad('weight') }));
-        // db = 1ᵀ·dY: the column sums of dY as a 1×rows by rows×out product.
-        if (s.bias) add('db', await MatmulOp.create(c.engine, { M: 1, N: s.outputs, K: c.rows, a: c.ones, b: c.dy, c: c.grad('bias') }));
-        if (c.needsDx) add('dX', await MatmulOp.create(c.engine, { M: c.rows, N: s.inputs, K: s.outputs, transB: true, a: c.dy, b: c.param('weight'), c: c.dx }));
+        // db = 1ᵀ·dY, the column sums of dY, rides with dW.
+        const dW = await MatmulOp.create(c.engine, {
+          M: s.inputs, N: s.outputs, K: c.rows, transA: true, a: c.x, b: c.dy, c: c.grad('weight'),
+          columnSums: s.bias ? c.grad('bias') : undefined,
+        });
+        add(s.bias ? (dW.fusedColumnSums ? 'dW+db' : 'dW, db') : 'dW', dW);
+        if (!c.needsDx) return;
+        const g = c.gradEpilogue;
+        add(g ? `dX·${g.activation}′` : 'dX', await MatmulOp.create(c.engine, {
+          M: c.rows, N: s.inputs, K: s.outputs, transB: true, a: c.dy, b: c.param('weight'), c: g ? g.dx : c.dx,
+          ...(g ? { activation: g.activation, activationAlpha: g.alpha, activationGrad: { z: g.z } } : {}),
+        }));
       });
     },
   },
