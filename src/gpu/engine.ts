@@ -118,13 +118,20 @@ export class Engine {
     return () => this.errorListeners.delete(listener);
   }
 
+  /** Device loss or destroy() make every later call throw this rather than fail inside WebGPU. */
   private ensureUsable(): void {
     if (this.lostError) throw this.lostError;
-    if (this.destroyed) throw new WgtrainError('wgtrain: this engine was destroyed');
+    if (this.destroyed) throw new WgtrainError('wgtrain: this engine was destroyed; create a new one with createEngine()');
+  }
+
+  /** The device-loss error once the device is lost (null while it works). */
+  get lost(): DeviceLostError | null {
+    return this.lostError;
   }
 
   /** Builds (once) the kernel for `def` with the given `override` constants. */
   kernel(def: KernelDef, overrides: Record<string, number> = {}): Promise<Kernel> {
+    this.ensureUsable();
     const source = new ComposedSource(def.files);
     const key = `${source.name}|${def.entry}|${JSON.stringify(Object.entries(overrides).sort())}|${(def.dynamic ?? []).join(',')}`;
     let k = this.kernels.get(key);
@@ -253,6 +260,7 @@ export class Engine {
   }
 
   write(buffer: GPUBuffer, data: ArrayBufferView, byteOffset = 0): void {
+    this.ensureUsable();
     this.device.queue.writeBuffer(buffer, byteOffset, data.buffer, data.byteOffset, data.byteLength);
   }
 
@@ -314,7 +322,7 @@ export class Engine {
 
   /** Waits for submitted work and throws the first GPU error reported since the last flush (or device loss). */
   async flush(): Promise<void> {
-    if (this.lostError) throw this.lostError;
+    this.ensureUsable();
     await this.device.queue.onSubmittedWorkDone();
     await new Promise((r) => setTimeout(r, 0)); // lets the device deliver uncapturederror events
     if (this.lostError) throw this.lostError;

@@ -8,6 +8,7 @@
  */
 import type { Dataset } from '../data/dataset.js';
 import { CpuModel, type Targets } from '../model/cpu-model.js';
+import { outputSize } from '../model/spec.js';
 import { initParams, initStats } from '../model/params.js';
 import { Optimizer } from '../optim/optimizer.js';
 import { allocate, type Dtype, type FloatArray } from '../ref/dtype.js';
@@ -15,6 +16,7 @@ import { optimizerGroups } from './optimizer-groups.js';
 import type { EvalResult, MetricsReport, Runner, RunnerConfig, RunnerState, StepInput } from './runner.js';
 import { MNIST_NORMALIZATION } from '../kernels/batch.js';
 import { gradMagnitudeLr } from '../schedule/grad-magnitude.js';
+import { checkNotEmpty, checkPermutation, checkRange, checkStepInput, destroyedError, validateRunnerConfig } from './runner-checks.js';
 
 export async function createCpuRunner(config: RunnerConfig, opts: { dtype?: Dtype } = {}): Promise<CpuRunner> {
   return new CpuRunner(config, opts.dtype ?? 'float32');
@@ -36,11 +38,14 @@ export class CpuRunner implements Runner {
   private readonly listeners = new Set<(m: MetricsReport) => void>();
   private readonly scale: number;
   private readonly shift: number;
+  private destroyed = false;
 
   constructor(
     readonly config: RunnerConfig,
     readonly dtype: Dtype,
   ) {
+    validateRunnerConfig(config);
+    if (dtype !== 'float32' && dtype !== 'float64') throw new Error(`CpuRunner: dtype must be 'float32' or 'float64', got ${JSON.stringify(dtype)}`);
     this.description = `cpu ${dtype}`;
     this.model = new CpuModel(config.model, dtype);
     const { layout } = this.model;
@@ -59,16 +64,21 @@ export class CpuRunner implements Runner {
     this.shift = config.inputShift ?? MNIST_NORMALIZATION.shift;
   }
 
+  /** Every public method starts here: a destroyed runner says so. */
+  private alive(method: string): void {
+    if (this.destroyed) throw destroyedError(`CpuRunner.${method}`, 'create a new one with createCpuRunner (and importState to continue)');
+  }
+
   async setTrainingData(ds: Dataset): Promise<void> {
+    this.alive('setTrainingData');
     checkDataset(ds, this.config);
     this.data = ds;
   }
 
   beginEpoch(permutation: Uint32Array): void {
+    this.alive('beginEpoch');
     if (!this.data) throw new Error('beginEpoch: call setTrainingData first');
-    if (permutation.length !== this.data.length) {
-      throw new Error(`beginEpoch: the permutation has ${permutation.length} entries but the training set has ${this.data.length}`);
-    }
+    checkPermutation(permutation, this.data.length, 'beginEpoch');
     this.perm = permutation;
   }
 
@@ -97,10 +107,9 @@ export class CpuRunner implements Runner {
   }
 
   step(s: StepInput): void {
+    this.alive('step');
     if (!this.data || !this.perm) throw new Error('step: call setTrainingData and beginEpoch first');
-    if (s.rows < 1 || s.rows > this.config.batchSize || s.start + s.rows > this.perm.length) {
-      throw new RangeError(`step: rows ${s.rows} at ${s.start} do not fit batch size ${this.config.batchSize} / epoch of ${this.perm.length}`);
-    }
+    checkStepInput(s, this.config.batchSize, this.perm.length, 'step');
     const { x, targets } = this.batch(this.data, this.perm.subarray(s.start, s.start + s.rows), s.rows);
     const ctx = { training: true, seed: this.config.seed, step: s.step };
     const f = this.model.forward(this.params, this.stats, x, s.rows, ctx);
@@ -154,14 +163,19 @@ export class CpuRunner implements Runner {
   }
 
   onMetrics(listener: (m: MetricsReport) => void): () => void {
+    this.alive('onMetrics');
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  async flushMetrics(): Promise<void> {}
+  async flushMetrics(): Promise<void> {
+    this.alive('flushMetrics');
+  }
 
   async evaluate(ds: Dataset): Promise<EvalResult> {
+    this.alive('evaluate');
     checkDataset(ds, this.config);
+    checkNotEmpty(ds.length, ds.name, 'evaluate');
     let lossSum = 0;
     let correct = 0;
     const chunk = 512;
@@ -181,6 +195,9 @@ export class CpuRunner implements Runner {
   }
 
   async predict(ds: Dataset, start = 0, rows = ds.length - start): Promise<Float32Array> {
+    this.alive('predict');
+    checkDataset(ds, this.config);
+    checkRange(ds.length, start, rows, 'predict');
     const idx = Uint32Array.from({ length: rows }, (_, i) => start + i);
     const { x } = this.batch(ds, idx, rows);
     const f = this.model.forward(this.params, this.stats, x, rows, { training: false, seed: this.config.seed, step: 0 });
@@ -188,10 +205,12 @@ export class CpuRunner implements Runner {
   }
 
   async exportState(): Promise<RunnerState> {
+    this.alive('exportState');
     return { params: Float32Array.from(this.params), stats: Float32Array.from(this.stats), optimizer: this.optimizer.exportState(), skipped: this.skipped };
   }
 
   async importState(s: RunnerState): Promise<void> {
+    this.alive('importState');
     if (s.params.length !== this.params.length || s.stats.length !== this.stats.length) {
       throw new Error(`importState: the state holds ${s.params.length} parameters / ${s.stats.length} stats; this model has ${this.params.length} / ${this.stats.length}`);
     }
@@ -203,6 +222,7 @@ export class CpuRunner implements Runner {
   }
 
   destroy(): void {
+    this.destroyed = true;
     this.listeners.clear();
   }
 }
@@ -216,4 +236,11 @@ export function checkDataset(ds: Dataset, config: RunnerConfig): void {
   }
   if (m.loss === 'softmax_ce' && !ds.labels) throw new Error(`dataset '${ds.name}' has no labels; softmax_ce needs integer class labels`);
   if (m.loss !== 'softmax_ce' && !ds.targets) throw new Error(`dataset '${ds.name}' has no float targets; ${m.loss} needs targets`);
+  const outputs = outputSize(m);
+  if (m.loss === 'softmax_ce' && ds.numClasses! > outputs) {
+    throw new Error(`dataset '${ds.name}' has ${ds.numClasses} classes but the model has ${outputs} outputs; give the last layer ${ds.numClasses}`);
+  }
+  if (m.loss !== 'softmax_ce' && ds.targetSize !== outputs) {
+    throw new Error(`dataset '${ds.name}' has ${ds.targetSize} targets per example but the model has ${outputs} outputs`);
+  }
 }

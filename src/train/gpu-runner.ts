@@ -34,6 +34,9 @@ import { MetricsRing, type Snapshot } from './metrics-ring.js';
 import { GpuOptimizer } from '../optim/gpu.js';
 import { LossOp } from '../kernels/loss.js';
 import { optimizerGroups } from './optimizer-groups.js';
+import { checkNotEmpty, checkPermutation, checkRange, checkStepInput, destroyedError, validateRunnerConfig } from './runner-checks.js';
+import { checkBufferFits, checkGpuRunnerFits, formatBytes } from './gpu-limits.js';
+import { GpuError } from '../gpu/errors.js';
 import type { EvalResult, MetricsReport, Runner, RunnerConfig, RunnerState, StepInput } from './runner.js';
 
 /** Everything recorded for one batch-row count. */
@@ -46,9 +49,28 @@ interface Plan {
 
 const F32 = 4;
 
+/**
+ * Checks the whole config and the adapter's limits before allocating anything (a rejected config leaves nothing
+ * behind), then builds the runner; if the device refuses an allocation (out of memory), everything made so far is
+ * freed and the error says how much the runner needed.
+ */
 export async function createGpuRunner(engine: Engine, config: RunnerConfig): Promise<GpuRunner> {
+  const { layout } = validateRunnerConfig(config);
+  const planned = checkGpuRunnerFits(engine.limits, config, layout);
   const r = new GpuRunner(engine, config);
-  await r.init();
+  try {
+    await r.init();
+    // The device reports a refused allocation asynchronously: wait for it here rather than at the first step.
+    await engine.flush();
+  } catch (e) {
+    r.destroy();
+    if (!(e instanceof GpuError) || e.kind === 'internal') throw e;
+    throw new GpuError(
+      e.kind,
+      `createGpuRunner: the GPU refused the runner's buffers (about ${formatBytes(planned.bytes)} in all; everything allocated ` +
+        `was freed again): ${e.message}`,
+    );
+  }
   return r;
 }
 
@@ -93,6 +115,7 @@ export class GpuRunner implements Runner {
   private readonly absorbsBackward: (Epilogue | undefined)[];
   private readonly needsDx: boolean[];
   private lastSkipped = 0;
+  private destroyed = false;
 
   constructor(
     readonly engine: Engine,
@@ -151,6 +174,11 @@ export class GpuRunner implements Runner {
       const prev = this.layers[i - 1];
       return prev && this.needsDx[i] && l.kind.gpu.acceptsGradEpilogue ? prev.kind.gpu.epilogue?.(prev.spec) : undefined;
     });
+  }
+
+  /** Every public method starts here: a destroyed runner says so instead of failing inside WebGPU. */
+  private alive(method: string): void {
+    if (this.destroyed) throw destroyedError(`GpuRunner.${method}`, 'create a new one with createGpuRunner (and importState to continue)');
   }
 
   async init(): Promise<void> {
@@ -306,6 +334,8 @@ export class GpuRunner implements Runner {
 
   private upload(ds: Dataset, label: string): { data: U8Dataset | F32Dataset | F32LabelDataset; ds: Dataset; perm: GPUBuffer } {
     checkDataset(ds, this.config);
+    const bytes = ds.length * ds.exampleSize * (ds.inputs instanceof Uint8Array ? 1 : 4);
+    checkBufferFits(this.engine.limits, bytes, `dataset '${ds.name}' (${ds.length} examples of ${ds.exampleSize} values)`, 'use fewer examples per dataset');
     const data =
       ds.inputs instanceof Uint8Array && ds.labels
         ? uploadU8Dataset(this.engine, ds.inputs, ds.labels, ds.exampleSize, label)
@@ -338,6 +368,7 @@ export class GpuRunner implements Runner {
   }
 
   async setTrainingData(ds: Dataset): Promise<void> {
+    this.alive('setTrainingData');
     if (this.train?.ds === ds) return;
     this.dropPlans('train');
     this.dropUpload(this.train);
@@ -349,15 +380,16 @@ export class GpuRunner implements Runner {
   }
 
   beginEpoch(permutation: Uint32Array): void {
+    this.alive('beginEpoch');
     if (!this.train) throw new Error('beginEpoch: call setTrainingData first');
-    if (permutation.length !== this.train.ds.length) {
-      throw new Error(`beginEpoch: the permutation has ${permutation.length} entries but the training set has ${this.train.ds.length}`);
-    }
+    checkPermutation(permutation, this.train.ds.length, 'beginEpoch');
     this.engine.write(this.train.perm, permutation);
   }
 
   step(s: StepInput): void {
+    this.alive('step');
     if (!this.train) throw new Error('step: call setTrainingData and beginEpoch first');
+    checkStepInput(s, this.config.batchSize, this.train.ds.length, 'step');
     const plan = this.plans.get(`${s.rows}/train/train`);
     if (!plan) {
       throw new RangeError(
@@ -398,6 +430,7 @@ export class GpuRunner implements Runner {
   private readonly fences: Promise<void>[] = [];
 
   async ready(): Promise<void> {
+    this.alive('ready');
     if (this.fences.length <= GpuRunner.MAX_FENCES) return;
     await this.fences[this.fences.length - 1 - GpuRunner.MAX_FENCES];
     this.fences.splice(0, this.fences.length - GpuRunner.MAX_FENCES);
@@ -409,6 +442,7 @@ export class GpuRunner implements Runner {
    * the adapter lacks 'timestamp-query'. A diagnostic: it waits for the GPU, so it is not for the training loop.
    */
   async profileStep(s: StepInput): Promise<{ op: string; ms: number }[] | null> {
+    this.alive('profileStep');
     const { engine } = this;
     if (!engine.features.has('timestamp-query')) return null;
     const plan = this.plans.get(`${s.rows}/train/train`);
@@ -452,11 +486,13 @@ export class GpuRunner implements Runner {
   }
 
   onMetrics(listener: (m: MetricsReport) => void): () => void {
+    this.alive('onMetrics');
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
   async flushMetrics(): Promise<void> {
+    this.alive('flushMetrics');
     if (this.ring.unreported > 0) {
       while (!this.ring.hasFreeSlot) await this.ring.drain();
       const encoder = this.engine.device.createCommandEncoder({ label: 'metrics flush' });
@@ -469,6 +505,8 @@ export class GpuRunner implements Runner {
   }
 
   async evaluate(ds: Dataset): Promise<EvalResult> {
+    this.alive('evaluate');
+    checkNotEmpty(ds.length, ds.name, 'evaluate');
     const chunk = Math.min(this.config.batchSize, ds.length);
     const { acc, count } = await this.runEval(ds, chunk, null);
     const classification = this.config.model.loss !== 'mse';
@@ -477,6 +515,8 @@ export class GpuRunner implements Runner {
   }
 
   async predict(ds: Dataset, start = 0, rows = ds.length - start): Promise<Float32Array> {
+    this.alive('predict');
+    checkRange(ds.length, start, rows, 'predict');
     const out = new Float32Array(rows * this.outputs);
     const chunk = Math.min(this.config.batchSize, rows);
     await this.runEval(ds, chunk, { start, rows, out });
@@ -521,12 +561,15 @@ export class GpuRunner implements Runner {
       const mb = new UniformBlock(metricsLayout(engine), await engine.read(mbuf));
       engine.submit('eval reset', (enc) => enc.clearBuffer(mbuf));
       return { acc: { loss: mb.get('loss_hi') + mb.get('loss_lo'), correct: mb.get('correct') }, count: total };
+    } catch (e) {
+      throw engine.lost ?? e; // a lost device fails the map with a bare AbortError
     } finally {
       staging?.destroy();
     }
   }
 
   async exportState(): Promise<RunnerState> {
+    this.alive('exportState');
     await this.flushMetrics();
     const params = await this.engine.readF32(this.params, this.layout.n);
     const stats = this.layout.nStats ? await this.engine.readF32(this.stats, this.layout.nStats) : new Float32Array(0);
@@ -535,6 +578,7 @@ export class GpuRunner implements Runner {
   }
 
   async importState(s: RunnerState): Promise<void> {
+    this.alive('importState');
     if (s.params.length !== this.layout.n || s.stats.length !== this.layout.nStats) {
       throw new Error(`importState: the state holds ${s.params.length} parameters / ${s.stats.length} stats; this model has ${this.layout.n} / ${this.layout.nStats}`);
     }
@@ -547,6 +591,8 @@ export class GpuRunner implements Runner {
   }
 
   destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
     for (const p of this.plans.values()) for (const op of [...p.forward, ...p.loss, ...p.backward]) op.destroy();
     this.plans.clear();
     this.dropUpload(this.train);

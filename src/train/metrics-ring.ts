@@ -36,7 +36,7 @@ export class MetricsRing {
   private failure: unknown = null;
 
   constructor(
-    engine: Engine,
+    private readonly engine: Engine,
     private readonly sources: RingSource[],
     private readonly deliver: (s: Snapshot) => void,
     readonly every = 50,
@@ -54,7 +54,7 @@ export class MetricsRing {
    * command buffer is submitted (it starts the map), or null when no snapshot was taken this step.
    */
   afterStep(encoder: GPUCommandEncoder, step: number): (() => void) | null {
-    if (this.failure) throw this.failure;
+    this.rethrow();
     this.stepsSinceSnapshot++;
     this.lastStep = step;
     if (this.stepsSinceSnapshot < this.every) return null;
@@ -63,7 +63,7 @@ export class MetricsRing {
 
   /** Takes a snapshot of what has accumulated so far (e.g. at the end of an epoch), if a staging buffer is free. */
   snapshotNow(encoder: GPUCommandEncoder): (() => void) | null {
-    if (this.failure) throw this.failure;
+    this.rethrow();
     const slot = this.busy.indexOf(false);
     if (slot < 0) return null; // all in flight: postpone, the accumulators keep the data
     const dst = this.staging[slot]!;
@@ -108,7 +108,12 @@ export class MetricsRing {
   /** Waits for every snapshot in flight (the caller forces a final one first). */
   async drain(): Promise<void> {
     while (this.pending.size) await Promise.all([...this.pending]);
-    if (this.failure) throw this.failure;
+    this.rethrow();
+  }
+
+  /** A failed map; when the device was lost, the loss (which says how to recover) rather than Dawn's bare AbortError. */
+  private rethrow(): void {
+    if (this.failure) throw this.engine.lost ?? this.failure;
   }
 
   /** True when a staging buffer is free for a forced snapshot. */

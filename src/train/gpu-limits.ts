@@ -1,0 +1,51 @@
+/**
+ * What the GPU runner will ask the device for, checked against the adapter's limits before anything is allocated.
+ *
+ * Every buffer the runner binds is bound whole as storage, so each must fit both `maxBufferSize` and
+ * `maxStorageBufferBindingSize` (wgtrain's engine raises both to the adapter's maximum; SwiftShader allows 1 GiB,
+ * WebGPU's default is 256 MiB / 128 MiB). The largest are the flat parameter buffer (and its gradient and optimizer
+ * slots, the same size) and the first layer's activations for a full batch. A model that cannot fit is refused here
+ * with the sizes and the limit named; an allocation the device refuses anyway (out of memory: no API tells the free
+ * memory in advance) surfaces as an error when the runner is created, after which it frees what it made.
+ */
+import type { ParamLayout } from '../model/layout.js';
+import { outputSize } from '../model/spec.js';
+import type { RunnerConfig } from './runner.js';
+
+const F32 = 4;
+
+export function formatBytes(bytes: number): string {
+  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  return `${Math.ceil(bytes / 1024)} KiB`;
+}
+
+/** The largest buffer the device takes for a storage binding, and which limit sets it. */
+export function storageBufferLimit(limits: GPUSupportedLimits): { bytes: number; name: string } {
+  return limits.maxBufferSize <= limits.maxStorageBufferBindingSize
+    ? { bytes: limits.maxBufferSize, name: 'maxBufferSize' }
+    : { bytes: limits.maxStorageBufferBindingSize, name: 'maxStorageBufferBindingSize' };
+}
+
+/** Throws when one buffer of `bytes` (described by `what`) exceeds the adapter's limit; `fix` says what to change. */
+export function checkBufferFits(limits: GPUSupportedLimits, bytes: number, what: string, fix: string): void {
+  const limit = storageBufferLimit(limits);
+  if (bytes > limit.bytes) {
+    throw new RangeError(
+      `${what} needs ${formatBytes(bytes)} in one GPU buffer, but this adapter's ${limit.name} is ${formatBytes(limit.bytes)}; ${fix}`,
+    );
+  }
+}
+
+/** The runner's largest buffers for `config`, checked before `createGpuRunner` allocates any. */
+export function checkGpuRunnerFits(limits: GPUSupportedLimits, config: RunnerConfig, layout: ParamLayout): { bytes: number } {
+  const B = config.batchSize;
+  const m = config.model;
+  checkBufferFits(limits, layout.n * F32, `the model (${layout.n.toLocaleString('en-US')} parameters)`, 'use a smaller model');
+  const widths = [m.inputs];
+  for (const l of m.layers) widths.push(l.type === 'dense' ? l.outputs : widths[widths.length - 1]!);
+  const widest = Math.max(...widths, outputSize(m));
+  checkBufferFits(limits, B * widest * F32, `a layer of width ${widest} for batch size ${B}`, 'use a smaller batch size');
+  // Estimated total (params, grads, up to three optimizer slots, activations and their gradients), for messages.
+  return { bytes: 5 * layout.n * F32 + 2 * B * widths.reduce((a, w) => a + w, 0) * F32 };
+}
