@@ -125,6 +125,17 @@ describe('saveCheckpointFile / loadCheckpointFile', () => {
     await expect(loadCheckpointFile(bad)).rejects.toThrow(/bad\.safetensors: data section is \d+ bytes but tensor '\w+' ends at byte \d+ of it: 100 bytes missing; truncated file\?/);
   });
 
+  it('the next successful save removes temporaries left by killed saves, but not those of a running writer', async () => {
+    const path = join(dir, 'run.safetensors');
+    const dead = `run.safetensors.tmp-2147483646-abcdef`; // no such process
+    const running = `run.safetensors.tmp-${process.ppid}-abcdef`; // a process that is alive
+    await writeFile(join(dir, dead), 'partial');
+    await writeFile(join(dir, running), 'partial');
+    await writeFile(join(dir, 'other.safetensors.tmp-2147483646-abcdef'), 'not ours');
+    await saveCheckpointFile(path, checkpoint(5));
+    expect((await readdir(dir)).sort()).toEqual(['other.safetensors.tmp-2147483646-abcdef', 'run.safetensors', running].sort());
+  });
+
   it('writeFileAtomic into a missing folder fails cleanly', async () => {
     const path = join(dir, 'no', 'such', 'f.bin');
     await expect(writeFileAtomic(path, new Uint8Array(4))).rejects.toThrow(`saving ${path} failed (ENOENT)`);

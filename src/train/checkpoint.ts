@@ -17,12 +17,15 @@
  *                   per-group scalars such as ASGD's eta in `scalars`, slot names in `slots`) }
  *   schedule      ScheduleState or null
  *   step, epoch, batch   steps taken, epochs complete, next batch in the current epoch
- *   data          { seed, batchSize, dropLast, shuffle, examples }: the shuffle that the position refers to
+ *   data          { seed, batchSize, dropLast, shuffle, examples, split? }: the shuffle that the position refers to,
+ *                 and split = { source, validation, seed }: how the training set was cut from its source (absent in
+ *                 checkpoints written before it existed, and for data given directly to the library)
  *   rng           { algorithm, initSeed, shuffleSeed }: the generators are counter-based (random.ts), so these and
  *                 the position are their whole state (shuffle = f(shuffleSeed, epoch), dropout = f(initSeed, step))
  *   skipped       steps skipped by the non-finite guard
  *   earlyStopping EarlyStoppingState or null
- *   history       the EpochRecords so far
+ *   history       the EpochRecords so far; numbers that are not finite (the NaN accuracy of a regression loss, the
+ *                 loss of a diverged epoch) are stored as null, which loading turns back into NaN
  *   device        the runner that wrote it
  * Loading verifies the file (src/checkpoint), then every tensor's presence, dtype, shape and finiteness against the
  * model's layout, and each metadata field; errors name the file and the field.
@@ -36,11 +39,17 @@ import type { OptimizerState } from '../optim/optimizer.js';
 import type { ScheduleState } from '../schedule/schedule.js';
 import type { EarlyStoppingState } from './early-stopping.js';
 import type { RunnerConfig, RunnerState } from './runner.js';
+import { RunnerConfigError, validateRunnerConfig } from './runner-checks.js';
 import type { EpochRecord, TrainerPosition, TrainingSnapshot } from './trainer.js';
 
 export const TRAINING_FORMAT = 'wgtrain.training/1';
 
 export { CheckpointError };
+
+/** A snapshot holding NaN or Inf (a diverged run) cannot be saved: loading would refuse it. */
+export class NonFiniteStateError extends CheckpointError {
+  override name = 'NonFiniteStateError';
+}
 
 /** Optimizer state in the metadata: everything but the per-element slots. */
 interface OptimizerMeta {
@@ -72,6 +81,16 @@ export function snapshotToCheckpoint(s: TrainingSnapshot): Checkpoint {
       slots.push(name);
     } else scalars[name] = [...values];
   }
+  // Loading refuses non-finite values, so saving them would write a file that cannot be read back.
+  for (const [name, t] of Object.entries(tensors)) {
+    const bad = t.data.findIndex((x: number) => !Number.isFinite(x));
+    if (bad >= 0) {
+      throw new NonFiniteStateError(
+        `checkpoint: tensor ${name} element ${bad} is ${t.data[bad]}: the run diverged (a checkpoint holds finite values only); ` +
+          'not saved, the previous file is unchanged',
+      );
+    }
+  }
   const { state: _slots, ...optRest } = opt;
   const { model, optimizer, ...runner } = s.config;
   const optimizerMeta: OptimizerMeta = { config: optimizer, state: { ...optRest, scalars, slots } };
@@ -90,7 +109,7 @@ export function snapshotToCheckpoint(s: TrainingSnapshot): Checkpoint {
       rng: { algorithm: PHILOX_ALGORITHM, initSeed: s.config.seed, shuffleSeed: s.data.seed },
       skipped: s.state.skipped,
       earlyStopping: s.earlyStopping,
-      history: s.history,
+      history: s.history.map(finiteOrNull),
       device: s.device,
     },
   };
@@ -136,8 +155,15 @@ export function snapshotFromCheckpoint(file: DecodedCheckpoint, name: string): T
   if (schedule !== null && (!isObject(schedule) || !isObject(schedule.config))) fail('metadata.schedule', 'must be a schedule state or null');
   const earlyStopping = need('earlyStopping') as EarlyStoppingState | null;
   if (earlyStopping !== null && !isObject(earlyStopping)) fail('metadata.earlyStopping', 'must be an object or null');
-  const history = need('history') as EpochRecord[];
-  if (!Array.isArray(history)) fail('metadata.history', 'must be a list');
+  if (data.split !== undefined) {
+    const sp = data.split as unknown;
+    if (!isObject(sp) || typeof sp.source !== 'string' || !isCount(sp.validation) || typeof sp.seed !== 'number') {
+      fail('metadata.data.split', `must be { source, validation, seed }, got ${JSON.stringify(sp)}`);
+    }
+  }
+  const stored = need('history');
+  if (!Array.isArray(stored) || !stored.every(isObject)) fail('metadata.history', 'must be a list of epoch records');
+  const history = (stored as Record<string, unknown>[]).map(nullToNaN) as unknown as EpochRecord[];
 
   const layout = layoutModel(model);
   const expected = new Set<string>();
@@ -169,11 +195,26 @@ export function snapshotFromCheckpoint(file: DecodedCheckpoint, name: string): T
   const { scalars: _scalars, slots: _slots, ...optRest } = st;
   const optimizer: OptimizerState = { ...optRest, state };
   const config = { ...(runner as object), model, optimizer: optMeta.config } as RunnerConfig;
+  try {
+    validateRunnerConfig(config);
+  } catch (e) {
+    const field = e instanceof RunnerConfigError ? e.field : 'config';
+    const where = field.startsWith('optimizer') ? `metadata.optimizer.config${field.slice('optimizer'.length)}` : `metadata.runner.${field}`;
+    fail(where, (e as Error).message);
+  }
   const runnerState: RunnerState = { params, stats, optimizer, skipped: skipped as number };
   const device = typeof meta.device === 'string' ? meta.device : 'unknown';
   return { config, state: runnerState, position, data, schedule, earlyStopping, history, device };
 }
 
+/** JSON has no NaN or Infinity: such numbers of an epoch record are stored as null. */
+function finiteOrNull(r: EpochRecord): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' && !Number.isFinite(v) ? null : v]));
+}
+
+function nullToNaN(r: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v === null ? NaN : v]));
+}
 
 /** Checkpoint file bytes. */
 export function encodeTrainingCheckpoint(s: TrainingSnapshot): Uint8Array {

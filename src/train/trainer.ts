@@ -127,6 +127,17 @@ export interface FitOptions {
   scheduleMetric?: Monitor;
   /** Stops at the next step boundary, then records, checkpoints and returns with `interrupted`. */
   signal?: AbortSignal;
+  /** How `train` was cut from its source; kept in checkpoints so evaluation and resume rebuild the same split. */
+  split?: DataSplit;
+}
+
+/** A seeded train / validation split of a source dataset (the CLI's MNIST split). */
+export interface DataSplit {
+  /** Name of the source, e.g. 'mnist'. */
+  source: string;
+  /** Examples held out for validation (0: none). */
+  validation: number;
+  seed: number;
 }
 
 export interface FitResult {
@@ -142,6 +153,13 @@ export interface FitResult {
   /** 1-based best epoch under early stopping, and whether its weights were imported at the end. */
   bestEpoch?: number;
   restoredBest: boolean;
+  /** Steps of this fit that the non-finite guard skipped. */
+  skipped: number;
+  /**
+   * Why this fit counts as diverged, or absent: the last epoch's training (or validation) loss is not finite, or the
+   * guard skipped more than half of the fit's steps. The CLI exits with status 3 then.
+   */
+  diverged?: string;
 }
 
 /** What a checkpoint holds (train/checkpoint.ts writes it to a file). */
@@ -149,8 +167,8 @@ export interface TrainingSnapshot {
   config: RunnerConfig;
   state: RunnerState;
   position: TrainerPosition;
-  /** The shuffle that produced `position` (needed to continue mid-epoch). */
-  data: { seed: number; batchSize: number; dropLast: boolean; shuffle: boolean; examples: number };
+  /** The shuffle that produced `position` (needed to continue mid-epoch), and the split `train` came from. */
+  data: { seed: number; batchSize: number; dropLast: boolean; shuffle: boolean; examples: number; split?: DataSplit };
   schedule: ScheduleState | null;
   earlyStopping: EarlyStoppingState | null;
   history: EpochRecord[];
@@ -178,6 +196,15 @@ function baseLr(config: RunnerConfig): number {
   if (typeof given === 'number') return given;
   const spec = getRule(config.optimizer.name).hyperparams.find((h) => h.name === 'lr');
   return spec?.default as number;
+}
+
+/** Why a fit counts as diverged (see FitResult.diverged), or undefined. */
+function divergence(r: FitResult): string | undefined {
+  const last = r.history.at(-1);
+  if (last && last.steps > 0 && !Number.isFinite(last.trainLoss)) return `the training loss of epoch ${last.epoch} is ${last.trainLoss}`;
+  if (last?.valLoss !== undefined && !Number.isFinite(last.valLoss)) return `the validation loss of epoch ${last.epoch} is ${last.valLoss}`;
+  if (r.steps > 0 && 2 * r.skipped > r.steps) return `the non-finite guard skipped ${r.skipped} of ${r.steps} steps (their gradients held NaN or Inf)`;
+  return undefined;
 }
 
 const isSchedule = (s: Schedule | string | ScheduleConfig): s is Schedule => typeof s === 'object' && typeof (s as Schedule).lrAt === 'function';
@@ -211,6 +238,10 @@ export class Trainer {
   private data: TrainingSnapshot['data'] | undefined;
   private pendingSchedule: ScheduleState | null = null;
   private pendingEarlyStopping: EarlyStoppingState | null = null;
+  private fitting = false;
+  /** fit is awaiting an onEpoch callback: no step is in flight, so evaluation and snapshots are safe. */
+  private inCallback = false;
+  private lastSaved: { path: string; step: number } | null = null;
 
   constructor(runner: Runner, config: RunnerConfig, options: { save?: SaveHook } = {}) {
     this.runner = runner;
@@ -223,6 +254,7 @@ export class Trainer {
    * the schedule and early-stopping states, which the next `fit` resumes.
    */
   async restore(s: TrainingSnapshot): Promise<void> {
+    this.notFitting('restore');
     await this.runner.importState(s.state);
     this.position = { ...s.position };
     this.history = s.history.map((r) => ({ ...r }));
@@ -235,6 +267,21 @@ export class Trainer {
 
   /** Everything a checkpoint stores, now. */
   async snapshot(): Promise<TrainingSnapshot> {
+    this.notFitting('snapshot');
+    return this.capture();
+  }
+
+  /**
+   * Steps run while fit awaits the device, so evaluation or a snapshot from outside would interleave with them (and
+   * mix evaluation metrics into training ones); inside an onEpoch callback nothing is in flight.
+   */
+  private notFitting(method: string): void {
+    if (this.fitting && !this.inCallback) {
+      throw new Error(`Trainer.${method}: already fitting; await the running fit() first, or call ${method} from an onEpoch callback`);
+    }
+  }
+
+  private async capture(): Promise<TrainingSnapshot> {
     if (!this.data) throw new Error('Trainer.snapshot: nothing to snapshot before the first fit (or restore)');
     return {
       config: this.config,
@@ -248,12 +295,14 @@ export class Trainer {
     };
   }
 
-  evaluate(ds: Dataset): Promise<EvalResult> {
+  async evaluate(ds: Dataset): Promise<EvalResult> {
+    this.notFitting('evaluate');
     return this.runner.evaluate(ds);
   }
 
   /** Model outputs for every example of ds (N×K row-major: logits for softmax_ce). */
-  predict(ds: Dataset): Promise<Float32Array> {
+  async predict(ds: Dataset): Promise<Float32Array> {
+    this.notFitting('predict');
     return this.runner.predict(ds, 0, ds.length);
   }
 
@@ -303,7 +352,25 @@ export class Trainer {
     return es;
   }
 
+  /** Trains (see the module comment); one fit at a time per Trainer. */
   async fit(train: Dataset, opts: FitOptions): Promise<FitResult> {
+    if (this.fitting) throw new Error('Trainer.fit: already fitting; await the running fit() before starting another');
+    this.fitting = true;
+    try {
+      return await this.fitOnce(train, opts);
+    } catch (e) {
+      if (e instanceof Error && e.name === 'DeviceLostError') {
+        const last = this.lastSaved ? `the last checkpoint, ${this.lastSaved.path}, holds step ${this.lastSaved.step}` : 'no checkpoint was written';
+        e.message += ` (lost by step ${this.position.step}; ${last})`;
+      }
+      throw e;
+    } finally {
+      this.fitting = false;
+      this.inCallback = false;
+    }
+  }
+
+  private async fitOnce(train: Dataset, opts: FitOptions): Promise<FitResult> {
     checkCount(opts.epochs, 'epochs');
     checkCount(opts.steps, 'steps');
     if (opts.epochs === undefined && opts.steps === undefined) throw new Error('fit: give epochs or steps (or both)');
@@ -311,7 +378,10 @@ export class Trainer {
     if (batchSize > this.config.batchSize) {
       throw new Error(`fit: batchSize ${batchSize} exceeds the runner's batchSize ${this.config.batchSize} (its buffers are sized for that)`);
     }
-    const data = { seed: opts.seed, batchSize, dropLast: opts.dropLast ?? false, shuffle: opts.shuffle ?? true, examples: train.length };
+    const split = opts.split ?? this.data?.split;
+    const data: TrainingSnapshot['data'] = {
+      seed: opts.seed, batchSize, dropLast: opts.dropLast ?? false, shuffle: opts.shuffle ?? true, examples: train.length, ...(split ? { split } : {}),
+    };
     if (this.data && this.position.batch > 0) {
       // Mid-epoch the rest of the epoch must be the same permutation cut at the same places.
       for (const key of ['seed', 'batchSize', 'dropLast', 'shuffle', 'examples'] as const) {
@@ -354,14 +424,15 @@ export class Trainer {
 
     const result: FitResult = {
       history: [], steps: 0, seconds: 0, stepsPerSecond: 0, position: this.position,
-      stoppedEarly: false, interrupted: false, restoredBest: false,
+      stoppedEarly: false, interrupted: false, restoredBest: false, skipped: 0,
     };
     let best: RunnerState | undefined;
     const reachedEnd = () =>
       (opts.epochs !== undefined && this.position.epoch >= opts.epochs) || (opts.steps !== undefined && this.position.step >= opts.steps);
     const save = async () => {
       if (!opts.checkpoint) return;
-      await this.save!(opts.checkpoint.path, await this.snapshot());
+      await this.save!(opts.checkpoint.path, await this.capture());
+      this.lastSaved = { path: opts.checkpoint.path, step: this.position.step };
       cb.onCheckpoint?.({ path: opts.checkpoint.path, position: { ...this.position } });
     };
     let savedAt = -1;
@@ -452,7 +523,12 @@ export class Trainer {
         }
         this.history.push(record);
         result.history.push(record);
-        await cb.onEpoch?.(record);
+        this.inCallback = true;
+        try {
+          await cb.onEpoch?.(record);
+        } finally {
+          this.inCallback = false;
+        }
         if (stop) {
           result.stoppedEarly = true;
           break;
@@ -476,6 +552,9 @@ export class Trainer {
     }
     result.stepsPerSecond = result.seconds > 0 ? result.steps / result.seconds : 0;
     result.position = { ...this.position };
+    result.skipped = result.history.reduce((a, r) => a + r.skipped, 0);
+    const diverged = divergence(result);
+    if (diverged) result.diverged = diverged;
     return result;
   }
 }
