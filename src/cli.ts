@@ -7,7 +7,8 @@
  *   wgtrain selftest [--adapter ...]      GPU-vs-CPU self-checks of every kernel family (src/selftest)
  *   wgtrain --help | --version
  *
- * Exit status: 0 success, 1 failure, 2 bad arguments (130 after Ctrl-C in train).
+ * Exit status: 0 success, 1 failure, 2 bad arguments (checked before any data loads or the GPU starts), 3 a training
+ * run that diverged, 130 after Ctrl-C in train.
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +16,8 @@ import pkg from '../package.json';
 import { ArgError, parseArgs, processIO, usage, type CliIO, type FlagSpecs } from './cli/args.js';
 import { evaluateMain } from './cli/evaluate.js';
 import { traceMain } from './cli/trace.js';
-import { trainMain } from './cli/train.js';
+import { ADAPTER_FLAG, trainMain } from './cli/train.js';
+import { adapterChoice } from './cli/checks.js';
 import { createEngine } from './gpu/index.js';
 import { selfTest } from './selftest/index.js';
 
@@ -38,7 +40,7 @@ commands:
 `;
 
 const SELFTEST_FLAGS = {
-  adapter: { type: 'string', help: 'WebGPU adapter', choices: ['auto', 'hardware', 'software'], default: 'auto' },
+  adapter: ADAPTER_FLAG,
   filter: { type: 'string', value: 'REGEX', help: 'only checks whose name matches' },
   seed: { type: 'int', value: 'S', help: 'seed of the random inputs (default: time-based)' },
   json: { type: 'boolean', help: 'one JSON list of results on stdout' },
@@ -47,8 +49,10 @@ const SELFTEST_FLAGS = {
 export async function selftestMain(argv: string[], io: CliIO = processIO()): Promise<number> {
   let args;
   let filter: RegExp | undefined;
+  let adapter;
   try {
     args = parseArgs(argv, SELFTEST_FLAGS, 'wgtrain selftest');
+    adapter = adapterChoice(args.values.adapter, 'wgtrain selftest');
     if (args.values.filter !== undefined) {
       try {
         filter = new RegExp(args.values.filter);
@@ -69,7 +73,7 @@ export async function selftestMain(argv: string[], io: CliIO = processIO()): Pro
   const log = (line: string) => (v.json ? io.stderr : io.stdout)(line + '\n');
   let engine;
   try {
-    engine = await createEngine({ adapter: v.adapter as 'auto' | 'hardware' | 'software', log });
+    engine = await createEngine({ ...(adapter ? { adapter } : {}), log });
     const results = await selfTest(engine, { ...(v.seed !== undefined ? { seed: v.seed } : {}), ...(filter ? { filter } : {}) });
     const failed = results.filter((r) => !r.ok);
     if (v.json) io.stdout(JSON.stringify(results) + '\n');
@@ -100,7 +104,7 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
     case 'eval':
       return evaluateMain(rest, io);
     case 'trace':
-      return traceMain(rest);
+      return traceMain(rest, io);
     case 'selftest':
       return selftestMain(rest, io);
     case '--help':

@@ -81,7 +81,8 @@ describe('wgtrain train --json (CPU)', () => {
       expect(typeof records[0][k]).toBe('number');
     }
     const summary = records[1];
-    expect(Object.keys(summary)).toEqual(['testAccuracy', 'testLoss', 'steps', 'seconds', 'stepsPerSecond', 'adapter']);
+    expect(Object.keys(summary)).toEqual(['testAccuracy', 'testLoss', 'steps', 'seconds', 'stepsPerSecond', 'adapter', 'skipped', 'diverged']);
+    expect(summary).toMatchObject({ skipped: 0, diverged: false });
     expect(summary.steps).toBe(6);
     expect(summary.adapter).toBe('cpu float32');
     expect(summary.testAccuracy).toBeGreaterThan(0.2);

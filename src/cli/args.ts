@@ -5,7 +5,7 @@
  * `--name=value`, boolean flags as `--name` (or `--name=true|false`), and `-h` / `--help`. Anything else is an
  * `ArgError` whose message names the offending argument and lists the valid flags: an unknown flag (with a
  * "did you mean" when one is close), a missing or malformed value, a value outside `choices`, a flag given twice,
- * a positional argument. The same declarations produce the help text (`usage`).
+ * an empty string value, a positional argument. The same declarations produce the help text (`usage`).
  */
 
 export type FlagType = 'string' | 'number' | 'int' | 'boolean';
@@ -64,6 +64,7 @@ function convert(command: string, name: string, spec: FlagSpec, text: string): s
       return Number.isInteger(x) ? x : bad('an integer');
     }
     case 'string': {
+      if (text === '') return bad(`a non-empty ${spec.value ?? 'string'}`);
       if (!spec.choices) return text;
       const hit = spec.choices.find((c) => c.toLowerCase() === text.toLowerCase());
       return hit ?? bad(`one of ${spec.choices.join(', ')}`);

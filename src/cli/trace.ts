@@ -13,6 +13,7 @@
  *         ASGD's eta as one number per group).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { ArgError, parseArgs, processIO, usage, type CliIO, type FlagSpecs } from './args.js';
 import { Optimizer } from '../optim/optimizer.js';
 import { getRule } from '../optim/registry.js';
 import type { Dtype, OptimizerName } from '../optim/rule.js';
@@ -36,12 +37,18 @@ export interface TraceResult {
   final_state: Record<string, number[]>;
 }
 
-const finiteList = (v: unknown, field: string, n?: number): number[] => {
+/** Largest finite float32. A float32 trace stores its inputs as float32, so larger ones would become Infinity. */
+const F32_MAX = 3.4028234663852886e38;
+
+const finiteList = (v: unknown, field: string, n: number | undefined, dtype: Dtype): number[] => {
   if (!Array.isArray(v)) throw new Error(`${field} must be a list of numbers, got ${typeof v}`);
   if (n !== undefined && v.length !== n) throw new Error(`${field} has ${v.length} numbers but x0 has n = ${n}`);
   v.forEach((x, i) => {
     if (typeof x !== 'number' || !Number.isFinite(x)) {
       throw new Error(`${field}[${i}] must be a finite number, got ${JSON.stringify(x)}`);
+    }
+    if (dtype === 'float32' && Math.abs(x) > F32_MAX) {
+      throw new Error(`${field}[${i}] = ${x} does not fit in float32 (largest ${F32_MAX.toPrecision(8)}); use "dtype": "float64" on the CPU`);
     }
   });
   return v as number[];
@@ -63,10 +70,10 @@ export function parseTraceSpec(raw: unknown, device: TraceDevice = 'cpu'): Trace
   if (hyperparams === null || typeof hyperparams !== 'object' || Array.isArray(hyperparams)) {
     throw new Error('hyperparams must be an object of torch keyword arguments, e.g. {"lr": 0.001}');
   }
-  const x0 = finiteList(s.x0, 'x0');
+  const x0 = finiteList(s.x0, 'x0', undefined, dtype);
   if (x0.length === 0) throw new Error('x0 must hold at least one number');
   if (!Array.isArray(s.grads)) throw new Error('grads must be a list of K gradient lists (one per step)');
-  const grads = s.grads.map((g, k) => finiteList(g, `grads[${k}]`, x0.length));
+  const grads = s.grads.map((g, k) => finiteList(g, `grads[${k}]`, x0.length, dtype));
   return { optimizer: rule.name, hyperparams: hyperparams as Record<string, unknown>, dtype, x0, grads };
 }
 
@@ -105,47 +112,42 @@ export async function runTrace(spec: unknown, opts: { device?: TraceDevice; engi
   return { ...(await runGpuTrace(parsed, opts.engine)), device };
 }
 
-const USAGE = 'usage: wgtrain trace --spec SPEC.json [--device cpu|gpu] [--out OUT.json]';
+export const TRACE_FLAGS = {
+  spec: { type: 'string', value: 'SPEC.json', help: 'optimizer, hyperparams, dtype, x0 and grads (required)' },
+  device: { type: 'string', help: 'where the steps run', choices: ['cpu', 'gpu'], default: 'cpu' },
+  out: { type: 'string', value: 'OUT.json', help: 'where the trace goes (default: stdout)' },
+} as const satisfies FlagSpecs;
 
 /** CLI entry: returns the process exit code (0 ok, 1 bad spec or run error, 2 bad arguments). */
-export async function traceMain(argv: string[]): Promise<number> {
-  const args: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--help' || a === '-h') {
-      process.stdout.write(USAGE + '\n');
-      return 0;
-    }
-    const [key, inline] = a.startsWith('--') ? a.slice(2).split(/=(.*)/s, 2) : [undefined, undefined];
-    if (key === undefined || !['spec', 'device', 'out'].includes(key)) {
-      process.stderr.write(`wgtrain trace: unknown argument ${JSON.stringify(a)}\n${USAGE}\n`);
-      return 2;
-    }
-    const value = inline ?? argv[++i];
-    if (value === undefined) {
-      process.stderr.write(`wgtrain trace: --${key} needs a value\n${USAGE}\n`);
-      return 2;
-    }
-    args[key] = value;
-  }
-  if (!args.spec) {
-    process.stderr.write(`wgtrain trace: --spec is required\n${USAGE}\n`);
+export async function traceMain(argv: string[], io: CliIO = processIO()): Promise<number> {
+  let args;
+  try {
+    args = parseArgs(argv, TRACE_FLAGS, 'wgtrain trace');
+    if (!args.help && args.values.spec === undefined) throw new ArgError('wgtrain trace: --spec SPEC.json is required');
+  } catch (e) {
+    if (!(e instanceof ArgError)) throw e;
+    io.stderr(`${e.message}\n(wgtrain trace --help lists the flags)\n`);
     return 2;
   }
+  if (args.help) {
+    io.stdout(usage(TRACE_FLAGS, 'wgtrain trace --spec SPEC.json [--device cpu|gpu] [--out OUT.json]') + '\n');
+    return 0;
+  }
+  const v = args.values;
   try {
     let raw: unknown;
     try {
-      raw = JSON.parse(readFileSync(args.spec, 'utf8'));
+      raw = JSON.parse(readFileSync(v.spec!, 'utf8'));
     } catch (e) {
-      throw new Error(`cannot read spec ${args.spec}: ${(e as Error).message}`);
+      throw new Error(`cannot read spec ${v.spec}: ${(e as Error).message}`);
     }
-    const result = await runTrace(raw, { device: (args.device ?? 'cpu') as TraceDevice });
+    const result = await runTrace(raw, { device: v.device as TraceDevice });
     const text = JSON.stringify(result) + '\n';
-    if (args.out) writeFileSync(args.out, text);
-    else process.stdout.write(text);
+    if (v.out) writeFileSync(v.out, text);
+    else io.stdout(text);
     return 0;
   } catch (e) {
-    process.stderr.write(`wgtrain trace: ${(e as Error).message}\n`);
+    io.stderr(`wgtrain trace: ${(e as Error).message}\n`);
     return 1;
   }
 }

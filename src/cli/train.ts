@@ -6,31 +6,41 @@
  * Default configuration (reaches >= 98% test accuracy): 784-256-256-10 relu MLP, Adam lr 1e-3 with cosine decay to
  * 0 over the run, batch 128, 5 epochs (2150 steps), seed 0.
  *
+ * Every argument is checked before any data loads or the GPU starts (planRun): values, the model against MNIST, the
+ * optimizer's hyperparameters, the schedule, whether --save can be written, and on --resume the checkpoint, its data
+ * split and position against the flags. The split (validation size and seed) of a resumed run is the checkpoint's.
+ *
  * Output: on a terminal a progress bar and one line per epoch; elsewhere plain lines. With --json, stdout holds only
  * JSON: one EpochRecord object per epoch, then the summary
- *   {"testAccuracy", "testLoss", "steps", "seconds", "stepsPerSecond", "adapter"}
- * (steps, seconds and steps/s of this run's training, validation excluded), and every log line goes to stderr.
- * Exit status: 0 done, 1 run error, 2 bad arguments. Ctrl-C stops after the current step, writes the --save
- * checkpoint, and exits 130.
+ *   {"testAccuracy", "testLoss", "steps", "seconds", "stepsPerSecond", "adapter", "skipped", "diverged"[, "divergence"]}
+ * (steps, seconds and steps/s of this run's training, validation excluded; skipped: steps the non-finite guard
+ * skipped; diverged: see below), and every log line goes to stderr.
+ * Exit status: 0 done, 1 run error, 2 bad arguments, 3 diverged (the last epoch's or the test loss is not finite, or
+ * the guard skipped more than half of the steps; the checkpoint is still written). Ctrl-C stops after the current
+ * step, writes the --save checkpoint, and exits 130.
  */
 import { loadMnist } from '../data/mnist-node.js';
-import { splitMnist } from '../data/mnist.js';
+import { MNIST_TRAIN_EXAMPLES, splitMnist } from '../data/mnist.js';
 import { createEngine, type Engine } from '../gpu/index.js';
+import type { AdapterChoice } from '../gpu/acquire.js';
 import { describeModel, parseModelSpec, type ModelSpec } from '../model/spec.js';
 import { modelSyntaxHelp } from '../model/text.js';
 import { OPTIMIZER_NAMES } from '../optim/rule.js';
 import type { Dtype } from '../optim/rule.js';
 import { restoreSchedule, scheduleFromSpec, specHelp } from '../schedule/spec.js';
 import { gradMagnitudeControl } from '../schedule/grad-magnitude.js';
-import type { Schedule } from '../schedule/schedule.js';
-import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../train/checkpoint.js';
+import { scheduleHorizon } from '../schedule/horizon.js';
+import { configDiff, type Schedule } from '../schedule/schedule.js';
+import { loadTrainingCheckpoint, NonFiniteStateError, saveTrainingCheckpoint } from '../train/checkpoint.js';
 import { createCpuRunner } from '../train/cpu-runner.js';
 import { createGpuRunner } from '../train/gpu-runner.js';
 import { parseEarlyStopping, type EarlyStoppingOptions } from '../train/early-stopping.js';
 import { Progress } from '../train/progress.js';
+import { validateRunnerConfig } from '../train/runner-checks.js';
 import type { ClipConfig, Runner, RunnerConfig } from '../train/runner.js';
-import { Trainer, type TrainingSnapshot } from '../train/trainer.js';
+import { Trainer, type DataSplit, type TrainingSnapshot } from '../train/trainer.js';
 import { ArgError, parseArgs, processIO, usage, type CliIO, type FlagSpecs } from './args.js';
+import { adapterChoice, checkMnistModel, checkpointSplit, checkSplitFlags, configArgError, mnistSplit, probeWritable } from './checks.js';
 
 export const DEFAULTS = {
   model: '784-256-256-10:relu',
@@ -42,28 +52,36 @@ export const DEFAULTS = {
   validation: 5000,
 } as const;
 
+/** Exit status of a run that diverged (see the module comment). */
+export const EXIT_DIVERGED = 3;
+
+export const ADAPTER_FLAG = {
+  type: 'string', help: 'WebGPU adapter (default: $WGTRAIN_ADAPTER, else auto)', choices: ['auto', 'hardware', 'software'],
+} as const;
+
 export const TRAIN_FLAGS = {
   model: { type: 'string', value: 'SPEC', help: 'an MLP (784-256-256-10:relu,bn,dropout=0.1) or a layer list (784-dense(256)-relu-dense(10)); see Models below', default: DEFAULTS.model },
   optimizer: { type: 'string', value: 'NAME', help: `torch.optim class, case-insensitive: ${OPTIMIZER_NAMES.join(' ')}`, default: DEFAULTS.optimizer },
   lr: { type: 'number', help: 'base learning rate', default: DEFAULTS.lr },
-  schedule: { type: 'string', value: 'SPEC', help: 'learning-rate schedule, e.g. warmup:100+cosine:T=2000 (default: cosine to 0 over the run)' },
+  schedule: { type: 'string', value: 'SPEC', help: "learning-rate schedule, e.g. warmup:100+cosine:T=2000 (default: cosine to 0 over the run; with --resume: the checkpoint's, or this one from the checkpoint's step on)" },
   clip: { type: 'string', value: 'norm=X|value=Y', help: 'gradient clipping: global L2 norm and/or element value (norm=1.0,value=0.5)' },
   'weight-decay': { type: 'number', value: 'X', help: "the optimizer's weight_decay (Dense weights only)" },
   batch: { type: 'int', value: 'N', help: 'examples per step', default: DEFAULTS.batch },
   epochs: { type: 'int', value: 'N', help: `epochs in total (default ${DEFAULTS.epochs}; not with --steps)` },
   steps: { type: 'int', value: 'N', help: 'steps in total, crossing epochs as needed (not with --epochs)' },
-  seed: { type: 'int', value: 'S', help: 'seeds the weights, dropout, the data split and the shuffles', default: DEFAULTS.seed },
+  seed: { type: 'int', value: 'S', help: 'seeds the weights, dropout, the data split and the shuffles (with --resume: the checkpoint\'s)', default: DEFAULTS.seed },
   device: { type: 'string', help: 'where steps run', choices: ['gpu', 'cpu'], default: 'gpu' },
-  adapter: { type: 'string', help: 'WebGPU adapter', choices: ['auto', 'hardware', 'software'], default: 'auto' },
-  dtype: { type: 'string', help: 'precision of the CPU runner', choices: ['float32', 'float64'], default: 'float32' },
+  adapter: ADAPTER_FLAG,
+  dtype: { type: 'string', help: 'precision of the CPU runner (the GPU computes in float32)', choices: ['float32', 'float64'], default: 'float32' },
   save: { type: 'string', value: 'FILE', help: 'checkpoint file, written after every epoch and at the end' },
-  resume: { type: 'string', value: 'FILE', help: 'continue from a checkpoint (model, optimizer, lr, batch come from it)' },
+  resume: { type: 'string', value: 'FILE', help: 'continue from a checkpoint (model, optimizer, lr, batch, data split come from it)' },
   json: { type: 'boolean', help: 'JSON lines on stdout (one per epoch, then a summary); logs on stderr' },
-  validation: { type: 'int', value: 'N', help: 'validation examples split off the training file (0: none)', default: DEFAULTS.validation },
+  validation: { type: 'int', value: 'N', help: "validation examples split off the training file (0: none; with --resume: the checkpoint's)", default: DEFAULTS.validation },
   'early-stopping': { type: 'string', value: 'SPEC', help: 'patience=3[,monitor=val_loss|val_accuracy][,min_delta=X][,restore=true]' },
 } as const satisfies FlagSpecs;
 
 const USAGE_LINE = 'wgtrain train [flags]';
+const COMMAND = 'wgtrain train';
 
 /** Values per MNIST image: the input of a --model layer list that names none. */
 const MNIST_INPUTS = 28 * 28;
@@ -71,30 +89,39 @@ const MNIST_INPUTS = 28 * 28;
 /** Torch class name for a case-insensitive optimizer name. */
 export function optimizerName(name: string): string {
   const hit = OPTIMIZER_NAMES.find((n) => n.toLowerCase() === name.toLowerCase());
-  if (!hit) throw new ArgError(`wgtrain train: --optimizer ${JSON.stringify(name)} is not one of ${OPTIMIZER_NAMES.join(', ')}`);
+  if (!hit) throw new ArgError(`${COMMAND}: --optimizer ${JSON.stringify(name)} is not one of ${OPTIMIZER_NAMES.join(', ')}`);
   return hit;
 }
 
-/** `norm=1.0`, `value=0.5`, or both comma-separated. */
+/** `norm=1.0`, `value=0.5`, or both comma-separated; each at most once. */
 export function parseClip(text: string): ClipConfig {
   const clip: ClipConfig = {};
   for (const part of text.split(',')) {
     const [key, value] = part.split('=', 2).map((s) => s.trim()) as [string, string?];
     const x = value === undefined || value === '' ? NaN : Number(value);
     if ((key !== 'norm' && key !== 'value') || !(x > 0) || !Number.isFinite(x)) {
-      throw new ArgError(`wgtrain train: --clip ${JSON.stringify(text)}: write norm=X and/or value=Y with positive numbers, e.g. norm=1.0`);
+      throw new ArgError(`${COMMAND}: --clip ${JSON.stringify(text)}: write norm=X and/or value=Y with positive numbers, e.g. norm=1.0`);
     }
-    if (key === 'norm') clip.maxNorm = x;
-    else clip.value = x;
+    const field = key === 'norm' ? 'maxNorm' : 'value';
+    if (clip[field] !== undefined) throw new ArgError(`${COMMAND}: --clip ${JSON.stringify(text)}: ${key} is given twice; give it once`);
+    clip[field] = x;
   }
   return clip;
 }
 
 export interface RunnerOptions {
   device: 'gpu' | 'cpu';
-  adapter: 'auto' | 'hardware' | 'software';
+  /** Undefined: WGTRAIN_ADAPTER, else auto (createEngine reads the variable). */
+  adapter: AdapterChoice | undefined;
   dtype: Dtype;
   log: (line: string) => void;
+}
+
+/** --dtype float64 asks for precision the GPU does not have: refuse rather than ignore it. */
+export function checkDtype(device: string, dtype: string, given: ReadonlySet<string>, command: string): void {
+  if (device === 'gpu' && given.has('dtype') && dtype !== 'float32') {
+    throw new ArgError(`${command}: --dtype ${dtype} needs --device cpu; the GPU computes in float32`);
+  }
 }
 
 /** The runner for a device; for the GPU also the engine (destroy both when done). */
@@ -103,7 +130,7 @@ export async function createRunner(config: RunnerConfig, o: RunnerOptions): Prom
     const runner = await createCpuRunner(config, { dtype: o.dtype });
     return { runner, adapter: runner.description };
   }
-  const engine = await createEngine({ adapter: o.adapter, log: o.log });
+  const engine = await createEngine({ ...(o.adapter ? { adapter: o.adapter } : {}), log: o.log });
   try {
     const runner = await createGpuRunner(engine, config);
     return { runner, engine, adapter: engine.describe() };
@@ -122,7 +149,7 @@ function jsonLine(value: unknown): string {
 export async function trainMain(argv: string[], io: CliIO = processIO()): Promise<number> {
   let args;
   try {
-    args = parseArgs(argv, TRAIN_FLAGS, 'wgtrain train');
+    args = parseArgs(argv, TRAIN_FLAGS, COMMAND);
   } catch (e) {
     if (!(e instanceof ArgError)) throw e;
     io.stderr(`${e.message}\n(wgtrain train --help lists the flags)\n`);
@@ -151,10 +178,10 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
       io.stderr(`${e.message}\n`);
       return 2;
     }
-    io.stderr(`wgtrain train: ${(e as Error).message}\n`);
+    io.stderr(`${COMMAND}: ${(e as Error).message}\n`);
     return 1;
   }
-  const { config, resume, fit, splitSeed } = plan;
+  const { config, resume, fit, split, schedule, totalSteps, totalEpochs, adapter } = plan;
   let engine: Engine | undefined;
   let runner: Runner | undefined;
   const controller = new AbortController();
@@ -165,20 +192,14 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
   };
   process.on('SIGINT', onSigint);
   try {
-    const mnist = await loadMnist();
-    const split = splitMnist(mnist, { validation: v.validation!, seed: splitSeed });
-    const validation = split.validation.length > 0 ? split.validation : undefined;
-    log(`data: MNIST ${split.train.length} train / ${split.validation.length} validation / ${split.test.length} test (split seed ${splitSeed})`);
-    const batchesPerEpoch = Math.ceil(split.train.length / config.batchSize);
-    const totalSteps = fit.steps ?? fit.epochs! * batchesPerEpoch;
-    const totalEpochs = fit.epochs ?? Math.ceil(totalSteps / batchesPerEpoch);
-    const schedule = makeSchedule(v.schedule, resume, config, totalSteps);
-    // The gradient-magnitude control runs inside the optimizer step, on the device, from each step's gradient norm.
-    const gradmag = gradMagnitudeControl(schedule);
-    if (gradmag) config.gradLr = { c: gradmag.c };
-    const made = await createRunner(config, { device: v.device as 'gpu' | 'cpu', adapter: v.adapter as RunnerOptions['adapter'], dtype: v.dtype as Dtype, log });
+    // The device first: a missing adapter or a model too large for it fails before the data loads.
+    const made = await createRunner(config, { device: v.device as 'gpu' | 'cpu', adapter, dtype: v.dtype as Dtype, log });
     engine = made.engine;
     runner = made.runner;
+    const mnist = await loadMnist();
+    const data = splitMnist(mnist, { validation: split.validation, seed: split.seed });
+    const validation = data.validation.length > 0 ? data.validation : undefined;
+    log(`data: MNIST ${data.train.length} train / ${data.validation.length} validation / ${data.test.length} test (split seed ${split.seed}${resume ? ", the checkpoint's split" : ''})`);
     const trainer = new Trainer(runner, config, { save: saveTrainingCheckpoint });
     if (resume) {
       await trainer.restore(resume);
@@ -195,12 +216,14 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
       totalEpochs,
       firstStep: trainer.position.step,
     });
-    const result = await trainer.fit(split.train, {
+    const result = await trainer.fit(data.train, {
       ...fit,
       batchSize: config.batchSize,
       schedule,
       validation,
-      seed: splitSeed,
+      // The shuffle's seed: the checkpoint's when resuming (the CLI always uses the split's seed for both).
+      seed: resume ? resume.data.seed : split.seed,
+      split,
       signal: controller.signal,
       checkpoint: v.save ? { path: v.save } : undefined,
       callbacks: {
@@ -214,12 +237,13 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
     if (result.stoppedEarly) log(`early stopping: no improvement of ${trainer.earlyStopping!.monitor} for ${trainer.earlyStopping!.patience} epochs`);
     if (result.restoredBest) log(`restored the weights of epoch ${result.bestEpoch} (best ${trainer.earlyStopping!.monitor})`);
     if (v.save) log(`checkpoint: ${v.save} (step ${trainer.position.step})`);
-    const test = await trainer.evaluate(split.test);
+    const test = await trainer.evaluate(data.test);
     bar.clear();
     out(
       `test loss ${test.loss.toFixed(4)}  accuracy ${(100 * test.accuracy).toFixed(2)}%  ` +
         `(${result.steps} steps in ${result.seconds.toFixed(1)} s, ${result.stepsPerSecond.toFixed(1)} steps/s)\n`,
     );
+    const divergence = result.diverged ?? (Number.isFinite(test.loss) ? undefined : `the test loss is ${test.loss}`);
     if (json) {
       io.stdout(jsonLine({
         testAccuracy: test.accuracy,
@@ -228,12 +252,24 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
         seconds: result.seconds,
         stepsPerSecond: result.stepsPerSecond,
         adapter: made.adapter,
+        skipped: result.skipped,
+        diverged: divergence !== undefined,
+        ...(divergence !== undefined ? { divergence } : {}),
       }));
     }
-    return result.interrupted ? 130 : 0;
+    if (result.interrupted) return 130;
+    if (divergence !== undefined) {
+      io.stderr(`${COMMAND}: diverged: ${divergence}; try a lower --lr, --clip norm=1, or a warm-up (--schedule warmup:100+cosine)\n`);
+      return EXIT_DIVERGED;
+    }
+    return 0;
   } catch (e) {
     bar.clear();
-    io.stderr(`wgtrain train: ${(e as Error).message}\n`);
+    if (e instanceof NonFiniteStateError) {
+      io.stderr(`${COMMAND}: diverged: ${e.message}\n`);
+      return EXIT_DIVERGED;
+    }
+    io.stderr(`${COMMAND}: ${(e as Error).message}\n`);
     return 1;
   } finally {
     process.off('SIGINT', onSigint);
@@ -244,37 +280,45 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
 
 type TrainValues = ReturnType<typeof parseArgs<typeof TRAIN_FLAGS>>['values'];
 
-/** Resolves flags (and the checkpoint for --resume) into the runner config and fit options. */
+/**
+ * Resolves and checks every flag (and, for --resume, the checkpoint against them) into the runner config, the fit
+ * options, the data split and the schedule, before any data loads or the GPU starts. ArgError: exit status 2.
+ */
 async function planRun(v: TrainValues, given: Set<string>, log: (line: string) => void) {
-  if (v.epochs !== undefined && v.steps !== undefined) throw new ArgError('wgtrain train: give --epochs or --steps, not both');
+  if (v.epochs !== undefined && v.steps !== undefined) throw new ArgError(`${COMMAND}: give --epochs or --steps, not both`);
   for (const f of ['epochs', 'steps', 'batch'] as const) {
-    if (v[f] !== undefined && !(v[f]! >= 1)) throw new ArgError(`wgtrain train: --${f} must be at least 1, got ${v[f]}`);
+    if (v[f] !== undefined && !(v[f]! >= 1)) throw new ArgError(`${COMMAND}: --${f} must be at least 1, got ${v[f]}`);
   }
-  if (!(v.validation! >= 0)) throw new ArgError(`wgtrain train: --validation must be >= 0, got ${v.validation}`);
-  if (v.seed! < 0) throw new ArgError(`wgtrain train: --seed must be >= 0, got ${v.seed}`);
+  if (!(v.validation! >= 0)) throw new ArgError(`${COMMAND}: --validation must be >= 0, got ${v.validation}`);
+  if (v.seed! < 0) throw new ArgError(`${COMMAND}: --seed must be >= 0, got ${v.seed}`);
+  checkDtype(v.device!, v.dtype!, given, COMMAND);
+  const adapter = v.device === 'gpu' ? adapterChoice(v.adapter, COMMAND) : undefined;
   const earlyStopping: EarlyStoppingOptions | undefined = v['early-stopping'] === undefined ? undefined : parseFlag('early-stopping', () => parseEarlyStopping(v['early-stopping']!));
-  if (earlyStopping && v.validation === 0 && (earlyStopping.monitor ?? 'val_loss').startsWith('val_')) {
-    throw new ArgError('wgtrain train: --early-stopping monitors a validation metric but --validation is 0');
-  }
   const fit = { epochs: v.epochs, steps: v.steps, earlyStopping };
   if (fit.epochs === undefined && fit.steps === undefined) fit.epochs = DEFAULTS.epochs;
+  if (v.save !== undefined) await probeWritable(v.save, 'save', COMMAND);
 
   let resume: TrainingSnapshot | undefined;
   let config: RunnerConfig;
+  let split: DataSplit;
   if (v.resume) {
     const fromCheckpoint = ['model', 'optimizer', 'lr', 'weight-decay', 'clip', 'batch'].filter((f) => given.has(f));
     if (fromCheckpoint.length) {
-      throw new ArgError(`wgtrain train: ${fromCheckpoint.map((f) => `--${f}`).join(', ')} cannot be changed with --resume (they come from the checkpoint)`);
+      throw new ArgError(`${COMMAND}: ${fromCheckpoint.map((f) => `--${f}`).join(', ')} cannot be changed with --resume (they come from the checkpoint)`);
     }
     resume = await loadTrainingCheckpoint(v.resume);
     config = resume.config;
+    checkMnistModel(config.model, `the model of ${v.resume}`, COMMAND);
+    split = checkpointSplit(resume);
+    checkSplitFlags(split, given, v, COMMAND);
   } else {
     let model: ModelSpec;
     try {
       model = parseModelSpec(v.model!, { inputs: MNIST_INPUTS });
     } catch (e) {
-      throw new ArgError(`wgtrain train: --model: ${(e as Error).message}`);
+      throw new ArgError(`${COMMAND}: --model: ${(e as Error).message}`);
     }
+    checkMnistModel(model, `--model ${v.model}`, COMMAND);
     const hyperparams: Record<string, unknown> = { lr: v.lr };
     if (v['weight-decay'] !== undefined) hyperparams.weight_decay = v['weight-decay'];
     config = {
@@ -284,17 +328,55 @@ async function planRun(v: TrainValues, given: Set<string>, log: (line: string) =
       seed: v.seed!,
       ...(v.clip !== undefined ? { clip: parseClip(v.clip) } : {}),
     };
+    try {
+      validateRunnerConfig(config);
+    } catch (e) {
+      throw configArgError(e, v, COMMAND);
+    }
+    split = mnistSplit(v.validation!, v.seed!, COMMAND);
   }
-  const splitSeed = resume && !given.has('seed') ? resume.data.seed : v.seed!;
-  if (resume && given.has('seed') && v.seed !== resume.data.seed) log(`warning: --seed ${v.seed} differs from the checkpoint's ${resume.data.seed}: a different data split`);
-  return { config, resume, fit, splitSeed };
+  if (earlyStopping && split.validation === 0 && (earlyStopping.monitor ?? 'val_loss').startsWith('val_')) {
+    throw new ArgError(`${COMMAND}: --early-stopping monitors a validation metric but --validation is 0`);
+  }
+  const batchesPerEpoch = Math.ceil((MNIST_TRAIN_EXAMPLES - split.validation) / config.batchSize);
+  const totalSteps = fit.steps ?? fit.epochs! * batchesPerEpoch;
+  const totalEpochs = fit.epochs ?? Math.ceil(totalSteps / batchesPerEpoch);
+  if (resume) checkNothingLeft(resume, fit, v.resume!, given);
+  const schedule = makeSchedule(v.schedule, resume, config, totalSteps, log);
+  if (schedule.needs === 'metric' && schedule.unit !== 'epoch') {
+    throw new ArgError(`${COMMAND}: --schedule ${v.schedule}: '${schedule.name}' is fed a validation metric, so it must step per epoch (add unit=epoch)`);
+  }
+  checkHorizon(schedule, v.schedule !== undefined, schedule.unit === 'epoch' ? totalEpochs : totalSteps, log);
+  // The gradient-magnitude control runs inside the optimizer step, on the device, from each step's gradient norm.
+  const gradmag = gradMagnitudeControl(schedule);
+  if (gradmag) config.gradLr = { c: gradmag.c };
+  return { config, resume, fit, split, schedule, totalSteps, totalEpochs, adapter };
+}
+
+/** A resumed run whose target is already reached would train nothing: refuse rather than report 0 steps. */
+function checkNothingLeft(resume: TrainingSnapshot, fit: { epochs?: number; steps?: number }, file: string, given: ReadonlySet<string>): void {
+  const p = resume.position;
+  if (fit.steps !== undefined && p.step >= fit.steps) {
+    throw new ArgError(
+      `${COMMAND}: ${file} is already at step ${p.step}, so --steps ${fit.steps} leaves nothing to train ` +
+        `(--steps counts all steps, the checkpoint's included); give --steps greater than ${p.step}`,
+    );
+  }
+  if (fit.epochs !== undefined && p.epoch >= fit.epochs) {
+    const flag = given.has('epochs') ? `--epochs ${fit.epochs}` : `--epochs ${fit.epochs} (the default)`;
+    throw new ArgError(
+      `${COMMAND}: ${file} has ${p.epoch} complete epochs, so ${flag} leaves nothing to train ` +
+        `(--epochs counts all epochs, the checkpoint's included); give --epochs greater than ${p.epoch}`,
+    );
+  }
 }
 
 function parseFlag<T>(flag: string, f: () => T): T {
   try {
     return f();
   } catch (e) {
-    throw new ArgError(`wgtrain train: --${flag}: ${(e as Error).message}`);
+    const message = (e as Error).message;
+    throw new ArgError(`${COMMAND}: --${flag}: ${message.startsWith(`${flag}: `) ? message.slice(flag.length + 2) : message}`);
   }
 }
 
@@ -303,22 +385,58 @@ function baseLrOf(config: RunnerConfig): string {
   return typeof lr === 'number' ? String(lr) : 'default';
 }
 
-/** --schedule, or the checkpoint's schedule on resume, or cosine to 0 over the whole run. */
-function makeSchedule(spec: string | undefined, resume: TrainingSnapshot | undefined, config: RunnerConfig, totalSteps: number): Schedule {
+/**
+ * --schedule, or the checkpoint's schedule on resume, or cosine to 0 over the run. On resume, a --schedule equal to
+ * the checkpoint's continues it; a different one replaces it from the checkpoint's step on (closed-form schedules
+ * take up the rate they have at that step; feedback schedules start fresh), and the snapshot is updated so the
+ * trainer resumes the replacement.
+ */
+function makeSchedule(spec: string | undefined, resume: TrainingSnapshot | undefined, config: RunnerConfig, totalSteps: number, log: (line: string) => void): Schedule {
   const lr = config.optimizer.hyperparams?.lr as number | undefined;
-  if (spec !== undefined) {
-    const s = parseFlag('schedule', () => scheduleFromSpec(spec, lr === undefined ? {} : { lr }));
-    if (resume?.schedule) s.load(resume.schedule);
-    return s;
+  const saved = resume?.schedule ?? null;
+  if (spec === undefined) {
+    if (saved) return parseFlag('resume', () => restoreSchedule(saved));
+    return scheduleFromSpec({ name: 'cosine', T_max: totalSteps, eta_min: 0 }, lr === undefined ? {} : { lr });
   }
-  if (resume?.schedule) return restoreSchedule(resume.schedule);
-  return scheduleFromSpec({ name: 'cosine', T_max: totalSteps, eta_min: 0 }, lr === undefined ? {} : { lr });
+  const s = parseFlag('schedule', () => scheduleFromSpec(spec, lr === undefined ? {} : { lr }));
+  if (!resume) return s;
+  const t = s.unit === 'epoch' ? resume.position.epoch : resume.position.step;
+  if (saved && configDiff(saved.config, s.config()) === null) {
+    s.load(saved);
+  } else {
+    if (s.closedForm) parseFlag('schedule', () => { while (s.t < t) s.step(); });
+    const from = saved ? `replaces the checkpoint's ${describeConfig(saved.config)}` : 'takes over';
+    log(`schedule: ${describeSchedule(s)} ${from} at ${s.unit} ${t}${s.closedForm ? ` (lr ${s.lr.toPrecision(4)})` : ', starting fresh'}`);
+    resume.schedule = s.state();
+  }
+  return s;
 }
 
-function describeSchedule(s: Schedule): string {
-  const { name, ...rest } = s.config();
+/** A cosine schedule that the run outlasts climbs back up (warn); a one-cycle schedule it outlasts ends (refuse). */
+function checkHorizon(s: Schedule, explicit: boolean, total: number, log: (line: string) => void): void {
+  const h = scheduleHorizon(s.config());
+  // The last step of the run is at t = total − 1.
+  if (!h || total - 1 <= h.t) return;
+  const unit = s.unit === 'epoch' ? 'epoch' : 'step';
+  const which = explicit ? 'the --schedule' : "the checkpoint's schedule";
+  const extend = `give --schedule with a longer ${h.name === 'cosine' ? 'T_max' : 'total_steps'} (on --resume it takes over from the checkpoint's ${unit})`;
+  if (h.after === 'ends') {
+    throw new ArgError(`${COMMAND}: ${which} ${describeSchedule(s)} ends at ${unit} ${h.t}, but this run goes to ${unit} ${total}; ${extend}`);
+  }
+  log(
+    `warning: ${which} ${describeSchedule(s)} reaches its minimum at ${unit} ${h.t}, but this run goes to ${unit} ${total}: ` +
+      `past it the rate climbs back up (as torch's CosineAnnealingLR); to decay over the whole run, ${extend}`,
+  );
+}
+
+function describeConfig(c: { name: string; [k: string]: unknown }): string {
+  const { name, ...rest } = c;
   const fields = Object.entries(rest)
     .filter(([k]) => k !== 'lr' && k !== 'unit')
     .map(([k, x]) => `${k}=${typeof x === 'object' ? JSON.stringify(x) : x}`);
-  return `${name}${fields.length ? `(${fields.join(', ')})` : ''}${s.unit === 'epoch' ? ' per epoch' : ''}`;
+  return `${name}${fields.length ? `(${fields.join(', ')})` : ''}`;
+}
+
+function describeSchedule(s: Schedule): string {
+  return `${describeConfig(s.config())}${s.unit === 'epoch' ? ' per epoch' : ''}`;
 }

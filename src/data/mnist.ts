@@ -27,6 +27,8 @@ export interface Mnist {
 
 export const MNIST_IMAGE_SHAPE = [28, 28] as const;
 export const MNIST_CLASSES = 10;
+/** Examples in the training file (train + validation are cut from it). */
+export const MNIST_TRAIN_EXAMPLES = 60000;
 
 /** Builds the two datasets from the raw bytes of the four files, checking that they fit together. */
 export function mnistFromIdx(files: MnistFileBytes): Mnist {
