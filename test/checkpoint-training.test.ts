@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Dataset } from '../src/data/dataset.js';
 import { parseModelSpec } from '../src/model/spec.js';
-import { loadTrainingCheckpoint, NonFiniteStateError, saveTrainingCheckpoint } from '../src/train/checkpoint.js';
+import { decodeTrainingCheckpoint, encodeTrainingCheckpoint, loadTrainingCheckpoint, NonFiniteStateError, saveTrainingCheckpoint } from '../src/train/checkpoint.js';
 import { createCpuRunner } from '../src/train/cpu-runner.js';
 import type { RunnerConfig } from '../src/train/runner.js';
 import { Trainer } from '../src/train/trainer.js';
@@ -47,6 +47,19 @@ describe('training checkpoints', () => {
     const more = await resumed.fit(ds, { epochs: 3, seed: 3, validation: ds, checkpoint: { path } });
     expect(more.steps).toBe(4);
     expect(more.diverged).toBeUndefined();
+  });
+
+  it('a checkpoint whose runner config is invalid is refused at load, naming the field', async () => {
+    const config: RunnerConfig = { model: parseModelSpec('4-6-2:tanh,loss=mse'), batchSize: 8, optimizer: { name: 'SGD', hyperparams: { lr: 0.1 } }, seed: 1 };
+    const trainer = new Trainer(await createCpuRunner(config), config);
+    await trainer.fit(regression(16), { epochs: 1, seed: 3 });
+    const s = await trainer.snapshot();
+    const bad = { ...s, config: { ...s.config, optimizer: { name: 'SGD', hyperparams: { lr: -1 } } } };
+    expect(() => decodeTrainingCheckpoint(encodeTrainingCheckpoint(bad), 'bad.safetensors')).toThrow(
+      /^bad\.safetensors: metadata\.optimizer\.config\.hyperparams\.lr: lr must be >= 0/,
+    );
+    const clip = { ...s, config: { ...s.config, clip: { maxNorm: 0 } } };
+    expect(() => decodeTrainingCheckpoint(encodeTrainingCheckpoint(clip), 'clip.safetensors')).toThrow(/^clip\.safetensors: metadata\.runner\.clip\.maxNorm: must be a positive number, got 0$/);
   });
 
   it('a run whose weights went non-finite is not saved; the previous checkpoint stays', async () => {

@@ -251,6 +251,34 @@ describe('Trainer resume', () => {
   });
 });
 
+describe('Trainer interrupted (Ctrl-C in the CLI)', () => {
+  it('an aborted fit stops after the current step, records the partial epoch, checkpoints and says interrupted; resuming finishes it exactly', async () => {
+    const whole = await (async () => {
+      const runner = new FakeRunner(CONFIG);
+      await new Trainer(runner, CONFIG).fit(dataset(10), { epochs: 2, seed: 3, schedule: 'cosine:T=6' });
+      return runner;
+    })();
+    const store = memoryStore();
+    const first = new FakeRunner(CONFIG);
+    const controller = new AbortController();
+    const t1 = new Trainer(first, CONFIG, { save: store.save });
+    const result = await t1.fit(dataset(10), {
+      epochs: 2, seed: 3, schedule: 'cosine:T=6', signal: controller.signal, checkpoint: { path: 'ck' },
+      callbacks: { onStep: (s) => void (s.step === 3 && controller.abort()) },
+    });
+    expect(result).toMatchObject({ interrupted: true, steps: 4, position: { step: 4, epoch: 1, batch: 1 } });
+    expect(result.history.at(-1)).toMatchObject({ epoch: 2, steps: 1, partial: true });
+    const snap = store.load('ck');
+    expect(snap.position).toEqual({ step: 4, epoch: 1, batch: 1 });
+    const second = new FakeRunner(CONFIG);
+    const t2 = new Trainer(second, CONFIG);
+    await t2.restore(snap);
+    await t2.fit(dataset(10), { epochs: 2, seed: 3 });
+    expect([...first.calls, ...second.calls]).toEqual(whole.calls);
+    expect(second.params).toEqual(whole.params);
+  });
+});
+
 describe('checkpoint codec', () => {
   async function snapshot(): Promise<TrainingSnapshot> {
     const config: RunnerConfig = { ...CONFIG, model: parseModelSpec('4-3-2:relu,bn'), clip: { maxNorm: 1 } };

@@ -200,7 +200,8 @@ export function snapshotFromCheckpoint(file: DecodedCheckpoint, name: string): T
   } catch (e) {
     const field = e instanceof RunnerConfigError ? e.field : 'config';
     const where = field.startsWith('optimizer') ? `metadata.optimizer.config${field.slice('optimizer'.length)}` : `metadata.runner.${field}`;
-    fail(where, (e as Error).message);
+    const message = (e as Error).message;
+    fail(where, message.startsWith(`${field}: `) ? message.slice(field.length + 2) : message);
   }
   const runnerState: RunnerState = { params, stats, optimizer, skipped: skipped as number };
   const device = typeof meta.device === 'string' ? meta.device : 'unknown';
