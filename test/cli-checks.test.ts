@@ -13,11 +13,10 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../src/cli.js';
-import type { CliIO } from '../src/cli/args.js';
 import { loadMnist } from '../src/data/mnist-node.js';
 import { createEngine } from '../src/gpu/index.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint.js';
+import { runCli as run } from './helpers/cli.js';
 
 vi.mock('../src/data/mnist-node.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../src/data/mnist-node.js')>();
@@ -27,19 +26,6 @@ vi.mock('../src/gpu/index.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../src/gpu/index.js')>();
   return { ...real, createEngine: vi.fn(real.createEngine) };
 });
-
-async function run(argv: string[]) {
-  const io: CliIO & { out: string; err: string } = {
-    out: '',
-    err: '',
-    stdout: (t: string) => void (io.out += t),
-    stderr: (t: string) => void (io.err += t),
-    stdoutIsTTY: false,
-    stderrIsTTY: false,
-  };
-  const code = await main(argv, io);
-  return { code, out: io.out, err: io.err };
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'wgtrain-cli-checks-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -7,26 +7,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { main, VERSION } from '../src/cli.js';
-import type { CliIO } from '../src/cli/args.js';
-
-function capture(): CliIO & { out: string; err: string } {
-  const io = {
-    out: '',
-    err: '',
-    stdout: (t: string) => void (io.out += t),
-    stderr: (t: string) => void (io.err += t),
-    stdoutIsTTY: false,
-    stderrIsTTY: false,
-  };
-  return io;
-}
-
-async function run(argv: string[]) {
-  const io = capture();
-  const code = await main(argv, io);
-  return { code, out: io.out, err: io.err };
-}
+import { VERSION } from '../src/cli.js';
+import { runCli as run } from './helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wgtrain-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
