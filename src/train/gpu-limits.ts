@@ -9,7 +9,7 @@
  * memory in advance) surfaces as an error when the runner is created, after which it frees what it made.
  */
 import type { ParamLayout } from '../model/layout.js';
-import { outputSize } from '../model/spec.js';
+import { inputShape, modelLayers } from '../model/spec.js';
 import type { RunnerConfig } from './runner.js';
 
 const F32 = 4;
@@ -42,10 +42,18 @@ export function checkGpuRunnerFits(limits: GPUSupportedLimits, config: RunnerCon
   const B = config.batchSize;
   const m = config.model;
   checkBufferFits(limits, layout.n * F32, `the model (${layout.n.toLocaleString('en-US')} parameters)`, 'use a smaller model');
-  const widths = [m.inputs];
-  for (const l of m.layers) widths.push(l.type === 'dense' ? l.outputs : widths[widths.length - 1]!);
-  const widest = Math.max(...widths, outputSize(m));
+  const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+  const layers = modelLayers(m);
+  const widths = [size(inputShape(m)), ...layers.map((l) => size(l.output))];
+  const widest = Math.max(...widths);
   checkBufferFits(limits, B * widest * F32, `a layer of width ${widest} for batch size ${B}`, 'use a smaller batch size');
+  let scratch = 0;
+  for (const l of layers) {
+    for (const d of l.kind.gpu.buffers?.(l.spec, { input: l.input, output: l.output, batch: B }) ?? []) {
+      checkBufferFits(limits, d.bytes, `layers.${l.index}.${d.name}`, 'use a smaller batch size or layer');
+      scratch += d.bytes;
+    }
+  }
   // Estimated total (params, grads, up to three optimizer slots, activations and their gradients), for messages.
-  return { bytes: 5 * layout.n * F32 + 2 * B * widths.reduce((a, w) => a + w, 0) * F32 };
+  return { bytes: 5 * layout.n * F32 + 2 * B * widths.reduce((a, w) => a + w, 0) * F32 + scratch };
 }
