@@ -7,11 +7,13 @@
  *   Inputs known only to within ea, eb, ec, ebias (a model's activations) add |α|·Σ[(|a|+ea)(|b|+eb) − |a||b|]
  *   + |β|·ec + ebias, and those terms are summed with the same γ.
  *   Y = act(Z): Lipschitz(act)·bound(Z) + the activation's own error (bounds/activation.ts).
+ *   Y = Z ⊙ f'(zIn) (activationGradZ, zIn exact): |f'(zIn)|·bound(Z) + the derivative's own error.
  */
 import { defaultAlpha } from '../../kernels/activation.js';
 import { matmulRef, type MatmulRefOptions } from '../../ref/matmul.js';
 import { gamma, type Bounded } from '../sums.js';
-import { activationLipschitz, activationOwnError } from './activation.js';
+import { activationDerivative } from '../../ref/activation.js';
+import { activationBackwardOwnError, activationLipschitz, activationOwnError } from './activation.js';
 
 export interface MatmulInputErrors {
   a?: ArrayLike<number>;
@@ -40,9 +42,15 @@ export function matmulBounded(o: MatmulRefOptions, err: MatmulInputErrors = {}):
     if (err.bias && o.bias) zb[i]! += (1 + g) * err.bias[i % N]!;
   }
   const kind = o.activation ?? 'identity';
-  const L = activationLipschitz(kind, o.activationAlpha ?? defaultAlpha(kind));
+  const actAlpha = o.activationAlpha ?? defaultAlpha(kind);
+  const L = activationLipschitz(kind, actAlpha);
   const yb = new Float64Array(M * N);
-  for (let i = 0; i < M * N; i++) yb[i] = L * zb[i]! + activationOwnError(kind, ref.y[i]!);
+  const zIn = o.activationGradZ;
+  for (let i = 0; i < M * N; i++) {
+    yb[i] = zIn
+      ? Math.abs(activationDerivative(kind, zIn[i]!, actAlpha)) * zb[i]! + activationBackwardOwnError(kind, ref.z[i]!, ref.y[i]!)
+      : L * zb[i]! + activationOwnError(kind, ref.y[i]!);
+  }
   return { y: { value: ref.y, bound: yb }, z: { value: ref.z, bound: zb } };
 }
 
