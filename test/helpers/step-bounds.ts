@@ -11,14 +11,18 @@
  * statistics and the batch's raw inputs are exact inputs (the GPU's own state, read back); byte inputs are
  * normalised on the GPU with float32 constants, x = v·scale + shift, within 3u of |v·scale| + |shift|.
  *
+ * One bounded forward/backward per layer kind, looked up by type like the layer registry's: the built-in kinds here, a
+ * kind registered from outside through registerLayerBound; a model with a kind that has none is refused, saying so.
+ *
  * Discontinuities are accounted for, not assumed away: where a ReLU's input lies within its bound of 0 the backward
  * allows either side, and a prediction whose top two logits lie within their bounds of each other may be counted
  * correct or not (`ambiguous`).
  */
-import { dropoutStream } from '../../src/kernels/dropout.js';
+import { shapeSize } from '../../src/layers/layer.js';
+import type { ResolvedLayer } from '../../src/model/graph.js';
 import { layoutModel, paramSlot, statSlot, type ParamLayout } from '../../src/model/layout.js';
-import type { ModelSpec } from '../../src/model/spec.js';
-import { outputSize } from '../../src/model/spec.js';
+import { modelLayers, outputSize, type ModelSpec } from '../../src/model/spec.js';
+import { dropoutStream } from '../../src/shared.js';
 import { dropoutApplyRef, dropoutMaskRef } from '../../src/ref/dropout.js';
 import { activationBackwardBounded, activationBounded } from '../../src/testing/bounds/activation.js';
 import { batchnormBackwardBounded, batchnormEvalBounded, batchnormTrainBounded } from '../../src/testing/bounds/batchnorm.js';
@@ -26,6 +30,7 @@ import { lossBounded } from '../../src/testing/bounds/loss.js';
 import { matmulBounded } from '../../src/testing/bounds/matmul.js';
 import { crossEntropyBounded, metricsLossBound } from '../../src/testing/bounds/softmax.js';
 import { U, type Bounded } from '../../src/testing/sums.js';
+import type { Activation } from '../../src/shared.js';
 
 /** A value array and its bound array (a Bounded whose arrays are concrete). */
 export interface Tracked {
@@ -56,75 +61,149 @@ export interface BoundedStep {
 
 const track = (b: Bounded): Tracked => ({ value: Float64Array.from(b.value), bound: Float64Array.from(b.bound) });
 
-interface Cache {
-  input: Tracked;
-  mean?: Tracked;
-  invstd?: Tracked;
+/** What a layer's bounded forward sees (parameters and running statistics are exact float64 copies). */
+export interface BoundForward {
+  index: number;
+  rows: number;
+  /** Per-example input shape. */
+  input: readonly number[];
+  x: Tracked;
+  training: boolean;
+  seed: number;
+  step: number;
+  param(role: string): Float64Array;
+  stat(role: string): Float64Array;
+  /** Training: the running statistics the step writes, with their bounds. */
+  setStat(role: string, b: Bounded): void;
+}
+
+export interface BoundBackward extends Omit<BoundForward, 'training' | 'setStat' | 'stat'> {
+  dy: Tracked;
+  cache: unknown;
+  setGrad(role: string, b: Bounded): void;
+}
+
+/** One layer kind's forward and backward with bounds (the kernels' bounds with the input's carried through). */
+export interface LayerBound<S = any> {
+  forward(s: S, c: BoundForward): { y: Tracked; cache?: unknown };
+  backward(s: S, c: BoundBackward): Tracked;
+}
+
+const denseBound: LayerBound<{ inputs: number; outputs: number; bias: boolean }> = {
+  forward: (l, c) => ({
+    y: track(matmulBounded({ M: c.rows, N: l.outputs, K: l.inputs, a: c.x.value, b: c.param('weight'), bias: l.bias ? c.param('bias') : undefined }, { a: c.x.bound }).z),
+  }),
+  backward(l, c) {
+    const { rows, x, dy } = c;
+    c.setGrad('weight', matmulBounded({ M: l.inputs, N: l.outputs, K: rows, transA: true, a: x.value, b: dy.value }, { a: x.bound, b: dy.bound }).z);
+    // db: a product with a row of ones on the GPU (a sum over the rows either way).
+    if (l.bias) c.setGrad('bias', matmulBounded({ M: 1, N: l.outputs, K: rows, a: new Float64Array(rows).fill(1), b: dy.value }, { b: dy.bound }).z);
+    return track(matmulBounded({ M: rows, N: l.inputs, K: l.outputs, transB: true, a: dy.value, b: c.param('weight') }, { a: dy.bound }).z);
+  },
+};
+
+const activationBoundKind: LayerBound<{ kind: Activation; alpha?: number }> = {
+  forward: (l, c) => ({ y: track(activationBounded(l.kind, c.x.value, c.x.bound, l.alpha)) }),
+  backward: (l, c) => track(activationBackwardBounded(l.kind, c.x.value, c.dy.value, c.x.bound, c.dy.bound, l.alpha)),
+};
+
+const batchnormBound: LayerBound<{ features: number; eps: number; momentum: number }> = {
+  forward(l, c) {
+    const args = [c.x.value, c.rows, l.features, c.param('gamma'), c.param('beta'), c.stat('running_mean'), c.stat('running_var'), l] as const;
+    if (!c.training) return { y: track(batchnormEvalBounded(...args, c.x.bound)) };
+    const t = batchnormTrainBounded(...args, c.x.bound);
+    c.setStat('running_mean', t.runningMean);
+    c.setStat('running_var', t.runningVar);
+    return { y: track(t.y), cache: { mean: track(t.mean), invstd: track(t.invstd) } };
+  },
+  backward(l, c) {
+    const { mean, invstd } = c.cache as { mean: Tracked; invstd: Tracked };
+    const bw = batchnormBackwardBounded(c.x.value, c.dy.value, c.rows, l.features, c.param('gamma'), mean.value, invstd.value, {
+      ex: c.x.bound,
+      edy: c.dy.bound,
+      emean: mean.bound,
+      einvstd: invstd.bound,
+    });
+    c.setGrad('gamma', bw.dgamma);
+    c.setGrad('beta', bw.dbeta);
+    return track(bw.dx);
+  },
+};
+
+const dropoutBound: LayerBound<{ p: number }> = {
+  forward: (l, c) => ({
+    y: c.training && l.p > 0 ? dropout(c.x, dropoutMaskRef(c.seed, dropoutStream(c.index), c.step, c.rows * shapeSize(c.input), l.p), l.p) : c.x,
+  }),
+  backward: (l, c) => (l.p > 0 ? dropout(c.dy, dropoutMaskRef(c.seed, dropoutStream(c.index), c.step, c.dy.value.length, l.p), l.p) : c.dy),
+};
+
+/** A view: values and bounds pass through. */
+const reshapeBound: LayerBound = { forward: (_l, c) => ({ y: c.x }), backward: (_l, c) => c.dy };
+
+const BOUNDS = new Map<string, LayerBound>([
+  ['dense', denseBound],
+  ['activation', activationBoundKind],
+  ['batchnorm', batchnormBound],
+  ['dropout', dropoutBound],
+  ['reshape', reshapeBound],
+]);
+
+/**
+ * Adds the bound of a layer kind registered from outside the library (registerLayerKind); `like: 'dense'` reuses a
+ * built-in kind's bound for a kind with the same math.
+ */
+export function registerLayerBound(type: string, bound: LayerBound | { like: string }): void {
+  const b = 'like' in bound ? BOUNDS.get(bound.like) : bound;
+  if (!b) throw new Error(`registerLayerBound: no bound for '${(bound as { like: string }).like}'`);
+  BOUNDS.set(type, b);
 }
 
 export class BoundedModel {
   readonly layout: ParamLayout;
   readonly outputs: number;
+  readonly layers: ResolvedLayer[];
+  private readonly bounds: LayerBound[];
 
   constructor(readonly spec: ModelSpec) {
     this.layout = layoutModel(spec);
     this.outputs = outputSize(spec);
+    this.layers = modelLayers(spec);
+    this.bounds = this.layers.map((l) => {
+      const b = BOUNDS.get(l.spec.type);
+      if (!b) throw new Error(`BoundedModel: no error bound for layer kind '${l.spec.type}' (layers[${l.index}]); add one with registerLayerBound`);
+      return b;
+    });
   }
 
-  private view(flat: ArrayLike<number>, layer: number, role: 'weight' | 'bias' | 'gamma' | 'beta'): Float64Array {
-    const s = paramSlot(this.layout, layer, role)!;
-    return Float64Array.from({ length: s.size }, (_, i) => flat[s.offset + i]!);
-  }
-
-  private statView(stats: ArrayLike<number>, layer: number, role: 'running_mean' | 'running_var'): Float64Array {
-    const s = statSlot(this.layout, layer, role)!;
-    return Float64Array.from({ length: s.size }, (_, i) => stats[s.offset + i]!);
+  private slice(flat: ArrayLike<number>, slot: { offset: number; size: number } | undefined, what: string): Float64Array {
+    if (!slot) throw new Error(`BoundedModel: no ${what}`);
+    const out = new Float64Array(slot.size);
+    for (let i = 0; i < slot.size; i++) out[i] = flat[slot.offset + i]!;
+    return out;
   }
 
   /**
-   * Forward, loss and (training) backward of one batch: x rows × inputs within ex of what the GPU holds; targets as
-   * the loss needs them. Parameters and statistics are the GPU's (exact inputs).
+   * Forward, loss and (training) backward of one batch: x rows × inputs within its bound of what the GPU holds;
+   * targets as the loss needs them. Parameters and statistics are the GPU's (exact inputs).
    */
   step(params: ArrayLike<number>, stats: ArrayLike<number>, x: Tracked, rows: number, targets: StepTargets, ctx: StepContext): BoundedStep {
-    const caches: Cache[] = [];
+    const caches: { input: Tracked; cache: unknown }[] = [];
     const newStats = ctx.training ? { value: Float64Array.from(stats), bound: new Float64Array(stats.length) } : undefined;
     let h = x;
-    let width = this.spec.inputs;
-    this.spec.layers.forEach((l, i) => {
-      const cache: Cache = { input: h };
-      switch (l.type) {
-        case 'dense': {
-          const bias = l.bias ? this.view(params, i, 'bias') : undefined;
-          h = track(matmulBounded({ M: rows, N: l.outputs, K: l.inputs, a: h.value, b: this.view(params, i, 'weight'), bias }, { a: h.bound }).z);
-          width = l.outputs;
-          break;
-        }
-        case 'activation':
-          h = track(activationBounded(l.kind, h.value, h.bound, l.alpha));
-          break;
-        case 'batchnorm': {
-          const gamma = this.view(params, i, 'gamma');
-          const beta = this.view(params, i, 'beta');
-          const rm = this.statView(stats, i, 'running_mean');
-          const rv = this.statView(stats, i, 'running_var');
-          if (ctx.training) {
-            const t = batchnormTrainBounded(h.value, rows, width, gamma, beta, rm, rv, l, h.bound);
-            for (const [role, b] of [['running_mean', t.runningMean], ['running_var', t.runningVar]] as const) {
-              const s = statSlot(this.layout, i, role)!;
-              newStats!.value.set(b.value, s.offset);
-              newStats!.bound.set(b.bound, s.offset);
-            }
-            cache.mean = track(t.mean);
-            cache.invstd = track(t.invstd);
-            h = track(t.y);
-          } else h = track(batchnormEvalBounded(h.value, rows, width, gamma, beta, rm, rv, l, h.bound));
-          break;
-        }
-        case 'dropout':
-          if (ctx.training && l.p > 0) h = dropout(h, dropoutMaskRef(ctx.seed, dropoutStream(i), ctx.step, rows * width, l.p), l.p);
-          break;
-      }
-      caches.push(cache);
+    this.layers.forEach((l, k) => {
+      const { index } = l;
+      const res = this.bounds[k]!.forward(l.spec, {
+        index, rows, input: l.input, x: h, training: ctx.training, seed: ctx.seed, step: ctx.step,
+        param: (role) => this.slice(params, paramSlot(this.layout, index, role), `parameter ${role} of layers[${index}]`),
+        stat: (role) => this.slice(stats, statSlot(this.layout, index, role), `statistic ${role} of layers[${index}]`),
+        setStat: (role, b) => {
+          const s = statSlot(this.layout, index, role)!;
+          newStats!.value.set(Float64Array.from(b.value), s.offset);
+          newStats!.bound.set(Float64Array.from(b.bound), s.offset);
+        },
+      });
+      caches.push({ input: h, cache: res.cache });
+      h = res.y;
     });
     const { lossSum, correct, dOut } = this.loss(h, targets, rows);
     const result: BoundedStep = { out: h, lossSum, correct };
@@ -168,44 +247,21 @@ export class BoundedModel {
     return { lossSum: { value, bound }, correct: { value: correct, ambiguous }, dOut };
   }
 
-  private backward(params: ArrayLike<number>, caches: Cache[], dOut: Tracked, rows: number, ctx: StepContext): Tracked {
+  private backward(params: ArrayLike<number>, caches: { input: Tracked; cache: unknown }[], dOut: Tracked, rows: number, ctx: StepContext): Tracked {
     const grads = { value: new Float64Array(this.layout.n), bound: new Float64Array(this.layout.n) };
-    const put = (layer: number, role: 'weight' | 'bias' | 'gamma' | 'beta', b: Bounded) => {
-      const s = paramSlot(this.layout, layer, role)!;
-      grads.value.set(Float64Array.from(b.value), s.offset);
-      grads.bound.set(Float64Array.from(b.bound), s.offset);
-    };
     let g = dOut;
-    for (let i = this.spec.layers.length - 1; i >= 0; i--) {
-      const l = this.spec.layers[i]!;
-      const { input, mean, invstd } = caches[i]!;
-      switch (l.type) {
-        case 'dense': {
-          put(i, 'weight', matmulBounded({ M: l.inputs, N: l.outputs, K: rows, transA: true, a: input.value, b: g.value }, { a: input.bound, b: g.bound }).z);
-          // db on the GPU: a product with a row of ones (a sum over the rows either way).
-          if (l.bias) put(i, 'bias', matmulBounded({ M: 1, N: l.outputs, K: rows, a: new Float64Array(rows).fill(1), b: g.value }, { b: g.bound }).z);
-          if (i > 0) g = track(matmulBounded({ M: rows, N: l.inputs, K: l.outputs, transB: true, a: g.value, b: this.view(params, i, 'weight') }, { a: g.bound }).z);
-          break;
-        }
-        case 'activation':
-          g = track(activationBackwardBounded(l.kind, input.value, g.value, input.bound, g.bound, l.alpha));
-          break;
-        case 'batchnorm': {
-          const bw = batchnormBackwardBounded(input.value, g.value, rows, l.features, this.view(params, i, 'gamma'), mean!.value, invstd!.value, {
-            ex: input.bound,
-            edy: g.bound,
-            emean: mean!.bound,
-            einvstd: invstd!.bound,
-          });
-          put(i, 'gamma', bw.dgamma);
-          put(i, 'beta', bw.dbeta);
-          g = track(bw.dx);
-          break;
-        }
-        case 'dropout':
-          if (l.p > 0) g = dropout(g, dropoutMaskRef(ctx.seed, dropoutStream(i), ctx.step, g.value.length, l.p), l.p);
-          break;
-      }
+    for (let k = this.layers.length - 1; k >= 0; k--) {
+      const l = this.layers[k]!;
+      const { index } = l;
+      g = this.bounds[k]!.backward(l.spec, {
+        index, rows, input: l.input, x: caches[k]!.input, dy: g, cache: caches[k]!.cache, seed: ctx.seed, step: ctx.step,
+        param: (role) => this.slice(params, paramSlot(this.layout, index, role), `parameter ${role} of layers[${index}]`),
+        setGrad: (role, b) => {
+          const s = paramSlot(this.layout, index, role)!;
+          grads.value.set(Float64Array.from(b.value), s.offset);
+          grads.bound.set(Float64Array.from(b.bound), s.offset);
+        },
+      });
     }
     return grads;
   }
