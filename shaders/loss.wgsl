@@ -17,7 +17,8 @@
 // Entry points: mse_forward, mse_train, bce_forward, bce_train; *_forward write loss + flags, *_train also write
 // grad (written, not accumulated). Dispatch ceil(B / WG) workgroups (maybe a 2-D grid; linear index wid.x + wid.y·nwg.x).
 //
-// Numerical caveats: the row sums are Kahan-compensated (N may be large, e.g. an autoencoder's 784 outputs). bce never
+// Numerical caveats: the row sums are Kahan-compensated (N may be large, e.g. an autoencoder's 784 outputs) where the
+// compiler keeps the compensation; the tests assume only γ_N·Σ terms (src/testing/bounds/loss.ts). bce never
 // evaluates exp of a positive number, so |z| up to f32 max is fine; log1p is a series below 1 because WGSL's log has
 // only 2^-21 absolute accuracy near 1 (a plain log(1 + u) would lose all digits of the loss of a confident, correct
 // prediction). σ(z) = 1/(1+e) or e/(1+e) with e = exp(−|z|). mse of values beyond ~1.8e19 overflows to inf.

@@ -4,7 +4,8 @@
 // colsum   x: [B, N] row-major → out: [N]
 //            out_j = Σ_i x_ij                  (p.beta == 0: written; the old value is never read into the result)
 //            out_j = β·out_j + Σ_i x_ij        (p.beta ≠ 0: accumulated, e.g. gradient accumulation over micro-batches)
-//          One invocation per column (coalesced across j), Kahan-compensated loop over the B rows.
+//          One invocation per column (coalesced across j), Kahan-compensated loop over the B rows (the compensation
+//          is a bonus: a compiler may simplify it away, and |error| ≤ γ_B·Σ_i|x_ij| holds either way).
 //          Dispatch ceil(N / WG) workgroups (maybe a 2-D grid, linear index wid.x + wid.y·nwg.x).
 //          Backward view: for y = xW + b, ∂L/∂b_j = Σ_i ∂L/∂y_ij, i.e. colsum of dY.
 //
@@ -20,13 +21,15 @@
 //            per input buffer.
 //          Pass 2 `stats_final`: ONE workgroup; for each range a strided Kahan loop over its chunks' partials and a
 //            binary tree → stats[1 + r]; a Kahan sum over ranges → stats[0] (global). Dispatch 1×1×1.
-//          Summation: Kahan within each invocation's run, pairwise (tree) across invocations; error ≈ (log2 WG + 2)·ε
-//          relative to Σ|v| — independent of the length.
+//          Summation: Kahan within each invocation's run, pairwise (tree) across invocations. Guaranteed whatever the
+//          compiler does with the compensation: |error| ≤ γ_n·Σ|v|, n = the longest chain of additions, ⌈chunk/WG⌉ +
+//          log2 WG + ⌈chunks of the range/FWG⌉ + log2 FWG (+ the number of ranges for the global record): the passes and
+//          the workgroup-memory trees fix it (StatsOp.roundingChains; src/testing/sums.ts).
 //          first_nonfinite is relative to the range's start in stats[1 + r], and an index into the concatenation of
 //          all ranges (in order) in stats[0].
 // Numerical caveats: sumsq overflows to +inf when |v| ≳ 1.8e19 (no rescaling pass); sums of mixed signs carry the
-//          usual cancellation relative to Σ|v|. Kahan and the tree assume no reassociation of float adds (WGSL gives
-//          none). WG and FWG must be powers of two.
+//          usual cancellation relative to Σ|v|. A driver may simplify Kahan's correction away (NVIDIA's was seen to):
+//          no test relies on it. WG and FWG must be powers of two.
 
 override WG: u32 = 256u;   // stats_partial workgroup size; also colsum's columns per workgroup
 override FWG: u32 = 64u;   // stats_final workgroup size

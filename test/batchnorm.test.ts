@@ -1,7 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { BatchNormOp } from '../src/kernels/batchnorm.js';
-import { batchnormBackwardRef, batchnormEvalRef, batchnormTrainRef } from '../src/ref/batchnorm.js';
-import { BATCHNORM_TOL, batchnormChecks, checkBatchNormCase } from '../src/selftest/batchnorm.js';
+import { batchnormBackwardRef, batchnormTrainRef } from '../src/ref/batchnorm.js';
+import { batchnormChecks, checkBatchNormCase, compareBatchNorm, runBatchNormCase } from '../src/selftest/batchnorm.js';
+import { batchnormBackwardBounded, batchnormEvalBounded, batchnormTrainBounded } from '../src/testing/bounds/batchnorm.js';
+import { addBounds, expectWithin } from '../src/testing/sums.js';
 import { expectClose } from './helpers/compare.js';
 import { gpu, poisoned } from './helpers/gpu.js';
 import { rng, seedInfo, uniformArray } from './helpers/random.js';
@@ -42,18 +44,20 @@ describe(`batchnorm, GPU vs float64 reference (${seedInfo()})`, () => {
     const bwd = await BatchNormOp.backward(e, { ...shape, x: xb, dy: dyb, gamma: range(params, 0), saved, dx, dgamma: range(grads, 0), dbeta: range(grads, 64) });
     // Two steps: the gradients must be written (equal after each step), not accumulated (doubled).
     for (let step = 0; step < 2; step++) e.run('bn ranges', (pass) => (fwd.encode(pass), bwd.encode(pass)));
-    const t = batchnormTrainRef(x, B, F, gamma, beta, new Float32Array(F), new Float32Array(F).fill(1), 'float64');
-    const t2 = batchnormTrainRef(x, B, F, gamma, beta, t.runningMean, t.runningVar, 'float64');
-    const bw = batchnormBackwardRef(x, dy, B, F, gamma, t.mean, t.invstd, 'float64');
-    expectClose(await e.readF32(y), t.y, BATCHNORM_TOL, 'y');
-    expectClose(await e.readF32(dx), bw.dx, BATCHNORM_TOL, 'dx');
+    const t = batchnormTrainBounded(x, B, F, gamma, beta, new Float32Array(F), new Float32Array(F).fill(1));
+    const t2 = batchnormTrainBounded(x, B, F, gamma, beta, t.runningMean.value, t.runningVar.value);
+    const bw = batchnormBackwardBounded(x, dy, B, F, gamma, t.mean.value, t.invstd.value, { emean: t.mean.bound, einvstd: t.invstd.bound });
+    expectWithin(await e.readF32(y), t.y, 'y');
+    expectWithin(await e.readF32(dx), bw.dx, 'dx');
     const g = await e.readF32(grads);
-    expectClose(g.subarray(0, F), bw.dgamma, BATCHNORM_TOL, 'dgamma range');
-    expectClose(g.subarray(64, 64 + F), bw.dbeta, BATCHNORM_TOL, 'dbeta range');
+    expectWithin(g.subarray(0, F), bw.dgamma, 'dgamma range');
+    expectWithin(g.subarray(64, 64 + F), bw.dbeta, 'dbeta range');
     expect([...g.subarray(F, 64), ...g.subarray(64 + F)].every((v) => v === 7)).toBe(true);
     const run = await e.readF32(running);
-    expectClose(run.subarray(0, F), t2.runningMean, BATCHNORM_TOL, 'running_mean after 2 steps');
-    expectClose(run.subarray(F), t2.runningVar, BATCHNORM_TOL, 'running_var after 2 steps');
+    // Step 2 starts from step 1's running statistics, known to within their bounds and scaled by 1 − momentum.
+    const carried = (b1: ArrayLike<number>, b2: ArrayLike<number>) => addBounds(b2, Float64Array.from(b1, (v) => 0.9 * v));
+    expectWithin(run.subarray(0, F), { value: t2.runningMean.value, bound: carried(t.runningMean.bound, t2.runningMean.bound) }, 'running_mean after 2 steps');
+    expectWithin(run.subarray(F), { value: t2.runningVar.value, bound: carried(t.runningVar.bound, t2.runningVar.bound) }, 'running_var after 2 steps');
     for (const b of [params, grads, xb, dyb, running, saved, y, dx]) b.destroy();
     fwd.destroy();
     bwd.destroy();
@@ -72,8 +76,7 @@ describe(`batchnorm, GPU vs float64 reference (${seedInfo()})`, () => {
     e.write(bufs.running, Float32Array.of(0.5, 0, 1, 1, 4, 0.25));
     const ev = await BatchNormOp.forwardEval(e, { rows: 1, features: F, ...bufs });
     e.run('bn eval B=1', (pass) => ev.encode(pass));
-    const want = batchnormEvalRef([1, 2, 3], 1, F, [1, 2, -1], [0, 1, 0.5], [0.5, 0, 1], [1, 4, 0.25], 'float64');
-    expectClose(await e.readF32(bufs.y), want, BATCHNORM_TOL, 'eval B=1');
+    expectWithin(await e.readF32(bufs.y), batchnormEvalBounded([1, 2, 3], 1, F, [1, 2, -1], [0, 1, 0.5], [0.5, 0, 1], [1, 4, 0.25]), 'eval B=1');
     // Sizes are checked at plan time too.
     await expect(BatchNormOp.forwardTrain(e, { rows: 4, features: F, ...bufs })).rejects.toThrow(/x holds 12 bytes, needs 48/);
     for (const v of Object.values(bufs)) v.destroy();
@@ -94,8 +97,8 @@ describe(`batchnorm, GPU vs float64 reference (${seedInfo()})`, () => {
     const op = await BatchNormOp.forwardTrain(e, { rows: B, features: F, ...bufs });
     op.setRows(rows);
     e.run('bn partial', (pass) => op.encode(pass));
-    const t = batchnormTrainRef(x.subarray(0, rows * F), rows, F, gamma, beta, new Float32Array(F), new Float32Array(F), 'float64');
-    expectClose((await e.readF32(bufs.y)).subarray(0, rows * F), t.y, BATCHNORM_TOL, 'partial batch y');
+    const t = batchnormTrainBounded(x.subarray(0, rows * F), rows, F, gamma, beta, new Float32Array(F), new Float32Array(F));
+    expectWithin((await e.readF32(bufs.y)).subarray(0, rows * F), t.y, 'partial batch y');
     expect(() => op.setRows(1)).toThrow(/at least 2 rows/);
     expect(() => op.setRows(131)).toThrow(/\[2, 130\]/);
     for (const v of Object.values(bufs)) v.destroy();
@@ -103,6 +106,28 @@ describe(`batchnorm, GPU vs float64 reference (${seedInfo()})`, () => {
   });
 
   for (const c of batchnormChecks) it(`self-check ${c.name}`, async () => c.run(await gpu(), rng()));
+
+  it('deliberate breaks: a row dropped from a sum, the biased variance in running_var, a lost term of dγ fail the bounds', async () => {
+    const e = await gpu();
+    const rand = rng();
+    const fails = (f: () => void) => expect(f).toThrow(/outside \|got−ref\|/);
+    const [B, F] = [33, 7];
+    const { got, ref, inputs } = await runBatchNormCase(e, rand, B, F);
+    const { x, dy } = inputs;
+    compareBatchNorm(got, ref, 'unbroken');
+    const broken = (k: keyof typeof got, f: (v: number, i: number) => number) => () => compareBatchNorm({ ...got, [k]: got[k].map(f) }, ref, `broken ${k}`);
+    const last = (B - 1) * F;
+    const xhat = (i: number) => (x[i]! - ref.mean.value[i % F]!) * ref.invstd.value[i % F]!;
+    // Sums over rows 0..B−2 (the loop one short): the mean, dβ = Σ dy, dγ = Σ dy·x̂.
+    fails(broken('mean', (v, f) => v - x[last + f]! / B));
+    fails(broken('dbeta', (v, f) => v - dy[last + f]!));
+    fails(broken('dgamma', (v, f) => v - dy[last + f]! * xhat(last + f)));
+    // The biased variance q/B in running_var in place of torch's unbiased q/(B − 1).
+    fails(broken('runningVar', (v, f) => v - (0.1 * (ref.invstd.value[f]! ** -2 - 1e-5)) / (B - 1)));
+    // dx without the −x̂·dγ term; eval without ε under the square root (a change of only ~ε/(2·var) relative).
+    fails(broken('dx', (v, i) => v + ((inputs.gamma[i % F]! * ref.invstd.value[i % F]!) / B) * xhat(i) * ref.dgamma.value[i % F]!));
+    fails(broken('yEval', (v, i) => v * Math.sqrt((got.runningVar[i % F]! + 1e-5) / got.runningVar[i % F]!)));
+  });
 });
 
 describe('batchnorm CPU reference', () => {

@@ -3,7 +3,10 @@ import { LossOp, type LossKind } from '../src/kernels/loss.js';
 import { MetricsOp, createMetricsBuffer, readMetrics } from '../src/kernels/softmax.js';
 import { lossRef, lossTotal } from '../src/ref/loss.js';
 import { accumulateMetricsRef, emptyMetrics } from '../src/ref/softmax.js';
-import { LOSS_TOL, gradTol, lossChecks, lossInputs } from '../src/selftest/loss.js';
+import { lossChecks, lossInputs } from '../src/selftest/loss.js';
+import { lossBounded } from '../src/testing/bounds/loss.js';
+import { metricsLossBound } from '../src/testing/bounds/softmax.js';
+import { expectWithin } from '../src/testing/sums.js';
 import { AWKWARD, expectClose } from './helpers/compare.js';
 import { gpu, poisoned } from './helpers/gpu.js';
 import { rng, seedInfo } from './helpers/random.js';
@@ -37,11 +40,11 @@ describe(`losses, GPU vs float64 reference (${seedInfo()})`, () => {
             train.encode(pass);
             fwd.encode(pass);
           });
-          const ref = lossRef(kind, pred, targets, B, N, 'float64', scale);
-          expectClose(await e.readF32(lb), ref.loss, LOSS_TOL.loss, `${kind} loss ${B}×${N}`);
+          const ref = lossBounded(kind, pred, targets, B, N, scale);
+          expectWithin(await e.readF32(lb), ref.loss, `${kind} loss ${B}×${N}`);
           expectClose(await e.readU32(fb), ref.flags, EXACT, `${kind} flags ${B}×${N}`);
-          expectClose(await e.readF32(gb), ref.grad, gradTol(scale, N), `${kind} grad ${B}×${N}`);
-          expectClose(await e.readF32(lb2), ref.loss, LOSS_TOL.loss, `${kind} (forward only) loss ${B}×${N}`);
+          expectWithin(await e.readF32(gb), ref.grad, `${kind} grad ${B}×${N}`);
+          expectWithin(await e.readF32(lb2), ref.loss, `${kind} (forward only) loss ${B}×${N}`);
           expectClose(await e.readU32(fb2), ref.flags, EXACT, `${kind} (forward only) flags ${B}×${N}`);
           for (const b of [pb, tb, lb, fb, gb, lb2, fb2]) b.destroy();
           train.destroy();
@@ -63,10 +66,12 @@ describe(`losses, GPU vs float64 reference (${seedInfo()})`, () => {
     const gb = poisoned(e, 'grad', B);
     const op = await LossOp.plan(e, { kind: 'bce', rows: B, cols: 1, pred: pb, targets: tb, loss: lb, flags: fb, grad: gb, scale: 1 });
     e.run('bce extremes', (pass) => op.encode(pass));
-    const ref = lossRef('bce', pred, targets, B, 1, 'float64', 1);
-    // log1p(exp(−30)) = 9.4e-14: a plain log(1 + u) would return 0 (or garbage at 2^-21 absolute accuracy).
-    expectClose(await e.readF32(lb), ref.loss, { atol: 0, rtol: 2e-5 }, 'bce extreme losses (relative)');
-    expectClose(await e.readF32(gb), ref.grad, { atol: 1e-12, rtol: 2e-5 }, 'bce extreme gradients');
+    const ref = lossBounded('bce', pred, targets, B, 1, 1);
+    // log1p(exp(−30)) = 9.4e-14: a plain log(1 + u) would return 0 (or garbage at 2^-21 absolute accuracy). The
+    // bounds are relative here (exp's (3 + 2|z|) ulp), so these losses must keep ~4 significant digits.
+    for (let i = 0; i < B; i++) expect(ref.loss.bound[i]!, `bound of loss ${ref.loss.value[i]}`).toBeLessThan(1e-4 * ref.loss.value[i]! + 1e-30);
+    expectWithin(await e.readF32(lb), ref.loss, 'bce extreme losses (relative)');
+    expectWithin(await e.readF32(gb), ref.grad, 'bce extreme gradients');
     for (const b of [pb, tb, lb, fb, gb]) b.destroy();
     op.destroy();
   });
@@ -99,16 +104,48 @@ describe(`losses, GPU vs float64 reference (${seedInfo()})`, () => {
           op.encode(pass);
           acc.encode(pass);
         });
-        const ref = lossRef(kind, pred, targets, rows, N, 'float64');
-        mref = accumulateMetricsRef(mref, Float32Array.from(ref.loss), ref.flags);
-        if (s === 5) expectClose(await e.readF32(gb, rows * N), ref.grad, gradTol(1 / rows, N), `${kind} grad of the partial batch`);
+        const ref = lossBounded(kind, pred, targets, rows, N);
+        // The accumulator's inputs are the GPU's own row losses.
+        const rowLoss = await e.readF32(lb, rows);
+        expectWithin(rowLoss, ref.loss, `${kind} row losses of step ${s}`);
+        mref = accumulateMetricsRef(mref, rowLoss, ref.flags);
+        if (s === 5) expectWithin(await e.readF32(gb, rows * N), ref.grad, `${kind} grad of the partial batch`);
       }
       const m = await readMetrics(e, metrics);
       expect(m).toMatchObject({ rows: mref.rows, correct: mref.correct, invalid: 0, batches: 6 });
-      expect(Math.abs(m.lossSum - mref.lossSum), `${kind} Σloss ${m.lossSum} vs ${mref.lossSum}`).toBeLessThanOrEqual(1e-5 * mref.lossSum);
+      expect(Math.abs(m.lossSum - mref.lossSum), `${kind} Σloss ${m.lossSum} vs ${mref.lossSum}`).toBeLessThanOrEqual(metricsLossBound(mref.lossSum, mref.rows));
       for (const b of [metrics, pb, tb, lb, fb, gb]) b.destroy();
       op.destroy();
       acc.destroy();
+    }
+  });
+
+  it('a term dropped from a row, the mean over N − 1, a neighbour\'s element, one sign flipped fail the bounds', async () => {
+    const e = await gpu();
+    const rand = rng();
+    const fails = (f: () => void) => expect(f).toThrow(/outside \|got−ref\|/);
+    const [B, N] = [33, 127];
+    for (const kind of KINDS) {
+      const { pred, targets } = lossInputs(kind, B * N, rand);
+      const pb = e.storage('pred', pred);
+      const tb = e.storage('targets', targets);
+      const lb = poisoned(e, 'loss', B);
+      const fb = e.storage('flags', B * 4);
+      const gb = poisoned(e, 'grad', B * N);
+      const op = await LossOp.plan(e, { kind, rows: B, cols: N, pred: pb, targets: tb, loss: lb, flags: fb, grad: gb });
+      e.run(`${kind} breaks`, (pass) => op.encode(pass));
+      const [loss, grad] = [await e.readF32(lb), await e.readF32(gb)];
+      const ref = lossBounded(kind, pred, targets, B, N);
+      const term = lossRef(kind, pred, targets, B * N, 1, 'float64', 1).loss; // every element's own loss
+      expectWithin(loss, ref.loss, `${kind} unbroken loss`);
+      expectWithin(grad, ref.grad, `${kind} unbroken grad`);
+      fails(() => expectWithin(loss.map((v, i) => v - term[i * N + N - 1]! / N), ref.loss, `${kind} last term dropped`));
+      fails(() => expectWithin(loss.map((v) => (v * N) / (N - 1)), ref.loss, `${kind} mean over N − 1`));
+      fails(() => expectWithin(grad.map((v, k) => (k % N === 0 ? grad[k + 1]! : v)), ref.grad, `${kind} element 0 reads element 1`));
+      const big = grad.reduce((m, v, k) => (Math.abs(v) > Math.abs(grad[m]!) ? k : m), 0); // a sign error where it shows
+      fails(() => expectWithin(grad.map((v, k) => (k === big ? -v : v)), ref.grad, `${kind} one sign flipped`));
+      for (const b of [pb, tb, lb, fb, gb]) b.destroy();
+      op.destroy();
     }
   });
 });

@@ -11,13 +11,14 @@ import {
 } from '../src/kernels/matmul.js';
 import { checkBindings, type Engine } from '../src/gpu/index.js';
 import { matmulRef } from '../src/ref/matmul.js';
-import { matmulTol } from '../src/selftest/matmul.js';
-import { AWKWARD, expectClose } from './helpers/compare.js';
+import { matmulBounded } from '../src/testing/bounds/matmul.js';
+import { expectWithin } from '../src/testing/sums.js';
+import { AWKWARD } from './helpers/compare.js';
 import { gpu, poisoned } from './helpers/gpu.js';
 import { rng, seedInfo, uniformArray } from './helpers/random.js';
 
-// Tolerance: see matmulTol (src/selftest/matmul.ts) for the error bound it is derived from.
-const tolFor = matmulTol;
+// Tolerance: |Ẑ − Z| ≤ γ_(K+3)·(|α|Σ_k|a·b| + |β·C| + |bias|) per element for any order of k, tiling or fused
+// multiply-add (src/testing/bounds/matmul.ts); the last GPU test shows that bug-sized errors fail it.
 
 interface Case {
   M: number;
@@ -91,10 +92,9 @@ async function check(e: Engine, variant: MatmulVariant | 'auto', cs: Case, rand:
   const what = `${op.variant}${variant === 'auto' ? ' (auto)' : ''}${ranges ? ' (ranges)' : ''} ${tag(cs.transA, cs.transB)} M=${M} N=${N} K=${K} ${cs.activation ?? 'identity'}${cs.bias ? ' +bias' : ''} α=${cs.alpha ?? 1} β=${cs.beta ?? 0}`;
   try {
     e.run(what, (pass) => op.encode(pass));
-    const ref = matmulRef({ ...cs, a, b, c: cOld, bias: cs.bias ? bias : undefined }, 'float64');
-    const tol = tolFor(K, cs.alpha);
-    expectClose(await e.readF32(cb), ref.y, tol, `${what}: C`);
-    if (zb) expectClose(await e.readF32(zb), ref.z, tol, `${what}: Z`);
+    const ref = matmulBounded({ ...cs, a, b, c: cOld, bias: cs.bias ? bias : undefined });
+    expectWithin(await e.readF32(cb), ref.y, `${what}: C`);
+    if (zb) expectWithin(await e.readF32(zb), ref.z, `${what}: Z`);
     return op.variant;
   } finally {
     for (const x of [ab, bb, cb, biasb, zb]) x?.destroy();
@@ -249,14 +249,14 @@ describe(`matmul, GPU vs float64 reference (${seedInfo()})`, () => {
     const M = 70, N = 44, K = 36; // N and K multiples of 4 (for registers-vec4), M not
     const a = uniformArray(M * K, -1, 1, rand);
     const b = uniformArray(K * N, -1, 1, rand);
-    const ref = matmulRef({ M, N, K, a, b }, 'float64').y;
+    const ref = matmulBounded({ M, N, K, a, b }).y;
     const ab = e.storage('a', a);
     const bb = e.storage('b', b);
     for (const [variant, tile] of [['registers', { wgX: 4, wgY: 16 }], ['registers-vec4', { wgX: 2, wgY: 4 }], ['tiled', { wgX: 8, wgY: 4, bk: 8 }], ['tiled', { wgX: 4, wgY: 8, bk: 4 }]] as const) {
       const cb = poisoned(e, 'c', M * N);
       const op = await MatmulOp.create(e, { M, N, K, a: ab, b: bb, c: cb, variant, tile });
       e.run('tile', (pass) => op.encode(pass));
-      expectClose(await e.readF32(cb), ref, tolFor(K), `${variant} ${JSON.stringify(tile)}`);
+      expectWithin(await e.readF32(cb), ref, `${variant} ${JSON.stringify(tile)}`);
       op.destroy();
       cb.destroy();
     }
@@ -275,12 +275,47 @@ describe(`matmul, GPU vs float64 reference (${seedInfo()})`, () => {
     const cb = poisoned(e, 'c', M * N);
     const op = await MatmulOp.create(e, { M, N, K, a: ab, b: bb, c: cb, beta: 0 });
     e.run('first', (pass) => op.encode(pass));
+    const first = await e.readF32(cb);
+    expectWithin(first, matmulBounded({ M, N, K, a, b }).y, 'C = AB');
     op.setScalars({ beta: 1, alpha: 2 });
     e.run('second', (pass) => op.encode(pass));
-    const once = matmulRef({ M, N, K, a, b }, 'float64').y;
-    expectClose(await e.readF32(cb), once.map((v) => 3 * v), tolFor(K, 3), 'C = AB, then C = 2AB + C');
+    // The second product accumulates onto the GPU's own first result (its exact input).
+    expectWithin(await e.readF32(cb), matmulBounded({ M, N, K, a, b, c: first, alpha: 2, beta: 1 }).y, 'then C = 2AB + C');
     op.destroy();
     for (const x of [ab, bb, cb]) x.destroy();
+  });
+
+  it('deliberate breaks: a dropped k, a shifted row, a lost bias, β·C added twice fail the bound (every variant)', async () => {
+    const e = await gpu();
+    const rand = rng();
+    const fails = (f: () => void) => expect(f).toThrow(/outside \|got−ref\|/);
+    const [M, N, K] = [36, 68, 132];
+    const a = uniformArray(M * K, -1, 1, rand);
+    const b = uniformArray(K * N, -1, 1, rand);
+    const cOld = uniformArray(M * N, -1, 1, rand);
+    const bias = uniformArray(N, -1, 1, rand);
+    const ab = e.storage('a', a);
+    const bb = e.storage('b', b);
+    const biasb = e.storage('bias', bias);
+    const o = { M, N, K, alpha: 0.5, beta: 1, activation: 'gelu' as const }; // the tiled tests' pipeline (Z is compared)
+    const ref = matmulBounded({ ...o, a, b, c: cOld, bias }).z;
+    for (const variant of ['registers', 'registers-vec4', 'tiled'] as const) {
+      const cb = e.storage('c', cOld);
+      const zb = poisoned(e, 'z', M * N);
+      const op = await MatmulOp.create(e, { ...o, a: ab, b: bb, c: cb, bias: biasb, z: zb, variant });
+      e.run(variant, (pass) => op.encode(pass));
+      const z = await e.readF32(zb);
+      expectWithin(z, ref, `${variant} unbroken`);
+      const col = (k: number) => k % N;
+      const row = (k: number) => Math.floor(k / N);
+      fails(() => expectWithin(z.map((v, k) => v - 0.5 * a[row(k) * K + K - 1]! * b[(K - 1) * N + col(k)]!), ref, `${variant} k = K − 1 dropped`));
+      fails(() => expectWithin(z.map((_, k) => z[(k + N) % (M * N)]!), ref, `${variant} rows shifted by one`));
+      fails(() => expectWithin(z.map((v, k) => v - bias[col(k)]!), ref, `${variant} bias lost`));
+      fails(() => expectWithin(z.map((v, k) => v + cOld[k]!), ref, `${variant} β·C added twice`));
+      for (const x of [cb, zb]) x.destroy();
+      op.destroy();
+    }
+    for (const x of [ab, bb, biasb]) x.destroy();
   });
 
   it('rejects bad plans', async () => {
@@ -318,6 +353,6 @@ describe('matmul CPU reference', () => {
     const b = uniformArray(K * N, -1, 1, rand);
     const c = new Float32Array(M * N).fill(NaN);
     const o = { M, N, K, a, b, c, activation: 'tanh' as const };
-    expectClose(matmulRef(o, 'float32').y, matmulRef(o, 'float64').y, tolFor(K), 'float32 vs float64');
+    expectWithin(matmulRef(o, 'float32').y, matmulBounded(o).y, 'float32 vs float64');
   });
 });

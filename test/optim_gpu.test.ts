@@ -60,12 +60,12 @@ function groupsFor(name: OptimizerName) {
   ];
 }
 
-/** Mismatches of got vs ref, relative to `scale` per element, plus `ulps` float32 roundings of the value. */
-function scaledMismatches(got: ArrayLike<number>, ref: ArrayLike<number>, scale: ArrayLike<number>, ulps: number, rtol = 1e-5): string[] {
+/** Mismatches of got vs ref, relative to `scale` per element, plus `ulps` float32 roundings of the value (+ extra). */
+function scaledMismatches(got: ArrayLike<number>, ref: ArrayLike<number>, scale: ArrayLike<number>, ulps: number, rtol = 1e-5, extra?: ArrayLike<number>): string[] {
   const out: string[] = [];
   for (let i = 0; i < ref.length; i++) {
     const g = got[i]!, r = ref[i]!;
-    const tol = rtol * scale[i]! + ulps * 2 ** -24 * Math.abs(r);
+    const tol = rtol * scale[i]! + ulps * 2 ** -24 * Math.abs(r) + (extra ? extra[i]! : 0);
     if (!(Math.abs(g - r) <= tol)) out.push(`[${i}] got ${g}, ref ${r}, scale ${scale[i]}, |diff| ${Math.abs(g - r)} > ${tol}`);
   }
   return out;
@@ -162,6 +162,74 @@ describe(`clipping, guard, batching and dispatch count (${seedInfo()})`, () => {
       expect(bad, `${JSON.stringify(clip)}\n${bad.slice(0, 6).join('\n')}`).toEqual([]);
       g.destroy();
     }
+  });
+
+  it('clip by global norm and the gradient-magnitude lr over N = 40,045 elements (the norm: a sum of N squares)', async () => {
+    // The GPU measures ‖g‖ as a float32 sum of N squares in an order of its own (any order, no compensation assumed):
+    // within relative ε = ½γ_(N+1) + 9u of the exact norm (the square root halves the sum's γ_(N+1); WGSL's sqrt is
+    // 1/inverseSqrt, 4.5 ulp), 1.2e-3 here; the CPU reference measures it in float64. Carried into the parameters:
+    //   clip:   c = max_norm/(‖g‖ + 1e-6) is within ε (+ 2.5 ulp); SGD with momentum μ is linear in each step's c·g,
+    //           which moves θ by at most lr·|c·g|/(1 − μ) over all later steps: extra ε'·lr·Σ_k|c_k·g_k|/(1 − μ).
+    //   gradLr: α_t = α_(t−1)/(1 + c·√‖g_t‖) gains at most ε/2 relative per step, so step t's move is within t·ε/2.
+    const e = await gpu();
+    const rand = rng();
+    const segments = [37, 1, 40000, 7];
+    const n = segments.reduce((a, b) => a + b, 0);
+    const groups = [{ start: 0, end: 38, lr: 0.003 }, { start: 38, end: n, lr: 0.02 }];
+    const eps = 2 ** -24 * (n + 1) / (1 - (n + 1) * 2 ** -24) / 2 + 9 * 2 ** -24;
+    const h = { momentum: 0.9 };
+    type Extra = { clip?: { maxNorm?: number; value?: number }; gradLr?: { c: number } };
+    /** GPU vs CPU over STEPS steps; `dropShare` leaves that leading share of the elements out of the CPU's norm. */
+    const run = async (extra: Extra, dropShare = 0): Promise<string[]> => {
+      const x0 = Float32Array.from({ length: n }, () => 4 * rand() - 2);
+      const params = e.storage('test.params', x0);
+      const gbuf = e.storage('test.grads', 4 * n);
+      const opt = await GpuOptimizer.create(e, { optimizer: 'SGD', hyperparams: h, params, grads: gbuf, n, groups, ...extra });
+      const cpu = new Optimizer('SGD', h, { n, groups });
+      const p = x0.slice();
+      const path = new Path(x0);
+      const spread = new Float64Array(n);
+      let alpha = groups.map((gr) => gr.lr);
+      const clip = extra.clip ?? {};
+      for (let k = 0; k < STEPS; k++) {
+        const grad = Float32Array.from({ length: n }, (_, i) => (i % 17 === 3 ? 0 : (rand() < 0.5 ? -1 : 1) * 10 ** (4 * rand() - 3)));
+        const c = Float64Array.from(grad, (v) => (clip.value !== undefined ? Math.min(clip.value, Math.max(-clip.value, v)) : v));
+        const norm = Math.sqrt(c.reduce((acc, v, i) => acc + (i < dropShare * n ? 0 : v * v), 0));
+        let coef = 1;
+        if (clip.maxNorm !== undefined) {
+          coef = Math.min(1, clip.maxNorm / (norm + 1e-6));
+          expect(coef, 'the test must actually clip').toBeLessThan(1);
+        }
+        if (extra.gradLr) {
+          const cc = extra.gradLr.c;
+          alpha = alpha.map((a) => a / (1 + cc * Math.sqrt(norm)));
+          cpu.setLr(alpha);
+        }
+        const before = p.slice();
+        cpu.step(p, Float32Array.from(c, (v) => v * coef));
+        path.add(p);
+        groups.forEach((gr, gi) => {
+          for (let i = gr.start; i < gr.end; i++) {
+            spread[i]! += extra.gradLr
+              ? (((k + 1) * eps) / 2) * Math.abs(p[i]! - before[i]!)
+              : ((eps + 5 * 2 ** -24) * alpha[gi]! * Math.abs(coef * c[i]!)) / (1 - h.momentum);
+          }
+        });
+        e.write(gbuf, grad);
+        opt.step();
+      }
+      const bad = scaledMismatches(await e.readF32(params, n), p, path.length, 4 * STEPS, 1e-5, spread);
+      opt.destroy();
+      params.destroy();
+      gbuf.destroy();
+      return bad;
+    };
+    for (const extra of [{ clip: { maxNorm: 0.5 } }, { clip: { value: 0.3, maxNorm: 2 } }, { gradLr: { c: 0.3 } }]) {
+      const bad = await run(extra);
+      expect(bad, `${JSON.stringify(extra)}: ${bad.length} mismatches\n${bad.slice(0, 6).join('\n')}`).toEqual([]);
+    }
+    // Deliberate break: a norm that misses one of 64 workgroups' share of the elements (~1.6% of Σg²) fails.
+    for (const extra of [{ clip: { maxNorm: 0.5 } }, { gradLr: { c: 0.3 } }]) expect((await run(extra, 1 / 64)).length, JSON.stringify(extra)).toBeGreaterThan(0);
   });
 
   it('a NaN or Inf gradient skips the step: params and state bit-identical, counter 1, t not advanced', async () => {

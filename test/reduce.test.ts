@@ -1,13 +1,14 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ColumnSumOp, StatsOp, readStats, rangesFromOffsets, type Range } from '../src/kernels/reduce.js';
-import { columnSumRef, rangeStatsRef } from '../src/ref/reduce.js';
-import { absSums, checkStats, reduceChecks } from '../src/selftest/reduce.js';
-import { AWKWARD, expectClose } from './helpers/compare.js';
+import { columnSumRefWithAbs, rangeStatsRef } from '../src/ref/reduce.js';
+import { checkStats, reduceChecks } from '../src/selftest/reduce.js';
+import { expectSumClose } from '../src/testing/sums.js';
+import { AWKWARD } from './helpers/compare.js';
 import { gpu, poisoned } from './helpers/gpu.js';
 import { rng, seedInfo, uniformArray } from './helpers/random.js';
 
-// Kahan within a column: error ~2ε·|Σ| + O(Bε²)Σ|x|.
-const COLSUM_TOL = { atol: 1e-6, rtol: 1e-6 };
+// Tolerances: |got − ref| ≤ γ_n·Σ|terms| (src/testing/sums.ts, src/testing/bounds/reduce.ts), which holds for any
+// summation order and assumes no compensated summation; the last test shows bug-sized errors still fail.
 
 function plant(data: Float32Array, count: number, rand: () => number): number[] {
   const bad = [NaN, Infinity, -Infinity];
@@ -35,15 +36,12 @@ describe(`reductions, GPU vs float64 reference (${seedInfo()})`, () => {
         const ob = poisoned(e, 'db', N);
         const op = await ColumnSumOp.plan(e, { rows: B, cols: N, x: xb, out: ob });
         e.run('colsum', (pass) => op.encode(pass));
-        const first = columnSumRef(x, B, N, 'float64');
-        expectClose(await e.readF32(ob), first, COLSUM_TOL, `colsum ${B}×${N}`);
+        const first = await e.readF32(ob);
+        expectSumClose(first, columnSumRefWithAbs(x, B, N, 'float64'), `colsum ${B}×${N}`);
         op.setBeta(0.9);
         e.run('colsum accumulate', (pass) => op.encode(pass));
-        const got0 = Float32Array.from(first);
-        // β·out and the final add are two more f32 roundings at the scale of |β·out| + |Σ|.
-        const scaleOf = Math.max(...Array.from(first, (v) => 1.9 * Math.abs(v)));
-        const accTol = { atol: COLSUM_TOL.atol + 1.2e-7 * scaleOf, rtol: COLSUM_TOL.rtol };
-        expectClose(await e.readF32(ob), columnSumRef(x, B, N, 'float64', 0.9, got0), accTol, `colsum ${B}×${N} β=0.9`);
+        // The reference accumulates onto the GPU's own first result (an exact input of the second dispatch).
+        expectSumClose(await e.readF32(ob), columnSumRefWithAbs(x, B, N, 'float64', 0.9, first), `colsum ${B}×${N} β=0.9`);
         xb.destroy();
         ob.destroy();
         op.destroy();
@@ -67,7 +65,7 @@ describe(`reductions, GPU vs float64 reference (${seedInfo()})`, () => {
       e.run('stats', (pass) => op.encode(pass));
       expect(e.dispatchCount - d0).toBe(2);
       const got = await readStats(e, stats, op.records);
-      checkStats(got, ref, absSums(parts), `n=${n} chunk=${chunk ?? 'default'}`);
+      checkStats(got, ref, op.roundingChains, `n=${n} chunk=${chunk ?? 'default'}`);
       expect(got[0]!.nonfinite).toBe(0);
       expect(got[0]!.firstNonfinite).toBe(-1);
       op.destroy();
@@ -88,7 +86,7 @@ describe(`reductions, GPU vs float64 reference (${seedInfo()})`, () => {
     for (const [workgroups, chunk] of [[{ wg: 256, fwg: 64 }, 1024], [{ wg: 256, fwg: 64 }, 300], [{ wg: 16, fwg: 16 }, 7], [{ wg: 1, fwg: 1 }, 500]] as const) {
       const op = await StatsOp.plan(e, { inputs: [{ buffer: xb, ranges }], chunk, workgroups });
       e.run('stats variants', (pass) => op.encode(pass));
-      checkStats(await readStats(e, op.stats, op.records), rangeStatsRef(parts), absSums(parts), `wg ${workgroups.wg}/${workgroups.fwg} chunk ${chunk}`);
+      checkStats(await readStats(e, op.stats, op.records), rangeStatsRef(parts), op.roundingChains, `wg ${workgroups.wg}/${workgroups.fwg} chunk ${chunk}`);
       op.destroy();
     }
     xb.destroy();
@@ -118,7 +116,7 @@ describe(`reductions, GPU vs float64 reference (${seedInfo()})`, () => {
       const parts = [{ data: d, ranges }, { data: o, ranges: otherRanges }];
       const ref = rangeStatsRef(parts);
       const got = await readStats(e, op.stats, op.records);
-      checkStats(got, ref, absSums(parts), `${planted} planted`);
+      checkStats(got, ref, op.roundingChains, `${planted} planted`);
       if (planted) {
         expect(got[0]!.nonfinite).toBeGreaterThanOrEqual(2);
         expect(got[0]!.firstNonfinite).toBe(at[0]); // the flat buffer's ranges come first and cover it from 0
@@ -154,5 +152,50 @@ describe(`reductions, GPU vs float64 reference (${seedInfo()})`, () => {
     expect(got[7]!.maxabs).toBe(new Float32Array(new Uint32Array([0x7f7fffff]).buffer)[0]);
     op.destroy();
     xb.destroy();
+  });
+
+  it('deliberate breaks: a dropped row, a doubled row, a lost boundary element or chunk fail the bounds', async () => {
+    const e = await gpu();
+    const rand = rng();
+    const fails = (f: () => void) => expect(f).toThrow(/outside \|got−ref\|/);
+    // Column sums: the shader's loop off by one at either end, or one column reading its neighbour.
+    const B = 130;
+    const N = 127;
+    const x = uniformArray(B * N, -1, 1, rand);
+    const xb = e.storage('x', x);
+    const ob = poisoned(e, 'out', N);
+    const op = await ColumnSumOp.plan(e, { rows: B, cols: N, x: xb, out: ob });
+    e.run('colsum', (pass) => op.encode(pass));
+    const got = await e.readF32(ob);
+    const ref = columnSumRefWithAbs(x, B, N, 'float64');
+    expectSumClose(got, ref, 'unbroken colsum');
+    fails(() => expectSumClose(got.map((v, j) => v - x[(B - 1) * N + j]!), ref, 'last row dropped'));
+    fails(() => expectSumClose(got.map((v, j) => v + x[j]!), ref, 'first row twice'));
+    fails(() => expectSumClose(got.map((v, j) => (j === 5 ? got[6]! : v)), ref, 'column 5 reads column 6'));
+    for (const b of [xb, ob]) b.destroy();
+    op.destroy();
+    // Statistics: an off-by-one at a chunk boundary drops its first element; a chunk-table bug loses a whole chunk.
+    const n = 20011;
+    const chunk = 1000;
+    const data = uniformArray(n, -3, 3, rand);
+    data[chunk] = 2.5; // the boundary element, of typical size
+    const db = e.storage('grads', data);
+    const ranges = rangesFromOffsets([0, 5000, n]);
+    const sop = await StatsOp.plan(e, { inputs: [{ buffer: db, ranges }], chunk });
+    e.run('stats', (pass) => sop.encode(pass));
+    const stats = await readStats(e, sop.stats, sop.records);
+    const sref = rangeStatsRef([{ data, ranges }]);
+    checkStats(stats, sref, sop.roundingChains, 'unbroken stats');
+    const lost = (k: number, f: (s: (typeof stats)[number]) => void) => {
+      const copy = stats.map((s) => ({ ...s }));
+      f(copy[k]!);
+      return copy;
+    };
+    fails(() => checkStats(lost(1, (s) => (s.sum -= data[chunk]!)), sref, sop.roundingChains, 'boundary element dropped from the sum'));
+    let chunkSq = 0;
+    for (let i = 2 * chunk; i < 3 * chunk; i++) chunkSq += data[i]! * data[i]!;
+    fails(() => checkStats(lost(1, (s) => ((s.sumsq -= chunkSq), (s.norm = Math.sqrt(s.sumsq)))), sref, sop.roundingChains, 'a chunk lost from sumsq'));
+    db.destroy();
+    sop.destroy();
   });
 });

@@ -108,11 +108,18 @@ export class StatsOp {
     private readonly owned: { destroy(): void }[],
     readonly stats: GPUBuffer,
     readonly records: number,
+    readonly roundingChains: number[],
   ) {}
 
   /**
    * `chunk`: elements per first-pass workgroup (default 4096); `workgroups`: override the adapter-based choice of the
    * two passes' workgroup sizes (powers of two; for tests of both variants).
+   *
+   * `roundingChains[k]`: for record k, the most additions any one element's contribution passes through on its way
+   * into `sum` (the n of src/testing/sums.ts; `sumsq` adds one for the square). The passes and the workgroup-memory
+   * trees fix the shape, which no compiler may reorder; within one invocation's loop any order is allowed, so a loop
+   * counts its full length: ⌈chunk/WG⌉ (first pass) + log2 WG + ⌈chunks of the range / FWG⌉ (final pass) + log2 FWG,
+   * and for the global record one more per range. No compensation is assumed (see reduce.wgsl).
    */
   static async plan(
     engine: Engine,
@@ -131,6 +138,7 @@ export class StatsOp {
     const chunkTables: number[][] = [];
     let chunks = 0;
     let flat = 0;
+    const chains: number[] = [];
     for (const inp of o.inputs) {
       const n = inp.buffer.size / 4;
       const ranges = inp.ranges ?? [[0, n] as const];
@@ -142,6 +150,8 @@ export class StatsOp {
         const first = chunks + table.length / 4;
         for (let s = start; s < end; s += chunk) table.push(s, Math.min(s + chunk, end), start, 0);
         rangeTable.push(first, chunks + table.length / 4, end - start, flat);
+        const rangeChunks = chunks + table.length / 4 - first;
+        chains.push(Math.ceil(Math.min(chunk, end - start) / wg) + Math.log2(wg) + Math.ceil(rangeChunks / fwg) + Math.log2(fwg));
         flat += end - start;
       }
       chunkTables.push(table);
@@ -173,7 +183,7 @@ export class StatsOp {
     uf.write();
     owned.push(rt, uf);
     steps.push({ kernel: final, group: final.bind({ fp: uf.buffer, range_table: rt, parts_in: parts, stats }), groups: 1 });
-    return new StatsOp(steps, owned, stats, records);
+    return new StatsOp(steps, owned, stats, records, [Math.max(0, ...chains) + R, ...chains]);
   }
 
   encode(pass: GPUComputePassEncoder): void {

@@ -12,8 +12,8 @@
  * (`acceptsGradEpilogue`, the matmul's `activationGrad`).
  */
 import { MatmulOp } from '../kernels/matmul.js';
-import { allocate, rounder, type Dtype, type FloatArray } from '../ref/dtype.js';
 import { matmulRef } from '../ref/matmul.js';
+import { columnSumRef } from '../ref/reduce.js';
 import { bindArgs, formatCall } from './args.js';
 import { plannedOps, showShape, type LayerKind } from './layer.js';
 import { INITIALIZERS, defaultWeightInit, initWeights, isInitializer, type Initializer } from './weights.js';
@@ -48,14 +48,6 @@ const ARGS = [
   { key: 'bias', type: 'bool' },
   { key: 'init', type: INITIALIZERS },
 ] as const;
-
-/** db[j] = Σ_i g[i, j], summed in row order. */
-function columnSums(g: FloatArray, rows: number, cols: number, dtype: Dtype): FloatArray {
-  const r = rounder(dtype);
-  const out = allocate(dtype, cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j] = r(out[j]! + g[i * cols + j]!);
-  return out;
-}
 
 export const denseLayer: LayerKind<DenseSpec, DenseInput> = {
   type: 'dense',
@@ -103,7 +95,7 @@ export const denseLayer: LayerKind<DenseSpec, DenseInput> = {
     },
     backward(s, c) {
       c.grad('weight').set(matmulRef({ M: s.inputs, N: s.outputs, K: c.rows, transA: true, a: c.x, b: c.dy }, c.dtype).y);
-      if (s.bias) c.grad('bias').set(columnSums(c.dy, c.rows, s.outputs, c.dtype));
+      if (s.bias) c.grad('bias').set(columnSumRef(c.dy, c.rows, s.outputs, c.dtype)); // db[j] = Σ_i dy[i, j] in row order
       if (!c.needsDx) return undefined;
       return matmulRef({ M: c.rows, N: s.inputs, K: s.outputs, transB: true, a: c.dy, b: c.param('weight') }, c.dtype).y;
     },

@@ -21,6 +21,9 @@ export interface BatchNormTrainRef {
   /** Updated running statistics [F] each. */
   runningMean: FloatArray;
   runningVar: FloatArray;
+  /** The sums formed per feature [F], with their Σ|terms|: Σ_b |x| (for Σ_b x) and q = Σ_b (x − mean)² (its own). */
+  xAbs: Float64Array;
+  sq: Float64Array;
 }
 
 /** Training forward over x [B, F]; the running statistics passed in are not modified (new arrays are returned). */
@@ -46,9 +49,14 @@ export function batchnormTrainRef(
   const invstd = allocate(dtype, F);
   const rm = allocate(dtype, F);
   const rv = allocate(dtype, F);
+  const xAbs = new Float64Array(F);
+  const sq = new Float64Array(F);
   for (let f = 0; f < F; f++) {
     let s = 0;
-    for (let b = 0; b < B; b++) s = r(s + x[b * F + f]!);
+    for (let b = 0; b < B; b++) {
+      s = r(s + x[b * F + f]!);
+      xAbs[f]! += Math.abs(x[b * F + f]!);
+    }
     const mu = r(s / B);
     let q = 0;
     for (let b = 0; b < B; b++) {
@@ -56,6 +64,7 @@ export function batchnormTrainRef(
       q = r(q + r(d * d));
     }
     const is = r(1 / Math.sqrt(r(r(q / B) + eps)));
+    sq[f] = q;
     mean[f] = mu;
     invstd[f] = is;
     const scale = r(is * gamma[f]!);
@@ -63,7 +72,7 @@ export function batchnormTrainRef(
     rm[f] = r(r(r(1 - m) * runningMean[f]!) + r(m * mu));
     rv[f] = r(r(r(1 - m) * runningVar[f]!) + r(m * r(q / (B - 1))));
   }
-  return { y, mean, invstd, runningMean: rm, runningVar: rv };
+  return { y, mean, invstd, runningMean: rm, runningVar: rv, xAbs, sq };
 }
 
 /** Evaluation forward: y = (x − running_mean) / sqrt(running_var + eps) · γ + β. */
@@ -89,7 +98,10 @@ export function batchnormEvalRef(
   return y;
 }
 
-/** Training backward from the saved (mean, invstd): dx [B, F], dγ [F], dβ [F]. */
+/**
+ * Training backward from the saved (mean, invstd): dx [B, F], dγ [F], dβ [F], and Σ|terms| of the two sums per
+ * feature: dyAbs = Σ_b |dy| (of dβ) and dyxAbs = Σ_b |dy·x̂| (of dγ).
+ */
 export function batchnormBackwardRef(
   x: ArrayLike<number>,
   dy: ArrayLike<number>,
@@ -99,20 +111,25 @@ export function batchnormBackwardRef(
   mean: ArrayLike<number>,
   invstd: ArrayLike<number>,
   dtype: Dtype,
-): { dx: FloatArray; dgamma: FloatArray; dbeta: FloatArray } {
+): { dx: FloatArray; dgamma: FloatArray; dbeta: FloatArray; dyAbs: Float64Array; dyxAbs: Float64Array } {
   const r = rounder(dtype);
   const B = rows;
   const F = features;
   const dx = allocate(dtype, B * F);
   const dgamma = allocate(dtype, F);
   const dbeta = allocate(dtype, F);
+  const dyAbs = new Float64Array(F);
+  const dyxAbs = new Float64Array(F);
   for (let f = 0; f < F; f++) {
     let sdy = 0;
     let sdyx = 0;
     for (let b = 0; b < B; b++) {
       const g = dy[b * F + f]!;
+      const term = r(g * r(r(x[b * F + f]! - mean[f]!) * invstd[f]!));
       sdy = r(sdy + g);
-      sdyx = r(sdyx + r(g * r(r(x[b * F + f]! - mean[f]!) * invstd[f]!)));
+      sdyx = r(sdyx + term);
+      dyAbs[f]! += Math.abs(g);
+      dyxAbs[f]! += Math.abs(term);
     }
     dgamma[f] = sdyx;
     dbeta[f] = sdy;
@@ -122,7 +139,7 @@ export function batchnormBackwardRef(
       dx[b * F + f] = r(k * r(r(r(B * dy[b * F + f]!) - sdy) - r(xhat * sdyx)));
     }
   }
-  return { dx, dgamma, dbeta };
+  return { dx, dgamma, dbeta, dyAbs, dyxAbs };
 }
 
 export function batchnormRowsError(rows: number): string {

@@ -1,8 +1,7 @@
 /**
  * CPU reference of shaders/loss.wgsl: mean squared error and binary cross-entropy with logits over a B×N row-major
  * matrix, per row (the mean over the row's N elements), with the gradient of scale · Σ_i loss_i. Plain loops; see the
- * shader header for the math. float64 computes directly; float32 rounds every intermediate (the GPU additionally
- * Kahan-compensates the row sums).
+ * shader header for the math. float64 computes directly; float32 rounds every intermediate.
  */
 import type { LossKind } from '../shared.js';
 import { allocate, rounder, type Dtype, type FloatArray } from './dtype.js';
@@ -16,6 +15,8 @@ export interface LossRef {
   flags: Uint32Array;
   /** [B, N] ∂(scale · Σ_i loss_i)/∂pred */
   grad: FloatArray;
+  /** [B] Σ|terms| of each row's sum Σ_j ℓ_ij (N terms, before the division by N; = the sum: every ℓ ≥ 0) */
+  abs: Float64Array;
 }
 
 /** σ(z) without overflow. */
@@ -53,6 +54,7 @@ export function lossRef(
   const loss = allocate(dtype, B);
   const flags = new Uint32Array(B);
   const grad = allocate(dtype, B * N);
+  const abs = new Float64Array(B);
   const g = r(scale / N);
   for (let i = 0; i < B; i++) {
     let s = 0;
@@ -60,14 +62,16 @@ export function lossRef(
     for (let j = 0; j < N; j++) {
       const y = pred[i * N + j]!;
       const t = targets[i * N + j]!;
-      s = r(s + elementLoss(kind, y, t, r));
+      const l = elementLoss(kind, y, t, r);
+      s = r(s + l);
+      abs[i]! += Math.abs(l);
       if (kind === 'bce' && y > 0 === t >= 0.5) correct++;
       grad[i * N + j] = r(elementGrad(kind, y, t, r) * g);
     }
     loss[i] = r(s / N);
     flags[i] = correct;
   }
-  return { loss, flags, grad };
+  return { loss, flags, grad, abs };
 }
 
 /** Σ_i loss_i in float64: the scalar whose gradient (times scale) `lossRef` returns; for finite differences. */

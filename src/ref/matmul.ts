@@ -7,6 +7,9 @@
  * With `activationGradZ`, Y[i,j] = Z[i,j]·f'(zIn[i,j]) (shaders/matmul.wgsl's ACT_GRAD). As on the GPU, C_old is not
  * read when β = 0. In float32 every multiply and add is rounded (Math.fround), summing
  * k = 0, 1, ... in order; in float64 nothing is rounded.
+ *
+ * With `{ abs: true }` it also returns, per element, Σ|terms| of the sum that forms Z:
+ *   abs[i,j] = |α|·Σ_k |op(A)[i,k]·op(B)[k,j]| + |β·C_old[i,j]| + |bias[j]|     (K + 2 terms; src/testing/sums.ts)
  */
 import { defaultAlpha, type Activation } from '../shared.js';
 import { activate, activationDerivative } from './activation.js';
@@ -31,8 +34,10 @@ export interface MatmulRefOptions {
   beta?: number;
 }
 
-/** Returns Y = act(Z) and the pre-activation Z, both M×N. */
-export function matmulRef(o: MatmulRefOptions, dtype: Dtype): { y: FloatArray; z: FloatArray } {
+/** Returns Y = act(Z) and the pre-activation Z, both M×N (and Σ|terms| of each Z when asked). */
+export function matmulRef(o: MatmulRefOptions, dtype: Dtype): { y: FloatArray; z: FloatArray };
+export function matmulRef(o: MatmulRefOptions, dtype: Dtype, opts: { abs: true }): { y: FloatArray; z: FloatArray; abs: Float64Array };
+export function matmulRef(o: MatmulRefOptions, dtype: Dtype, opts: { abs?: boolean } = {}): { y: FloatArray; z: FloatArray; abs?: Float64Array } {
   const { M, N, K } = o;
   const r = rounder(dtype);
   const alpha = o.alpha ?? 1;
@@ -42,13 +47,17 @@ export function matmulRef(o: MatmulRefOptions, dtype: Dtype): { y: FloatArray; z
   if (beta !== 0 && !o.c) throw new Error('matmulRef: β ≠ 0 needs C_old');
   const y = allocate(dtype, M * N);
   const z = allocate(dtype, M * N);
+  const abs = opts.abs ? new Float64Array(M * N) : undefined;
   for (let i = 0; i < M; i++) {
     for (let j = 0; j < N; j++) {
       let acc = 0;
+      let accAbs = 0;
       for (let k = 0; k < K; k++) {
         const aik = o.transA ? o.a[k * M + i]! : o.a[i * K + k]!;
         const bkj = o.transB ? o.b[j * K + k]! : o.b[k * N + j]!;
-        acc = r(acc + r(aik * bkj));
+        const p = r(aik * bkj);
+        acc = r(acc + p);
+        if (abs) accAbs += Math.abs(p);
       }
       let v = r(alpha * acc);
       if (beta !== 0) v = r(v + r(beta * o.c![i * N + j]!));
@@ -57,7 +66,8 @@ export function matmulRef(o: MatmulRefOptions, dtype: Dtype): { y: FloatArray; z
       y[i * N + j] = o.activationGradZ
         ? r(v * r(activationDerivative(kind, o.activationGradZ[i * N + j]!, actAlpha)))
         : r(activate(kind, v, actAlpha));
+      if (abs) abs[i * N + j] = Math.abs(alpha) * accAbs + (beta !== 0 ? Math.abs(beta * o.c![i * N + j]!) : 0) + (o.bias ? Math.abs(o.bias[j]!) : 0);
     }
   }
-  return { y, z };
+  return abs ? { y, z, abs } : { y, z };
 }

@@ -1,6 +1,7 @@
 /**
  * CPU reference of shaders/reduce.wgsl: column sums and range statistics as plain loops (float64 sums; float32
- * rounds each addition, i.e. naive sequential f32 summation — the GPU's compensated/tree sums are more accurate).
+ * rounds each addition, i.e. naive sequential f32 summation). Each sum comes with Σ|terms|, the scale of its
+ * rounding error on any implementation (src/testing/sums.ts).
  */
 import { allocate, rounder, type Dtype, type FloatArray } from './dtype.js';
 
@@ -13,14 +14,35 @@ export function columnSumRef(
   beta = 0,
   out0?: ArrayLike<number>,
 ): FloatArray {
+  return columnSumRefWithAbs(x, rows, cols, dtype, beta, out0).value;
+}
+
+/**
+ * columnSumRef with abs_j = Σ_i |x_ij| + |β·out0_j| beside each value, and n = the number of terms per column
+ * (rows, plus one for β·out0 when β ≠ 0).
+ */
+export function columnSumRefWithAbs(
+  x: ArrayLike<number>,
+  rows: number,
+  cols: number,
+  dtype: Dtype,
+  beta = 0,
+  out0?: ArrayLike<number>,
+): { value: FloatArray; abs: Float64Array; n: number } {
   const r = rounder(dtype);
-  const out = allocate(dtype, cols);
+  const value = allocate(dtype, cols);
+  const abs = new Float64Array(cols);
   for (let j = 0; j < cols; j++) {
     let s = 0;
-    for (let i = 0; i < rows; i++) s = r(s + x[i * cols + j]!);
-    out[j] = beta === 0 ? s : r(r(beta * out0![j]!) + s);
+    let a = 0;
+    for (let i = 0; i < rows; i++) {
+      s = r(s + x[i * cols + j]!);
+      a += Math.abs(x[i * cols + j]!);
+    }
+    value[j] = beta === 0 ? s : r(r(beta * out0![j]!) + s);
+    abs[j] = beta === 0 ? a : a + Math.abs(beta * out0![j]!);
   }
-  return out;
+  return { value, abs, n: rows + (beta === 0 ? 0 : 1) };
 }
 
 export interface RangeStats {
@@ -37,13 +59,18 @@ export interface RangeStats {
   firstNonfinite: number;
 }
 
+/** The reference's record: the statistics and Σ|v| over the finite elements (Σ|terms| of `sum`; sumsq is its own). */
+export interface RangeStatsRef extends RangeStats {
+  absSum: number;
+}
+
 /** [global, range 0, range 1, ...] over ranges [start, end) of `buffers[r]` (one buffer per range, or one for all). */
-export function rangeStatsRef(parts: { data: ArrayLike<number>; ranges: ReadonlyArray<readonly [number, number]> }[]): RangeStats[] {
-  const per: RangeStats[] = [];
-  const g: RangeStats = { sum: 0, sumsq: 0, norm: 0, maxabs: 0, count: 0, nonfinite: 0, firstNonfinite: -1 };
+export function rangeStatsRef(parts: { data: ArrayLike<number>; ranges: ReadonlyArray<readonly [number, number]> }[]): RangeStatsRef[] {
+  const per: RangeStatsRef[] = [];
+  const g: RangeStatsRef = { sum: 0, sumsq: 0, norm: 0, maxabs: 0, count: 0, nonfinite: 0, firstNonfinite: -1, absSum: 0 };
   for (const { data, ranges } of parts) {
     for (const [start, end] of ranges) {
-      const s: RangeStats = { sum: 0, sumsq: 0, norm: 0, maxabs: 0, count: end - start, nonfinite: 0, firstNonfinite: -1 };
+      const s: RangeStatsRef = { sum: 0, sumsq: 0, norm: 0, maxabs: 0, count: end - start, nonfinite: 0, firstNonfinite: -1, absSum: 0 };
       for (let i = start; i < end; i++) {
         const v = data[i]!;
         if (!Number.isFinite(v)) {
@@ -51,12 +78,14 @@ export function rangeStatsRef(parts: { data: ArrayLike<number>; ranges: Readonly
           continue;
         }
         s.sum += v;
+        s.absSum += Math.abs(v);
         s.sumsq += v * v;
         s.maxabs = Math.max(s.maxabs, Math.abs(v));
       }
       s.norm = Math.sqrt(s.sumsq);
       if (g.firstNonfinite < 0 && s.firstNonfinite >= 0) g.firstNonfinite = g.count + s.firstNonfinite;
       g.sum += s.sum;
+      g.absSum += s.absSum;
       g.sumsq += s.sumsq;
       g.maxabs = Math.max(g.maxabs, s.maxabs);
       g.count += s.count;

@@ -17,6 +17,8 @@ interface RowStats {
   l: number;
   /** Σ_j exp(z_j − m) */
   s: number;
+  /** Σ_{j≠a} exp(z_j − m) */
+  t: number;
 }
 
 function rowStats(z: ArrayLike<number>, base: number, C: number, r: (x: number) => number): RowStats {
@@ -31,7 +33,24 @@ function rowStats(z: ArrayLike<number>, base: number, C: number, r: (x: number) 
   // t = Σ_{j≠a} exp(z_j − m) and lse − m = log1p(t): log(s) would lose t < 1e-16 in float64 too.
   let t = 0;
   for (let j = 0; j < C; j++) if (j !== a) t = r(t + r(Math.exp(r(z[base + j]! - m))));
-  return { m, a, s: r(1 + t), l: r(Math.log1p(t)) };
+  return { m, a, t, s: r(1 + t), l: r(Math.log1p(t)) };
+}
+
+/**
+ * The sums every softmax-family kernel forms per row, in float64: max m_i, argmax a_i (lowest index on ties),
+ * s_i = Σ_j exp(z_ij − m_i) and t_i = s_i − 1 = Σ_{j≠a} exp(z_ij − m_i). Every term is positive, so s and t are
+ * their own Σ|terms| (src/testing/sums.ts).
+ */
+export function softmaxRowSumsRef(z: ArrayLike<number>, B: number, C: number): { max: Float64Array; argmax: Uint32Array; sum: Float64Array; rest: Float64Array } {
+  const out = { max: new Float64Array(B), argmax: new Uint32Array(B), sum: new Float64Array(B), rest: new Float64Array(B) };
+  for (let i = 0; i < B; i++) {
+    const st = rowStats(z, i * C, C, (x) => x);
+    out.max[i] = st.m;
+    out.argmax[i] = st.a;
+    out.sum[i] = 1 + st.t;
+    out.rest[i] = st.t;
+  }
+  return out;
 }
 
 /** y = softmax(z) (or log_softmax(z)) row by row. */
@@ -61,17 +80,41 @@ export function softmaxBackwardRef(
   dtype: Dtype,
   log = false,
 ): FloatArray {
+  return softmaxBackwardRefWithAbs(sm, dy, B, C, dtype, log).dz;
+}
+
+/**
+ * softmaxBackwardRef with the row sum it forms beside it: dot_i = Σ_k dy_k·sm_k (log: Σ_k dy_k) and its Σ|terms|
+ * abs_i = Σ_k |dy_k·sm_k| (log: Σ_k |dy_k|); C terms per row.
+ */
+export function softmaxBackwardRefWithAbs(
+  sm: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  B: number,
+  C: number,
+  dtype: Dtype,
+  log = false,
+): { dz: FloatArray; dot: Float64Array; abs: Float64Array } {
   const r = rounder(dtype);
   const dz = allocate(dtype, B * C);
+  const dot = new Float64Array(B);
+  const abs = new Float64Array(B);
   for (let i = 0; i < B; i++) {
     const base = i * C;
     let d = 0;
-    for (let j = 0; j < C; j++) d = r(d + (log ? dy[base + j]! : r(dy[base + j]! * sm[base + j]!)));
+    let a = 0;
+    for (let j = 0; j < C; j++) {
+      const term = log ? dy[base + j]! : r(dy[base + j]! * sm[base + j]!);
+      d = r(d + term);
+      a += Math.abs(term);
+    }
+    dot[i] = d;
+    abs[i] = a;
     for (let j = 0; j < C; j++) {
       dz[base + j] = log ? r(dy[base + j]! - r(r(Math.exp(sm[base + j]!)) * d)) : r(sm[base + j]! * r(dy[base + j]! - d));
     }
   }
-  return dz;
+  return { dz, dot, abs };
 }
 
 export interface CrossEntropyRef {

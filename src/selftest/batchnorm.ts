@@ -1,18 +1,44 @@
 import type { Engine } from '../gpu/index.js';
 import { BatchNormOp } from '../kernels/batchnorm.js';
-import { batchnormBackwardRef, batchnormEvalRef, batchnormTrainRef } from '../ref/batchnorm.js';
-import { expectClose } from '../testing/compare.js';
+import { batchnormBackwardBounded, batchnormEvalBounded, batchnormTrainBounded } from '../testing/bounds/batchnorm.js';
 import { uniformArray } from '../testing/random.js';
+import { expectWithin, type Bounded } from '../testing/sums.js';
 import type { SelfCheck } from './types.js';
 
-/**
- * GPU (f32, sequential sums over B) vs the float64 reference. Inputs are O(1) with per-feature offsets up to 4 and
- * spreads down to 0.25, so x̂ and dx carry the f32 rounding of Σ over B ≤ 130 rows amplified by invstd ≤ ~7.
- */
-export const BATCHNORM_TOL = { atol: 2e-5, rtol: 1e-4 };
+// Tolerances: bounds carried from the sums over the batch through every operation of the kernels
+// (src/testing/bounds/batchnorm.ts); no compensated summation is assumed.
+
+/** What one (B, F) case produced on the GPU, named like the bounded references it is compared with. */
+export interface BatchNormOutputs {
+  mean: Float32Array;
+  invstd: Float32Array;
+  y: Float32Array;
+  runningMean: Float32Array;
+  runningVar: Float32Array;
+  dx: Float32Array;
+  dgamma: Float32Array;
+  dbeta: Float32Array;
+  yEval: Float32Array;
+}
+
+/** Checks every output of a case against its bounded float64 reference (throws with the first mismatches). */
+export function compareBatchNorm(got: BatchNormOutputs, ref: Record<keyof BatchNormOutputs, Bounded>, what: string): void {
+  for (const k of Object.keys(ref) as (keyof BatchNormOutputs)[]) expectWithin(got[k], ref[k], `batchnorm ${k} ${what}`);
+}
 
 /** Runs train forward, backward and eval forward for one (B, F) and checks every output against float64. */
-export async function checkBatchNormCase(e: Engine, rand: () => number, rows: number, features: number, tol = BATCHNORM_TOL): Promise<void> {
+export async function checkBatchNormCase(e: Engine, rand: () => number, rows: number, features: number): Promise<void> {
+  const { got, ref } = await runBatchNormCase(e, rand, rows, features);
+  compareBatchNorm(got, ref, `B=${rows} F=${features}`);
+}
+
+/** One (B, F) case on fresh random inputs: the GPU's outputs and the bounded references. */
+export async function runBatchNormCase(
+  e: Engine,
+  rand: () => number,
+  rows: number,
+  features: number,
+): Promise<{ got: BatchNormOutputs; ref: Record<keyof BatchNormOutputs, Bounded>; inputs: { x: Float32Array; dy: Float32Array; gamma: Float32Array } }> {
   const B = rows;
   const F = features;
   const offset = uniformArray(F, -4, 4, rand);
@@ -56,30 +82,25 @@ export async function checkBatchNormCase(e: Engine, rand: () => number, rows: nu
   ];
   try {
     e.run('batchnorm check', (pass) => ops.forEach((op) => op.encode(pass)));
-    const t = batchnormTrainRef(x, B, F, gamma, beta, rm, rv, 'float64');
-    const bw = batchnormBackwardRef(x, dy, B, F, gamma, t.mean, t.invstd, 'float64');
-    const ev = batchnormEvalRef(x, B, F, gamma, beta, t.runningMean, t.runningVar, 'float64');
-    const what = `B=${B} F=${F}`;
     const saved = await e.readF32(bufs.saved);
-    expectClose(saved.subarray(0, F), t.mean, tol, `batchnorm mean ${what}`);
-    expectClose(saved.subarray(F), t.invstd, tol, `batchnorm invstd ${what}`);
-    expectClose(await e.readF32(bufs.y), t.y, tol, `batchnorm forward_train y ${what}`);
     const run = await e.readF32(bufs.running);
-    expectClose(run.subarray(0, F), t.runningMean, tol, `batchnorm running_mean ${what}`);
-    expectClose(run.subarray(F), t.runningVar, tol, `batchnorm running_var ${what}`);
-    expectClose(await e.readF32(bufs.dx), bw.dx, tol, `batchnorm dx ${what}`);
-    // dγ = Σ_b dy·x̂ and dβ = Σ_b dy are sums over B rows that cancel: their f32 error scales with Σ_b |term|, not with
-    // |result|. Tolerance: 4·√B·2⁻²³·max_f Σ_b |term| on top of `tol` (a wrong formula is off by O(Σ|term|/B) or more).
-    let sumAbs = 0;
-    for (let f = 0; f < F; f++) {
-      let s = 0;
-      for (let b = 0; b < B; b++) s += Math.abs(dy[b * F + f]!) * Math.max(1, Math.abs((x[b * F + f]! - t.mean[f]!) * t.invstd[f]!));
-      sumAbs = Math.max(sumAbs, s);
-    }
-    const sumTol = { atol: tol.atol + 4 * Math.sqrt(B) * 2 ** -23 * sumAbs, rtol: tol.rtol };
-    expectClose(await e.readF32(bufs.dgamma), bw.dgamma, sumTol, `batchnorm dgamma ${what}`);
-    expectClose(await e.readF32(bufs.dbeta), bw.dbeta, sumTol, `batchnorm dbeta ${what}`);
-    expectClose(await e.readF32(bufs.yEval), ev, tol, `batchnorm forward_eval y ${what}`);
+    const got: BatchNormOutputs = {
+      mean: saved.subarray(0, F),
+      invstd: saved.subarray(F),
+      y: await e.readF32(bufs.y),
+      runningMean: run.subarray(0, F),
+      runningVar: run.subarray(F),
+      dx: await e.readF32(bufs.dx),
+      dgamma: await e.readF32(bufs.dgamma),
+      dbeta: await e.readF32(bufs.dbeta),
+      yEval: await e.readF32(bufs.yEval),
+    };
+    const t = batchnormTrainBounded(x, B, F, gamma, beta, rm, rv);
+    // The backward reads the GPU's saved statistics, known to within the forward's bounds; forward_eval reads the
+    // running statistics forward_train has just written (exact inputs there).
+    const bw = batchnormBackwardBounded(x, dy, B, F, gamma, t.mean.value, t.invstd.value, { emean: t.mean.bound, einvstd: t.invstd.bound });
+    const yEval = batchnormEvalBounded(x, B, F, gamma, beta, got.runningMean, got.runningVar);
+    return { got, ref: { ...t, ...bw, yEval }, inputs: { x, dy, gamma } };
   } finally {
     for (const b of Object.values(bufs)) b.destroy();
     for (const op of ops) op.destroy();

@@ -1,14 +1,16 @@
 import { ColumnSumOp, StatsOp, readStats, rangesFromOffsets, type RangeStats } from '../kernels/reduce.js';
-import { columnSumRef, rangeStatsRef } from '../ref/reduce.js';
-import { expectClose } from '../testing/compare.js';
+import { columnSumRefWithAbs, rangeStatsRef, type RangeStatsRef } from '../ref/reduce.js';
+import { statsBounds } from '../testing/bounds/reduce.js';
+import { expectSumClose, expectWithin } from '../testing/sums.js';
 import { uniformArray } from '../testing/random.js';
 import type { SelfCheck } from './types.js';
 
 /**
  * Compares GPU range statistics with the float64 reference: counts and first indices exactly, maxabs exactly (a max
- * of f32 values), sums to 2e-7 · Σ|v| (+ tiny), sumsq and norm to 2e-6 relative. `skip` ranges get counts only.
+ * of f32 values); sum, sumsq and norm within the bounds of src/testing/bounds/reduce.ts, from each record's Σ|v| and
+ * the op's rounding chains (StatsOp.roundingChains: no compensated summation assumed). `skip` ranges get counts only.
  */
-export function checkStats(got: RangeStats[], ref: RangeStats[], absSums: number[], what: string): void {
+export function checkStats(got: RangeStats[], ref: RangeStatsRef[], chains: number[], what: string): void {
   if (got.length !== ref.length) throw new Error(`${what}: ${got.length} records, expected ${ref.length}`);
   ref.forEach((r, k) => {
     const g = got[k]!;
@@ -16,22 +18,10 @@ export function checkStats(got: RangeStats[], ref: RangeStats[], absSums: number
     for (const f of ['count', 'nonfinite', 'firstNonfinite', 'maxabs'] as const) {
       if (g[f] !== r[f]) throw new Error(`${where}: ${f} ${g[f]} ≠ ${r[f]}`);
     }
-    expectClose([g.sum], [r.sum], { atol: 2e-7 * absSums[k]! + 1e-30, rtol: 0 }, `${where} sum`);
-    expectClose([g.sumsq, g.norm], [r.sumsq, r.norm], { atol: 1e-30, rtol: 2e-6 }, `${where} sumsq, norm`);
+    const b = statsBounds(r, chains[k]!);
+    const rule = `the bound of a sum whose terms pass through ≤ ${chains[k]} roundings`;
+    expectWithin([g.sum, g.sumsq, g.norm], { value: [r.sum, r.sumsq, r.norm], bound: [b.sum, b.sumsq, b.norm] }, `${where} sum, sumsq, norm`, rule);
   });
-}
-
-/** Σ|v| per record (global first) over the finite elements: the scale of a sum's rounding error. */
-export function absSums(parts: { data: ArrayLike<number>; ranges: ReadonlyArray<readonly [number, number]> }[]): number[] {
-  const per: number[] = [];
-  for (const { data, ranges } of parts) {
-    for (const [s, e] of ranges) {
-      let a = 0;
-      for (let i = s; i < e; i++) if (Number.isFinite(data[i]!)) a += Math.abs(data[i]!);
-      per.push(a);
-    }
-  }
-  return [per.reduce((a, b) => a + b, 0), ...per];
 }
 
 export const reduceChecks: SelfCheck[] = [
@@ -47,7 +37,7 @@ export const reduceChecks: SelfCheck[] = [
           const op = await ColumnSumOp.plan(e, { rows: B, cols: N, x: xb, out: ob, beta });
           try {
             e.run('selftest colsum', (pass) => op.encode(pass));
-            expectClose(await e.readF32(ob), columnSumRef(x, B, N, 'float64', beta, out0), { atol: 1e-6, rtol: 1e-6 }, `colsum ${B}×${N} β=${beta}`);
+            expectSumClose(await e.readF32(ob), columnSumRefWithAbs(x, B, N, 'float64', beta, out0), `colsum ${B}×${N} β=${beta}`);
           } finally {
             xb.destroy();
             ob.destroy();
@@ -71,7 +61,7 @@ export const reduceChecks: SelfCheck[] = [
       try {
         e.run('selftest stats', (pass) => op.encode(pass));
         const parts = [{ data, ranges }];
-        checkStats(await readStats(e, op.stats, op.records), rangeStatsRef(parts), absSums(parts), 'stats');
+        checkStats(await readStats(e, op.stats, op.records), rangeStatsRef(parts), op.roundingChains, 'stats');
       } finally {
         xb.destroy();
         op.destroy();

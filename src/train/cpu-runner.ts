@@ -115,17 +115,8 @@ export class CpuRunner implements Runner {
     const f = this.model.forward(this.params, this.stats, x, s.rows, ctx);
     const loss = this.model.loss(f, targets);
     this.model.backward(this.params, f, loss.dOut, this.grads, ctx);
-    const gradNorm = this.clipAndMeasure();
+    const gradNorm = this.applyGradients(s);
     const finite = Number.isFinite(gradNorm);
-    if (finite || this.config.guard === false) {
-      if (this.config.gradLr) {
-        // The same control the fused GPU update applies (RunnerConfig.gradLr): this step's norm scales this step.
-        const c = this.config.gradLr.c;
-        this.alpha = this.alpha.map((a) => gradMagnitudeLr(a, c, gradNorm, this.dtype));
-        this.optimizer.setLr(this.alpha);
-      } else this.optimizer.setLr(s.lr);
-      this.optimizer.step(this.params, this.grads);
-    } else this.skipped++;
     const report: MetricsReport = {
       steps: 1,
       lastStep: s.step,
@@ -139,10 +130,30 @@ export class CpuRunner implements Runner {
   }
 
   /**
+   * The update half of step(), on the gradient in `grads`: clip, guard, gradient-magnitude lr, optimizer step. Returns
+   * the global gradient norm (NaN when not finite: the step was skipped unless guard is off). `measuredNorm`: use this
+   * norm (of the value-clipped gradient) instead of measuring it — to replay a step whose norm another device measured
+   * (tests replay GPU steps through it).
+   */
+  applyGradients(s: Pick<StepInput, 'lr'>, measuredNorm?: number): number {
+    const gradNorm = this.clipAndMeasure(measuredNorm);
+    if (Number.isFinite(gradNorm) || this.config.guard === false) {
+      if (this.config.gradLr) {
+        // The same control the fused GPU update applies (RunnerConfig.gradLr): this step's norm scales this step.
+        const c = this.config.gradLr.c;
+        this.alpha = this.alpha.map((a) => gradMagnitudeLr(a, c, gradNorm, this.dtype));
+        this.optimizer.setLr(this.alpha);
+      } else this.optimizer.setLr(s.lr);
+      this.optimizer.step(this.params, this.grads);
+    } else this.skipped++;
+    return gradNorm;
+  }
+
+  /**
    * Clips by value, then by global L2 norm (the order of torch's clip_grad_value_ then clip_grad_norm_), and returns
    * the global norm before norm clipping (what the gradient-magnitude schedule and plots use). NaN/Inf → non-finite.
    */
-  private clipAndMeasure(): number {
+  private clipAndMeasure(measuredNorm?: number): number {
     const g = this.grads;
     const r = this.dtype === 'float32' ? Math.fround : (v: number) => v;
     const clip = this.config.clip ?? {};
@@ -152,7 +163,7 @@ export class CpuRunner implements Runner {
     }
     let sumsq = 0;
     for (let i = 0; i < g.length; i++) sumsq += g[i]! * g[i]!;
-    const norm = Math.sqrt(sumsq);
+    const norm = Number.isFinite(sumsq) ? (measuredNorm ?? Math.sqrt(sumsq)) : NaN;
     if (!Number.isFinite(norm)) return NaN;
     if (clip.maxNorm !== undefined) {
       // torch: clip_coef = max_norm / (total_norm + 1e-6), applied only when < 1.
