@@ -1,0 +1,165 @@
+/**
+ * The TypeScript side of shaders/vector.wgsl (math, passes and accuracy in its header): kernel declarations, the
+ * shape of a two-pass reduction for a length, the error bound of its sums, coefficients, and `VectorSumOp`, a
+ * standalone reduction with a fixed record (the problems use it for f = Σ terms).
+ *
+ * The GPU vector machine (gpu-machine.ts) uses the same kernels with a ring of per-dispatch records.
+ */
+import src from '../../shaders/vector.wgsl';
+import { defineKernel, UniformBlock, type Engine, type Kernel, type StructLayout } from '../gpu/index.js';
+import type { ScalarRef } from './objective.js';
+
+const files = [{ file: 'vector.wgsl', text: src }];
+
+export const reducePartialKernel = defineKernel({
+  label: 'vector.reduce_partial',
+  files,
+  entry: 'reduce_partial',
+  bindings: { op: 'uniform', x: 'read', y: 'read', parts: 'read_write' },
+  dynamic: ['op'],
+});
+
+export const reduceFinalKernel = defineKernel({
+  label: 'vector.reduce_final',
+  files,
+  entry: 'reduce_final',
+  bindings: { op: 'uniform', parts_in: 'read', sc: 'read_write' },
+  dynamic: ['op'],
+});
+
+export const axpbyKernel = defineKernel({
+  label: 'vector.axpby',
+  files,
+  entry: 'axpby',
+  bindings: { op: 'uniform', x: 'read', y: 'read', z: 'read_write', sc_in: 'read' },
+  dynamic: ['op'],
+});
+
+export const axpyKernel = defineKernel({
+  label: 'vector.axpy',
+  files,
+  entry: 'axpy',
+  bindings: { op: 'uniform', x: 'read', z: 'read_write', sc_in: 'read' },
+  dynamic: ['op'],
+});
+
+/** "No scalar slot" in a record. */
+export const NONE = 0xffffffff;
+/** Elementwise workgroup size (the EWG override's default). */
+export const EWG = 64;
+
+/** How a reduction of n elements is split: partial workgroups, their chunk, and the two workgroup sizes. */
+export interface ReduceShape {
+  parts: number;
+  chunk: number;
+  wg: number;
+  fwg: number;
+}
+
+/**
+ * Workgroup sizes: 256 / 64 on hardware; 16 / 16 on software adapters, where workgroup barriers are expensive
+ * (as in reduce.ts). Partials: enough that each invocation sums ~8 elements, at most 256 (hardware) or 16.
+ */
+export function reduceShape(engine: Engine, n: number, sizes?: { wg: number; fwg: number }): ReduceShape {
+  const { wg, fwg } = sizes ?? (engine.software ? { wg: 16, fwg: 16 } : { wg: 256, fwg: 64 });
+  const maxParts = engine.software ? 16 : 256;
+  const parts = Math.max(1, Math.min(maxParts, Math.ceil(n / (wg * 8))));
+  return { parts, chunk: Math.max(1, Math.ceil(n / parts)), wg, fwg };
+}
+
+/** Additions a term of the sum passes through at most (h in the shader header's bound). */
+export function sumDepth(s: ReduceShape): number {
+  return Math.ceil(s.chunk / s.wg) + Math.log2(s.wg) + Math.ceil(s.parts / s.fwg) + Math.log2(s.fwg);
+}
+
+/** γ_k = k·u / (1 − k·u) with u = 2⁻²⁴ (float32 unit roundoff). */
+export function gamma32(k: number): number {
+  const ku = k * 2 ** -24;
+  return ku / (1 - ku);
+}
+
+/**
+ * Bound on |GPU sum − exact sum| of products x_i·y_i for this shape: γ_(h+1)·Σ|x_i·y_i| (h = sumDepth), plus a
+ * subnormal floor. `absSum` is Σ|x_i·y_i| (or Σ|x_i| for a plain sum).
+ */
+export function sumErrorBound(s: ReduceShape, absSum: number): number {
+  return gamma32(sumDepth(s) + 1) * absSum + 1e-37;
+}
+
+/** A coefficient of axpby: a host constant c, or c·(sc[slot] − sc[sub]) from scalars on the GPU. */
+export type Coef = number | { c?: number; slot: number; sub?: number };
+
+export function coefFields(prefix: 'a' | 'b', k: Coef | undefined): Record<string, number> {
+  if (k === undefined) return { [`${prefix}_const`]: 0, [`${prefix}_slot`]: NONE, [`${prefix}_sub`]: NONE };
+  if (typeof k === 'number') return { [`${prefix}_const`]: k, [`${prefix}_slot`]: NONE, [`${prefix}_sub`]: NONE };
+  return { [`${prefix}_const`]: k.c ?? 1, [`${prefix}_slot`]: k.slot, [`${prefix}_sub`]: k.sub ?? NONE };
+}
+
+/** The reflected layout of a VecOp record. */
+export function vecOpLayout(engine: Engine): StructLayout {
+  const s = engine.reflect(axpbyKernel).structs['VecOp'];
+  if (!s) throw new Error('vector.wgsl: struct VecOp not found');
+  return s;
+}
+
+/** Bytes between records in a buffer bound with dynamic offsets. */
+export function recordStride(engine: Engine): number {
+  const layout = vecOpLayout(engine);
+  const align = engine.limits.minUniformBufferOffsetAlignment;
+  return Math.ceil(layout.size / align) * align;
+}
+
+/** The two reduction kernels for a shape (compiled once per workgroup size). */
+export async function reduceKernels(engine: Engine, s: ReduceShape): Promise<{ partial: Kernel; final: Kernel }> {
+  const [partial, final] = await Promise.all([
+    engine.kernel(reducePartialKernel, { WG: s.wg }),
+    engine.kernel(reduceFinalKernel, { FWG: s.fwg }),
+  ]);
+  return { partial, final };
+}
+
+/**
+ * out = scale·Σ x_i·y_i (or scale·Σ x_i without y) over n elements, as a plan with its own record and partials:
+ * two dispatches per encode, nothing read back. `out` is one f32 of a storage buffer (e.g. a minimizer's f slot).
+ */
+export class VectorSumOp {
+  private constructor(
+    private readonly partial: Kernel,
+    private readonly final: Kernel,
+    private readonly groups: [GPUBindGroup, GPUBindGroup],
+    private readonly owned: GPUBuffer[],
+    readonly shape: ReduceShape,
+  ) {}
+
+  static async plan(
+    engine: Engine,
+    o: { x: GPUBuffer; y?: GPUBuffer; n: number; out: ScalarRef; scale?: number; label?: string; sizes?: { wg: number; fwg: number } },
+  ): Promise<VectorSumOp> {
+    const label = o.label ?? 'vector.sum';
+    const shape = reduceShape(engine, o.n, o.sizes);
+    const { partial, final } = await reduceKernels(engine, shape);
+    const layout = vecOpLayout(engine);
+    const block = new UniformBlock(layout).set({
+      n: o.n, mode: o.y ? 0 : 1, parts: shape.parts, chunk: shape.chunk, out: o.out.index, outputs: 1, scale: o.scale ?? 1,
+      ...coefFields('a', undefined), ...coefFields('b', undefined),
+    });
+    const rec = engine.buffer({ label: `${label}.op`, size: layout.size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    engine.write(rec, new Uint8Array(block.bytes));
+    const parts = engine.storage(`${label}.parts`, 16 * shape.parts);
+    const op = { buffer: rec, offset: 0, size: layout.size };
+    const groups: [GPUBindGroup, GPUBindGroup] = [
+      partial.bind({ op, x: o.x, y: o.y ?? o.x, parts }, `${label}.partial`),
+      final.bind({ op, parts_in: parts, sc: o.out.buffer }, `${label}.final`),
+    ];
+    return new VectorSumOp(partial, final, groups, [rec, parts], shape);
+  }
+
+  encode(pass: GPUComputePassEncoder): void {
+    this.partial.dispatch1d(pass, this.groups[0], this.shape.parts, [0]);
+    this.final.dispatch(pass, this.groups[1], 1, 1, 1, [0]);
+  }
+
+  destroy(): void {
+    for (const b of this.owned) b.destroy();
+  }
+}
