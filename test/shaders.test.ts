@@ -16,6 +16,10 @@ import '../src/kernels/matmul.js';
 import '../src/kernels/reduce.js';
 import '../src/kernels/softmax.js';
 import '../src/optim/gpu.js';
+import '../src/linalg/vector.js';
+import '../src/problems/closed-form.js';
+import '../src/problems/quadratic.js';
+import '../src/problems/regression.js';
 import { gpu } from './helpers/gpu.js';
 
 const shaderFiles = readdirSync(new URL('../shaders/', import.meta.url)).filter((f) => f.endsWith('.wgsl'));
