@@ -2,15 +2,17 @@
  * The CPU vector machine: the readable reference of every operation the minimizers use, as plain loops in float64 or
  * in float32 (Math.fround after every operation).
  *
- *   axpby     z_i = α·x_i + β·y_i, rounded once (the products of float32 numbers are exact in a double, so in
- *             float32 this is a fused multiply-add, as torch's CPU `add(…, alpha=)` computes it)
- *   dot       Σ x_i·y_i in ascending i, one rounding per term added (float32: fused multiply-add accumulation)
+ *   axpby     z_i = α·x_i + β·y_i: with β = 1 (or α = 1) a fused multiply-add, rounded once, exactly as torch's
+ *             CPU `y.add(x, alpha=α)` computes it (in both precisions); otherwise the two products rounded, then
+ *             their sum
+ *   dot       Σ x_i·y_i in ascending i, each product rounded, then each addition (torch's CPU dot for small n)
  *   coef      c·(sc[slot] − sc[sub]) rounded like the GPU: (A − B) then ×c
  * Scalars are stored in the dtype's precision. Evaluations call the problem's CPU objective on the iterate.
  */
 import type { CpuObjective } from './objective.js';
 import { checkCoef, MachineError, type Slot, type Vec, type VectorMachine } from './machine.js';
 import { allocate, rounder, type Dtype, type FloatArray } from '../ref/dtype.js';
+import { fma32, fma64 } from '../ref/fma.js';
 import type { Coef } from './vector.js';
 
 export class CpuMachine implements VectorMachine {
@@ -89,8 +91,11 @@ export class CpuMachine implements VectorMachine {
     const a = this.coef(alpha, 'axpby α');
     const b = ys ? this.coef(beta, 'axpby β') : 0;
     const r = this.r;
-    if (ys) for (let i = 0; i < zs.length; i++) zs[i] = r(a * xs[i]! + b * ys[i]!);
-    else for (let i = 0; i < zs.length; i++) zs[i] = r(a * xs[i]!);
+    const fma = this.dtype === 'float32' ? fma32 : fma64;
+    if (!ys) for (let i = 0; i < zs.length; i++) zs[i] = r(a * xs[i]!);
+    else if (b === 1) for (let i = 0; i < zs.length; i++) zs[i] = fma(a, xs[i]!, ys[i]!);
+    else if (a === 1) for (let i = 0; i < zs.length; i++) zs[i] = fma(b, ys[i]!, xs[i]!);
+    else for (let i = 0; i < zs.length; i++) zs[i] = r(r(a * xs[i]!) + r(b * ys[i]!));
   }
 
   copy(dst: Vec, src: Vec): void {
@@ -112,7 +117,7 @@ export class CpuMachine implements VectorMachine {
         bad++;
         continue;
       }
-      s = r(s + a * b);
+      s = r(s + r(a * b));
       mx = Math.max(mx, Math.abs(a));
       sa = r(sa + Math.abs(a));
     }

@@ -1,0 +1,19 @@
+/** Every method `minimize` and function traces accept, by name: the second-order and line-search methods of this
+ * folder and every first-order optimizer of src/optim/. Names are case-sensitive (torch's spelling); an error lists
+ * them and suggests the right case. */
+import { firstOrderMethods } from './first-order.js';
+import { lbfgsMethod } from './lbfgs.js';
+import type { MethodDef } from './minimizer.js';
+
+export const METHODS: Readonly<Record<string, MethodDef>> = Object.fromEntries(
+  [lbfgsMethod, ...firstOrderMethods].map((m) => [m.name, m]),
+);
+
+export function getMethod(name: unknown, field = 'method'): MethodDef {
+  if (typeof name === 'string' && Object.hasOwn(METHODS, name)) return METHODS[name]!;
+  const names = Object.keys(METHODS);
+  const hint = typeof name === 'string' ? names.find((n) => n.toLowerCase() === name.toLowerCase()) : undefined;
+  throw new Error(
+    `${field}: unknown method ${JSON.stringify(name)}` + (hint ? ` (did you mean "${hint}"? names are case-sensitive)` : '') + `; expected one of ${names.join(', ')}`,
+  );
+}
