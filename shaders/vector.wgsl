@@ -20,9 +20,11 @@
 // axpby           z = α·x + β·y,  α = coef(a), β = coef(b)    (z must not alias x or y; β = 0 still reads y)
 // axpy            z = β·z + α·x   in place                    (z must not alias x)
 //                 One invocation per element, EWG per workgroup; dispatch ceil(n / EWG) (maybe a 2-D grid).
+// scalar_op       one invocation: sc[op.out] = A / B (mode 0), A·√B (mode 1), A / √B (mode 2; 0 when B = 0),
+//                 A = coef(a), B = coef(b) read from sc itself (CG's α = rᵀr / pᵀAp, β, a finite-difference step).
 // Bindings: op (uniform VecOp, dynamic offset: one 256-byte record per dispatch), x, y (read), z (read_write),
-//           sc_in (read: coefficients), sc (read_write: reduce_final's outputs), parts (read_write, partial pass),
-//           parts_in (read, final pass).
+//           sc_in (read: coefficients), sc (read_write: reduce_final's and scalar_op's outputs), parts (read_write,
+//           partial pass), parts_in (read, final pass).
 // Accuracy: a sum of n terms goes through at most h = ⌈chunk/WG⌉ + log2 WG + ⌈parts/FWG⌉ + log2 FWG additions, so
 //           |error| ≤ γ_(h+1)·Σ|x_i·y_i| (γ_k = k·u/(1 − k·u), u = 2⁻²⁴; +1 for the product), on any GPU whose f32
 //           add and multiply are correctly rounded (WGSL requires it), whatever order a compiler keeps.
@@ -36,7 +38,7 @@ const NONE: u32 = 0xffffffffu;
 
 struct VecOp {
   n: u32,
-  mode: u32,      // reduce: 0 Σ x·y, 1 Σ x
+  mode: u32,      // reduce: 0 Σ x·y, 1 Σ x;  scalar_op: 0 A/B, 1 A·√B, 2 A/√B
   parts: u32,     // reduce: partial records (workgroups of the partial pass)
   chunk: u32,     // reduce: elements per partial workgroup
   out: u32,       // reduce_final: first scalar written
@@ -176,4 +178,26 @@ fn axpy(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let alpha = coef(op.a_const, op.a_slot, op.a_sub);
   let beta = coef(op.b_const, op.b_slot, op.b_sub);
   z[i] = beta * z[i] + alpha * x[i];
+}
+
+fn coef_sc(c: f32, slot: u32, sub: u32) -> f32 {
+  if (slot == NONE && sub == NONE) { return c; }
+  var a = 1.0;
+  var b = 0.0;
+  if (slot != NONE) { a = sc[slot]; }
+  if (sub != NONE) { b = sc[sub]; }
+  return c * (a - b);
+}
+
+@compute @workgroup_size(1)
+fn scalar_op() {
+  let a = coef_sc(op.a_const, op.a_slot, op.a_sub);
+  let b = coef_sc(op.b_const, op.b_slot, op.b_sub);
+  var v = a / b;
+  if (op.mode == 1u) {
+    v = a * sqrt(b);
+  } else if (op.mode == 2u) {
+    v = select(a / sqrt(b), 0.0, b == 0.0);
+  }
+  sc[op.out] = v;
 }

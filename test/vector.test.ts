@@ -175,6 +175,43 @@ describe(`vector algebra on the GPU vs float64 (${seedInfo()})`, () => {
     }
   });
 
+  it('scalar ops: A/B, A·√B, A/√B (0 when B = 0) from GPU scalars and host constants, as the float32 CPU machine', async () => {
+    const e = await gpu();
+    const g = await GpuMachine.create(e, noObjective(4));
+    const c = new CpuMachine({ n: 4, evaluate: () => 0 }, 'float32');
+    try {
+      const vals = [3, -7.25, 0.1, 0];
+      const outs: number[][] = [];
+      for (const m of [g, c]) {
+        const v = m.vector('v_test');
+        await m.writeVector(v, vals);
+        const s = m.scalars(10);
+        m.dot(s, v, v); // 61.5725
+        const ones = m.vector('ones_test');
+        await m.writeVector(ones, [1, 1, 1, 1]);
+        m.dot(s + 1, v, ones); // −4.15
+        m.scalar(s + 2, 'div', { slot: s + 1 }, { slot: s });
+        m.scalar(s + 3, 'mul_sqrt', { c: -2, slot: s + 1 }, { slot: s });
+        m.scalar(s + 4, 'div_sqrt', 1.5, { slot: s });
+        m.scalar(s + 5, 'div_sqrt', 1.5, 0);
+        m.scalar(s + 6, 'div', { slot: s, sub: s + 1 }, 2);
+        outs.push(await m.read([s, s + 1, s + 2, s + 3, s + 4, s + 5, s + 6]));
+      }
+      const [gv, cv] = outs as [number[], number[]];
+      expect(gv[5]).toBe(0);
+      const U = 2 ** -24;
+      // The dot products differ by summation order only; the scalar ops add a few roundings (sqrt within 1 ulp).
+      gv.forEach((v, i) => expect(Math.abs(v - cv[i]!), `slot ${i}: gpu ${v} cpu ${cv[i]}`).toBeLessThanOrEqual(8 * U * Math.abs(cv[i]!) + 1e-30));
+      expect(cv[2]).toBeCloseTo(-4.15 / 61.5725, 6);
+      expect(cv[3]).toBeCloseTo(8.3 * Math.sqrt(61.5725), 4);
+      expect(cv[4]).toBeCloseTo(1.5 / Math.sqrt(61.5725), 6);
+      expect(cv[6]).toBeCloseTo((61.5725 + 4.15) / 2, 4);
+    } finally {
+      g.destroy();
+      c.destroy();
+    }
+  });
+
   it('scaling in place and copies; a machine releases every buffer it made', async () => {
     const e = await gpu();
     const before = e.memory().buffers;

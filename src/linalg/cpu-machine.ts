@@ -13,7 +13,7 @@ import type { CpuObjective } from './objective.js';
 import { checkCoef, MachineError, type Slot, type Vec, type VectorMachine } from './machine.js';
 import { allocate, rounder, type Dtype, type FloatArray } from '../ref/dtype.js';
 import { fma32, fma64 } from '../ref/fma.js';
-import type { Coef } from './vector.js';
+import type { Coef, ScalarMode } from './vector.js';
 
 export class CpuMachine implements VectorMachine {
   readonly device = 'cpu' as const;
@@ -127,6 +127,12 @@ export class CpuMachine implements VectorMachine {
       this.sc[out + 2] = sa;
       this.sc[out + 3] = bad;
     }
+  }
+
+  scalar(out: Slot, mode: ScalarMode, a: Coef, b: Coef): void {
+    if (!(Number.isInteger(out) && out >= 0 && out < this.slotCount)) throw new MachineError(`scalar: slot ${out} does not exist`);
+    const A = this.coef(a, 'scalar A'), B = this.coef(b, 'scalar B'), r = this.r;
+    this.sc[out] = mode === 'div' ? r(A / B) : mode === 'mul_sqrt' ? r(A * r(Math.sqrt(B))) : B === 0 ? 0 : r(A / r(Math.sqrt(B)));
   }
 
   async evaluate(g: Vec, f: Slot): Promise<void> {

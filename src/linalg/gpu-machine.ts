@@ -11,7 +11,10 @@ import type { Engine, Kernel } from '../gpu/index.js';
 import { UniformBlock } from '../gpu/index.js';
 import { checkCoef, MachineError, type Slot, type Vec, type VectorMachine } from './machine.js';
 import type { GpuObjective, GpuPlan } from './objective.js';
-import { axpbyKernel, axpyKernel, coefFields, EWG, recordStride, reduceKernels, reduceShape, vecOpLayout, type Coef, type ReduceShape } from './vector.js';
+import {
+  axpbyKernel, axpyKernel, coefFields, EWG, recordStride, reduceKernels, reduceShape, SCALAR_MODES, scalarOpKernel, vecOpLayout,
+  type Coef, type ReduceShape, type ScalarMode,
+} from './vector.js';
 
 /** Records per ring: the queue is submitted early when it fills (a two-loop recursion of history m uses ~6m). */
 const RING = 1024;
@@ -53,7 +56,7 @@ export class GpuMachine implements VectorMachine {
   private constructor(
     readonly engine: Engine,
     readonly objective: GpuObjective,
-    private readonly kernels: { partial: Kernel; final: Kernel; axpby: Kernel; axpy: Kernel },
+    private readonly kernels: { partial: Kernel; final: Kernel; axpby: Kernel; axpy: Kernel; scalar: Kernel },
     private readonly sizes: { wg: number; fwg: number } | undefined,
     x0: ArrayLike<number> | undefined,
   ) {
@@ -80,8 +83,8 @@ export class GpuMachine implements VectorMachine {
   static async create(engine: Engine, objective: GpuObjective, opts: GpuMachineOptions = {}): Promise<GpuMachine> {
     const shape = reduceShape(engine, 1, opts.reduceSizes);
     const { partial, final } = await reduceKernels(engine, shape);
-    const [axpby, axpy] = await Promise.all([engine.kernel(axpbyKernel, { EWG }), engine.kernel(axpyKernel, { EWG })]);
-    return new GpuMachine(engine, objective, { partial, final, axpby, axpy }, opts.reduceSizes, opts.x0);
+    const [axpby, axpy, scalar] = await Promise.all([engine.kernel(axpbyKernel, { EWG }), engine.kernel(axpyKernel, { EWG }), engine.kernel(scalarOpKernel)]);
+    return new GpuMachine(engine, objective, { partial, final, axpby, axpy, scalar }, opts.reduceSizes, opts.x0);
   }
 
   get hasHvp(): boolean {
@@ -242,6 +245,14 @@ export class GpuMachine implements VectorMachine {
     const pass = this.ensurePass();
     this.kernels.partial.dispatch1d(pass, this.group(this.kernels.partial, { x: this.buffer(x), y: this.buffer(y), parts: this.parts }), s.parts, [off]);
     this.kernels.final.dispatch(pass, this.group(this.kernels.final, { parts_in: this.parts, sc: this.sc }), 1, 1, 1, [off]);
+  }
+
+  scalar(out: Slot, mode: ScalarMode, a: Coef, b: Coef): void {
+    if (!(Number.isInteger(out) && out >= 0 && out < this.slotCount)) throw new MachineError(`scalar: slot ${out} does not exist`);
+    checkCoef(a, this.slotCount, 'scalar A');
+    checkCoef(b, this.slotCount, 'scalar B');
+    const off = this.record({ out, mode: SCALAR_MODES[mode], ...coefFields('a', a), ...coefFields('b', b) });
+    this.kernels.scalar.dispatch(this.ensurePass(), this.group(this.kernels.scalar, { sc: this.sc }), 1, 1, 1, [off]);
   }
 
   // ---- objective ----------------------------------------------------------------------------------------------

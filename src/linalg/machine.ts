@@ -12,7 +12,7 @@
  * Scalars hold the working precision (float32 values on the GPU and the float32 CPU machine).
  */
 import type { Dtype } from '../ref/dtype.js';
-import type { Coef } from './vector.js';
+import type { Coef, ScalarMode } from './vector.js';
 
 export type { Coef } from './vector.js';
 
@@ -55,6 +55,12 @@ export interface VectorMachine {
    * sc[out+3] = #{i : x_i or y_i is NaN/±inf}; non-finite pairs are left out of the other three.
    */
   dot(out: Slot, x: Vec, y: Vec, opts?: { scale?: number; stats?: boolean }): void;
+
+  /**
+   * sc[out] = A / B ('div'), A·√B ('mul_sqrt') or A / √B ('div_sqrt', 0 when B = 0), with A, B coefficients (host
+   * constants or scalars already on the machine): CG's α = rᵀr / pᵀAp without a readback.
+   */
+  scalar(out: Slot, mode: ScalarMode, a: Coef, b: Coef): void;
 
   /** f(x) → sc[f], ∇f(x) → g. */
   evaluate(g: Vec, f: Slot): Promise<void>;

@@ -43,6 +43,18 @@ export const axpyKernel = defineKernel({
   dynamic: ['op'],
 });
 
+export const scalarOpKernel = defineKernel({
+  label: 'vector.scalar_op',
+  files,
+  entry: 'scalar_op',
+  bindings: { op: 'uniform', sc: 'read_write' },
+  dynamic: ['op'],
+});
+
+/** scalar_op modes: sc[out] = A / B, A·√B, A / √B. */
+export const SCALAR_MODES = { div: 0, mul_sqrt: 1, div_sqrt: 2 } as const;
+export type ScalarMode = keyof typeof SCALAR_MODES;
+
 /** "No scalar slot" in a record. */
 export const NONE = 0xffffffff;
 /** Elementwise workgroup size (the EWG override's default). */

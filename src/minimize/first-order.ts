@@ -58,7 +58,7 @@ export class FirstOrder implements Minimizer {
     this.update();
     this.state.step++;
     this.state.func_evals++;
-    return { loss: f, lossAfter: f, evals: 1, iterations: 1, stop: 'step', gradMax: maxabs };
+    return { loss: f, lossAfter: f, evals: 1, iterations: 1, stop: 'step', gradMax: maxabs, gradMaxStart: maxabs };
   }
 
   destroy(): void {

@@ -167,6 +167,7 @@ export class LBFGS implements Minimizer {
     const { m, h, r } = this;
     const state = this.state;
     let lineSearchFailures = 0;
+    let stalled: string | undefined;
     const g0 = this.alloc([]);
     await this.queueEvaluation(g0, g0, this.t);
     const first = this.record(g0, await m.read(this.evalSlots()), `LBFGS step (n_iter ${state.n_iter}): evaluation at the current point`);
@@ -176,7 +177,8 @@ export class LBFGS implements Minimizer {
     let currentEvals = 1;
     state.func_evals++;
     const done = (stop: LbfgsStop, iterations: number): StepReport & { stop: LbfgsStop } => ({
-      loss: origLoss, lossAfter: loss, evals: currentEvals, iterations, stop, lineSearchFailures, gradMax: cur.maxabs,
+      loss: origLoss, lossAfter: loss, evals: currentEvals, iterations, stop, lineSearchFailures, gradMax: cur.maxabs, gradMaxStart: first.rec.maxabs,
+      ...(stalled ? { stalled } : {}),
     });
     // torch compares float32 tensors with Python floats converted to float32.
     const tolGrad = r(h.tolerance_grad), tolChange = r(h.tolerance_change);
@@ -256,6 +258,7 @@ export class LBFGS implements Minimizer {
         };
         const res = await strongWolfe(evalAt, { t: 0, f: loss, gtd, g: cur }, t, dMax, {}, { t, f: firstTrial.f, gtd: firstTrial.gd, g: firstTrial.rec });
         if (!res.converged) lineSearchFailures++;
+        if (res.best.t === 0) stalled = `the strong-Wolfe line search found no point lower than f = ${loss} along the L-BFGS direction (${res.reason ?? 'no decrease'})`;
         loss = res.best.f;
         cur = res.best.g;
         this.t = res.best.t;

@@ -20,6 +20,8 @@
  * (`converged`) and why not; callers decide whether that is an error (nonlinear CG) or not (L-BFGS, as torch).
  */
 
+import { DescentDirectionError } from './errors.js';
+
 /** One evaluation along the line: x + t·d. `g` identifies the gradient stored there (a vector handle). */
 export interface Trial<G> {
   t: number;
@@ -85,6 +87,10 @@ export async function strongWolfe<G>(
 ): Promise<LineSearchResult<G>> {
   const c1 = opts.c1 ?? 1e-4, c2 = opts.c2 ?? 0.9, toleranceChange = opts.toleranceChange ?? 1e-9, maxLs = opts.maxLs ?? 25;
   const { f, gtd } = start;
+  if (!(gtd < 0)) {
+    throw new DescentDirectionError(`strong-Wolfe line search: d is not a descent direction (gᵀd = ${gtd} must be < 0); search along −g or fix the direction`);
+  }
+  if (!(t > 0) || !Number.isFinite(t)) throw new DescentDirectionError(`strong-Wolfe line search: the initial step must be a positive finite number, got ${t}`);
   let neu = first ?? (await evaluate(t, [start.g]));
   let evals = 1;
   let prev: Trial<G> = { ...start, t: 0 };

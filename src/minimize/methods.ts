@@ -3,10 +3,13 @@
  * them and suggests the right case. */
 import { firstOrderMethods } from './first-order.js';
 import { lbfgsMethod } from './lbfgs.js';
+import { gaussNewtonMethod, levenbergMarquardtMethod } from './lm.js';
+import { nonlinearCgMethod } from './ncg.js';
+import { newtonMethod } from './newton.js';
 import type { MethodDef } from './minimizer.js';
 
 export const METHODS: Readonly<Record<string, MethodDef>> = Object.fromEntries(
-  [lbfgsMethod, ...firstOrderMethods].map((m) => [m.name, m]),
+  [lbfgsMethod, nonlinearCgMethod, newtonMethod, levenbergMarquardtMethod, gaussNewtonMethod, ...firstOrderMethods].map((m) => [m.name, m]),
 );
 
 export function getMethod(name: unknown, field = 'method'): MethodDef {

@@ -18,8 +18,12 @@ export interface StepReport {
   stop: string;
   /** max|g| of the last gradient computed. */
   gradMax: number;
+  /** max|g| at the start of the step (of the first evaluation). */
+  gradMaxStart: number;
   /** Line searches that ended without meeting their conditions (when the method uses one). */
   lineSearchFailures?: number;
+  /** Set when the method could not make progress from here (e.g. a line search found no lower point): why. */
+  stalled?: string;
 }
 
 export interface Minimizer {

@@ -1,6 +1,7 @@
 /**
  * Beale's function: f(x, y) = (1.5 − x + xy)² + (2.25 − x + xy²)² + (2.625 − x + xy³)², minimum f = 0 at (3, 0.5),
- * with flat plateaus and steep ridges (and a saddle at (0, 1)). Standard start (1, 1).
+ * with flat plateaus and steep ridges (and a saddle at (0, 1)). Standard start (1, 1). From starts with x < 0 and
+ * y > 1 the iterates of most methods run off along the valley y → 1, x → −∞ where f tends to 0.4531.
  *
  * Operation order (shaders/closed_form.wgsl; each operation rounded in the dtype):
  *   y2 = y·y,  y3 = y2·y,  t1 = (1.5 − x) + x·y,  t2 = (2.25 − x) + x·y2,  t3 = (2.625 − x) + x·y3
@@ -43,7 +44,7 @@ export const beale = closedFormProblem({
     const hyy = r(2 * r(r(r(w[0] * w[0]) + r(r(w[1] * w[1]) + r(t[1] * r(2 * x!)))) + r(r(w[2] * w[2]) + r(t[2] * r(6 * r(x! * y!))))));
     return [hxx, hxy, hyy];
   },
-  starts: [[1, 1], [-1, 1.5]],
+  starts: [[1, 1], [0, 0], [2.5, -0.5]],
   known: [
     { x: [3, 0.5], f: 0, kind: 'global minimum' },
     { x: [0, 1], f: 14.203125, kind: 'saddle point' },

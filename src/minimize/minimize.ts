@@ -1,0 +1,174 @@
+/**
+ * minimize(): runs a method on a problem of the library, on the CPU reference or the GPU, and records the
+ * trajectory — what `wgtrain minimize` prints and what a 2-D optimizer playground draws.
+ *
+ * The run is a sequence of the method's `step()` calls (torch's step(closure)); second-order and line-search
+ * methods get max_iter = 1 unless the caller sets it, so every recorded point is one iteration. Each record holds
+ * the point a step started from, with f and max|g| from that step's own first evaluation; a final evaluation gives
+ * f and ∇f at the last point. The run stops when max|g| ≤ `tolerance` (converged), when the method stops on one of
+ * its convergence tests (tolerance_grad, tolerance_change, a non-negative directional derivative), after `steps`
+ * steps, or — converged false, with the reason in `stop` — when the method stalls: a line search finds no lower point,
+ * a trust region collapses, or the search direction is not a descent direction (gᵀd ≥ −tolerance_change) while
+ * max|g| > 1000·tolerance (L-BFGS would then repeat the same direction forever).
+ */
+import type { Engine } from '../gpu/index.js';
+import { CpuMachine } from '../linalg/cpu-machine.js';
+import type { Slot, VectorMachine } from '../linalg/machine.js';
+import { cpuObjective, type Problem } from '../problems/problem.js';
+import type { Dtype } from '../ref/dtype.js';
+import { checkFinite, MinimizeError } from './errors.js';
+import { getMethod } from './methods.js';
+
+export interface MinimizeOptions {
+  /** Method name (see METHODS): LBFGS, NonlinearCG, Newton, LevenbergMarquardt, GaussNewton, SGD, Adam, ... */
+  method: string;
+  /** torch-style hyperparameters of the method. */
+  hyperparams?: Record<string, unknown>;
+  /** Starting point (default: the problem's first standard start). */
+  start?: readonly number[];
+  device?: 'cpu' | 'gpu';
+  /** CPU precision (the GPU is float32). */
+  dtype?: Dtype;
+  /** GPU engine to use (default: a new one, destroyed at the end). */
+  engine?: Engine;
+  /** Most steps (default 1000). */
+  steps?: number;
+  /** Converged when max|∇f| ≤ this at a step's start (default 1e-6). */
+  tolerance?: number;
+  /** Record x at every step (default: when the dimension is at most 100). */
+  recordPoints?: boolean;
+  /** Called after each step with its record (e.g. to print it). */
+  onStep?: (r: IterateRecord) => void;
+}
+
+export interface IterateRecord {
+  /** 0-based step index. */
+  step: number;
+  /** The point the step started from (when recorded). */
+  x?: number[];
+  f: number;
+  gradMax: number;
+  /** Evaluations so far, this step's included. */
+  evals: number;
+  /** Why the step ended. */
+  stop: string;
+}
+
+export interface MinimizeResult {
+  method: string;
+  problem: string;
+  device: 'cpu' | 'gpu';
+  dtype: Dtype;
+  x: number[];
+  f: number;
+  gradMax: number;
+  converged: boolean;
+  /** Why the run ended: 'converged (...)', 'steps', or 'stalled: ...'. */
+  stop: string;
+  steps: number;
+  evaluations: number;
+  /** Scalar readbacks of the run (GPU: each is one wait for the device). */
+  readbacks: number;
+  history: IterateRecord[];
+}
+
+const CONVERGED_STOPS = new Set(['tolerance_grad', 'tolerance_change (step)', 'tolerance_change (loss)', 'directional derivative']);
+
+/** Runs `opts.method` on `problem` on a machine the caller made (x already at the start). */
+export async function minimizeOnMachine(problem: Problem, m: VectorMachine, opts: MinimizeOptions): Promise<Omit<MinimizeResult, 'device' | 'dtype'>> {
+  const def = getMethod(opts.method, 'method');
+  const given = opts.hyperparams ?? {};
+  const hyperparams = def.hyperparams.includes('max_iter') && given.max_iter === undefined ? { ...given, max_iter: 1 } : given;
+  const steps = opts.steps ?? 1000;
+  if (!Number.isInteger(steps) || steps < 1) throw new MinimizeError(`steps must be an integer >= 1, got ${steps}`);
+  const tolerance = opts.tolerance ?? 1e-6;
+  if (!(tolerance >= 0)) throw new MinimizeError(`tolerance must be a number >= 0, got ${tolerance}`);
+  if (def.leastSquares && m.residualCount === null) {
+    throw new MinimizeError(`${def.name} needs a least-squares problem (residuals r(x), f = ½‖r‖²); ${problem.name} is not one — try linear_regression or tanh_network`);
+  }
+  const record = opts.recordPoints ?? problem.dim <= 100;
+  const opt = await def.create(m, hyperparams);
+  const history: IterateRecord[] = [];
+  let evaluations = 0;
+  let stop = 'steps';
+  let converged = false;
+  try {
+    let prev: Float64Array | null = record ? await m.readVector(m.x) : null;
+    for (let k = 0; k < steps; k++) {
+      const x = prev ?? (record ? await m.readVector(m.x) : null);
+      const rep = await opt.step();
+      evaluations += rep.evals;
+      // The step's first evaluation is at its starting point: f and max|g| there.
+      const rec: IterateRecord = { step: k, ...(x ? { x: Array.from(x) } : {}), f: rep.loss, gradMax: rep.gradMaxStart, evals: evaluations, stop: rep.stop };
+      history.push(rec);
+      const after = record ? await m.readVector(m.x) : null;
+      opts.onStep?.(rec);
+      if (rep.gradMaxStart <= tolerance) {
+        converged = true;
+        stop = 'converged (tolerance)';
+        break;
+      }
+      if (rep.stalled) {
+        stop = `stalled: ${rep.stalled}`;
+        break;
+      }
+      if (rep.stop === 'directional derivative' && rep.gradMax > 1e3 * tolerance) {
+        stop = `stalled: the ${def.name} direction is not a descent direction (gᵀd ≥ −tolerance_change) at a point with max|∇f| = ${rep.gradMax}; try a line search (line_search_fn: "strong_wolfe"), a smaller lr or float64`;
+        break;
+      }
+      if (CONVERGED_STOPS.has(rep.stop)) {
+        converged = true;
+        stop = `converged (${rep.stop})`;
+        break;
+      }
+      prev = after;
+    }
+    // A final evaluation at the last point: f, ∇f there, and the gradient test.
+    const F: Slot = m.scalars(1), GS: Slot = m.scalars(4);
+    const g = m.vector('minimize.g');
+    await m.evaluate(g, F);
+    m.dot(GS, g, g, { stats: true });
+    const [f, gMax, bad] = (await m.read([F, GS + 1, GS + 3])) as [number, number, number];
+    checkFinite(f, bad, `${def.name} on ${problem.name}: evaluation at the last point`);
+    if (!converged && gMax <= tolerance) {
+      converged = true;
+      stop = 'converged (tolerance)';
+    }
+    const x = Array.from(await m.readVector(m.x));
+    return { method: def.name, problem: problem.name, x, f, gradMax: gMax, converged, stop, steps: history.length, evaluations, readbacks: m.readbacks, history };
+  } finally {
+    opt.destroy?.();
+  }
+}
+
+/** Minimises `problem` with `opts.method` on the CPU reference or the GPU. */
+export async function minimize(problem: Problem, opts: MinimizeOptions): Promise<MinimizeResult> {
+  const device = opts.device ?? 'cpu';
+  const start = opts.start ?? problem.starts[0];
+  if (!start) throw new MinimizeError(`${problem.name} has no standard start; give start`);
+  if (start.length !== problem.dim) {
+    throw new MinimizeError(`start has ${start.length} numbers but ${problem.name} is ${problem.dim}-dimensional (give ${problem.dim} comma-separated coordinates)`);
+  }
+  start.forEach((v, i) => {
+    if (!Number.isFinite(v)) throw new MinimizeError(`start[${i}] must be a finite number, got ${v}`);
+  });
+  if (device === 'cpu') {
+    const dtype = opts.dtype ?? 'float64';
+    const m = new CpuMachine(cpuObjective(problem, dtype), dtype, start);
+    return { ...(await minimizeOnMachine(problem, m, opts)), device, dtype };
+  }
+  if (device !== 'gpu') throw new MinimizeError(`device must be "cpu" or "gpu", got ${JSON.stringify(device)}`);
+  if (opts.dtype && opts.dtype !== 'float32') throw new MinimizeError('dtype: the GPU computes in float32 only');
+  const { createEngine } = await import('../gpu/engine.js');
+  const { GpuMachine } = await import('../linalg/gpu-machine.js');
+  const e = opts.engine ?? (await createEngine({ log: false }));
+  const objective = problem.gpu(e);
+  const m = await GpuMachine.create(e, objective, { x0: start });
+  try {
+    return { ...(await minimizeOnMachine(problem, m, opts)), device, dtype: 'float32' };
+  } finally {
+    m.destroy();
+    objective.destroy?.();
+    if (!opts.engine) e.destroy();
+  }
+}
