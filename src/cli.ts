@@ -4,6 +4,7 @@
  *   wgtrain train [flags]                 train an MLP on MNIST (src/cli/train.ts)
  *   wgtrain evaluate --checkpoint FILE    test accuracy of a checkpoint (src/cli/evaluate.ts)
  *   wgtrain trace --spec SPEC.json        optimizer trace for comparison with torch (src/cli/trace.ts)
+ *   wgtrain minimize --function F --method M   a method on a test function, its iterates (src/cli/minimize.ts)
  *   wgtrain selftest [--adapter ...]      GPU-vs-CPU self-checks of every kernel family (src/selftest)
  *   wgtrain --help | --version
  *
@@ -15,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import pkg from '../package.json';
 import { ArgError, parseArgs, processIO, usage, type CliIO, type FlagSpecs } from './cli/args.js';
 import { evaluateMain } from './cli/evaluate.js';
+import { minimizeMain } from './cli/minimize.js';
 import { traceMain } from './cli/trace.js';
 import { ADAPTER_FLAG, trainMain } from './cli/train.js';
 import { adapterChoice } from './cli/checks.js';
@@ -23,7 +25,7 @@ import { selfTest } from './selftest/index.js';
 
 export const VERSION: string = pkg.version;
 
-const COMMANDS = ['train', 'evaluate', 'trace', 'selftest'] as const;
+const COMMANDS = ['train', 'evaluate', 'trace', 'selftest', 'minimize'] as const;
 
 const HELP = `wgtrain ${VERSION}: neural-network training on WebGPU
 
@@ -32,8 +34,9 @@ usage: wgtrain <command> [flags]
 commands:
   train      train an MLP on MNIST (default 784-256-256-10 relu, Adam, 5 epochs: >= 98% test accuracy)
   evaluate   loss and accuracy of a checkpoint on the MNIST test set
-  trace      run an optimizer on given gradients (compare with torch.optim)
+  trace      run an optimizer on given gradients or a test function (compare with torch.optim)
   selftest   GPU-vs-CPU checks of every kernel on this machine's adapter
+  minimize   minimise a test function with L-BFGS, CG, Newton, Levenberg-Marquardt or any optimizer
 
   wgtrain <command> --help   flags of a command
   wgtrain --version
@@ -105,6 +108,8 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       return evaluateMain(rest, io);
     case 'trace':
       return traceMain(rest, io);
+    case 'minimize':
+      return minimizeMain(rest, io);
     case 'selftest':
       return selftestMain(rest, io);
     case '--help':

@@ -44,5 +44,14 @@ export { Trainer, type FitOptions, type FitResult, type EpochRecord, type Traini
 export { EarlyStopping, type EarlyStoppingOptions } from './train/early-stopping.js';
 export type { Runner, RunnerConfig, RunnerState, OptimizerConfig, ClipConfig, MetricsReport, EvalResult, StepInput } from './train/runner.js';
 
+// Test functions and regression problems; second-order and line-search methods on a vector machine (CPU or GPU)
+export * from './problems/index.js';
+export * from './minimize/index.js';
+export { CpuMachine } from './linalg/cpu-machine.js';
+export { GpuMachine, type GpuMachineOptions } from './linalg/gpu-machine.js';
+export { MachineError, type VectorMachine, type Vec, type Slot } from './linalg/machine.js';
+export type { CpuObjective, CpuLeastSquares, GpuObjective, GpuLeastSquares, GpuPlan, ScalarRef } from './linalg/objective.js';
+export { VectorSumOp, type Coef } from './linalg/vector.js';
+
 // Checkpoints (in memory; files in src/node.ts)
 export { encodeCheckpoint, decodeCheckpoint, CheckpointError, type Checkpoint } from './checkpoint/safetensors.js';

@@ -11,6 +11,9 @@
  * OUT:  { optimizer, dtype, device, params_after_each_step: K lists of n numbers,
  *         final_state: { torch state name: list } }   (`step` as a one-element list, per-group scalars such as
  *         ASGD's eta as one number per group).
+ * A spec with "kind": "function" runs a method on a test function instead (src/minimize/trace.ts: LBFGS and the
+ * other methods of src/minimize/, num_steps step(closure) calls; the output adds loss_returned_by_each_step,
+ * evals_per_step and each step's stop reason).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { ArgError, parseArgs, processIO, usage, type CliIO, type FlagSpecs } from './args.js';
@@ -18,6 +21,7 @@ import { Optimizer } from '../optim/optimizer.js';
 import { getRule } from '../optim/registry.js';
 import type { Dtype, OptimizerName } from '../optim/rule.js';
 import type { Engine } from '../gpu/engine.js';
+import { runFunctionTrace, type FunctionTraceResult } from '../minimize/trace.js';
 
 export type TraceDevice = 'cpu' | 'gpu';
 
@@ -103,6 +107,7 @@ function runCpu(spec: TraceSpec): Omit<TraceResult, 'device'> {
  * created and destroyed).
  */
 export async function runTrace(spec: unknown, opts: { device?: TraceDevice; engine?: Engine } = {}): Promise<TraceResult> {
+  if (isFunctionSpec(spec)) throw new Error('this is a function spec ("kind": "function"): run it with runAnyTrace or wgtrain trace');
   const device = opts.device ?? 'cpu';
   if (device !== 'cpu' && device !== 'gpu') throw new Error(`device must be "cpu" or "gpu", got ${JSON.stringify(device)}`);
   const parsed = parseTraceSpec(spec, device);
@@ -119,6 +124,15 @@ export const TRACE_FLAGS = {
 } as const satisfies FlagSpecs;
 
 /** CLI entry: returns the process exit code (0 ok, 1 bad spec or run error, 2 bad arguments). */
+function isFunctionSpec(spec: unknown): boolean {
+  return spec !== null && typeof spec === 'object' && (spec as { kind?: unknown }).kind === 'function';
+}
+
+/** A gradient trace or, for "kind": "function", a function trace. */
+export async function runAnyTrace(spec: unknown, opts: { device?: TraceDevice; engine?: Engine } = {}): Promise<TraceResult | FunctionTraceResult> {
+  return isFunctionSpec(spec) ? runFunctionTrace(spec, opts) : runTrace(spec, opts);
+}
+
 export async function traceMain(argv: string[], io: CliIO = processIO()): Promise<number> {
   let args;
   try {
@@ -141,7 +155,7 @@ export async function traceMain(argv: string[], io: CliIO = processIO()): Promis
     } catch (e) {
       throw new Error(`cannot read spec ${v.spec}: ${(e as Error).message}`);
     }
-    const result = await runTrace(raw, { device: v.device as TraceDevice });
+    const result = await runAnyTrace(raw, { device: v.device as TraceDevice });
     const text = JSON.stringify(result) + '\n';
     if (v.out) writeFileSync(v.out, text);
     else io.stdout(text);

@@ -9,11 +9,6 @@ export class NonFiniteError extends MinimizeError {
   override name = 'NonFiniteError';
 }
 
-/** A line search found no acceptable step (nonlinear CG, where that means the method cannot go on). */
-export class LineSearchError extends MinimizeError {
-  override name = 'LineSearchError';
-}
-
 /** A search direction along which f does not decrease (g·d ≥ 0) where one is required. */
 export class DescentDirectionError extends MinimizeError {
   override name = 'DescentDirectionError';

@@ -15,6 +15,8 @@ import type { MethodDef, Minimizer, StepReport } from './minimizer.js';
 
 export class FirstOrder implements Minimizer {
   readonly state = { step: 0, func_evals: 0 };
+  /** When set, a step whose gradient has max|g| ≤ stopBelow ends without updating (stop 'tolerance_grad'). */
+  stopBelow: number | undefined;
   private readonly g: Vec;
   private readonly F: Slot;
   private readonly GS: Slot;
@@ -55,9 +57,12 @@ export class FirstOrder implements Minimizer {
     m.dot(this.GS, this.g, this.g, { stats: true });
     const [f, , maxabs, , bad] = (await m.read([this.F, this.GS, this.GS + 1, this.GS + 2, this.GS + 3])) as [number, number, number, number, number];
     checkFinite(f, bad, `${this.name} step ${this.state.step + 1}`);
+    this.state.func_evals++;
+    if (this.stopBelow !== undefined && maxabs <= this.stopBelow) {
+      return { loss: f, lossAfter: f, evals: 1, iterations: 0, stop: 'tolerance_grad', gradMax: maxabs, gradMaxStart: maxabs };
+    }
     this.update();
     this.state.step++;
-    this.state.func_evals++;
     return { loss: f, lossAfter: f, evals: 1, iterations: 1, stop: 'step', gradMax: maxabs, gradMaxStart: maxabs };
   }
 

@@ -3,7 +3,8 @@
  * trajectory — what `wgtrain minimize` prints and what a 2-D optimizer playground draws.
  *
  * The run is a sequence of the method's `step()` calls (torch's step(closure)); second-order and line-search
- * methods get max_iter = 1 unless the caller sets it, so every recorded point is one iteration. Each record holds
+ * methods get max_iter = 1 and tolerance_grad = `tolerance` unless the caller sets them, so every recorded point is
+ * one iteration and a converged run ends at the point that met the tolerance (first-order steps then do not update). Each record holds
  * the point a step started from, with f and max|g| from that step's own first evaluation; a final evaluation gives
  * f and ∇f at the last point. The run stops when max|g| ≤ `tolerance` (converged), when the method stops on one of
  * its convergence tests (tolerance_grad, tolerance_change, a non-negative directional derivative), after `steps`
@@ -17,6 +18,7 @@ import type { Slot, VectorMachine } from '../linalg/machine.js';
 import { cpuObjective, type Problem } from '../problems/problem.js';
 import type { Dtype } from '../ref/dtype.js';
 import { checkFinite, MinimizeError } from './errors.js';
+import { FirstOrder } from './first-order.js';
 import { getMethod } from './methods.js';
 
 export interface MinimizeOptions {
@@ -33,7 +35,7 @@ export interface MinimizeOptions {
   engine?: Engine;
   /** Most steps (default 1000). */
   steps?: number;
-  /** Converged when max|∇f| ≤ this at a step's start (default 1e-6). */
+  /** Converged when max|∇f| ≤ this at a step's start (default 1e-6 in float64, 1e-4 in float32 and on the GPU). */
   tolerance?: number;
   /** Record x at every step (default: when the dimension is at most 100). */
   recordPoints?: boolean;
@@ -77,17 +79,19 @@ const CONVERGED_STOPS = new Set(['tolerance_grad', 'tolerance_change (step)', 't
 /** Runs `opts.method` on `problem` on a machine the caller made (x already at the start). */
 export async function minimizeOnMachine(problem: Problem, m: VectorMachine, opts: MinimizeOptions): Promise<Omit<MinimizeResult, 'device' | 'dtype'>> {
   const def = getMethod(opts.method, 'method');
-  const given = opts.hyperparams ?? {};
-  const hyperparams = def.hyperparams.includes('max_iter') && given.max_iter === undefined ? { ...given, max_iter: 1 } : given;
   const steps = opts.steps ?? 1000;
   if (!Number.isInteger(steps) || steps < 1) throw new MinimizeError(`steps must be an integer >= 1, got ${steps}`);
-  const tolerance = opts.tolerance ?? 1e-6;
+  const tolerance = opts.tolerance ?? (m.dtype === 'float64' ? 1e-6 : 1e-4);
   if (!(tolerance >= 0)) throw new MinimizeError(`tolerance must be a number >= 0, got ${tolerance}`);
+  const hyperparams: Record<string, unknown> = { ...(opts.hyperparams ?? {}) };
+  if (def.hyperparams.includes('max_iter') && hyperparams.max_iter === undefined) hyperparams.max_iter = 1;
+  if (def.hyperparams.includes('tolerance_grad') && hyperparams.tolerance_grad === undefined) hyperparams.tolerance_grad = tolerance;
   if (def.leastSquares && m.residualCount === null) {
     throw new MinimizeError(`${def.name} needs a least-squares problem (residuals r(x), f = ½‖r‖²); ${problem.name} is not one — try linear_regression or tanh_network`);
   }
   const record = opts.recordPoints ?? problem.dim <= 100;
   const opt = await def.create(m, hyperparams);
+  if (opt instanceof FirstOrder) opt.stopBelow = tolerance;
   const history: IterateRecord[] = [];
   let evaluations = 0;
   let stop = 'steps';
