@@ -127,7 +127,7 @@ describe('device loss mid-epoch', () => {
     expect(result.steps).toBe(6);
     const state = await resumed.exportState();
     expect(state.params).toEqual(expected.params);
-    expect(state.optimizer.state).toEqual(expected.optimizer.state);
+    expect(state.optimizer!.state).toEqual(expected.optimizer!.state);
     resumed.destroy();
   });
 });
@@ -215,7 +215,7 @@ describe('a long run holds GPU memory flat', () => {
         }
       }
     }
-    expect((await r.exportState()).optimizer.step).toBe(2000);
+    expect((await r.exportState()).optimizer!.step).toBe(2000);
     r.destroy();
     expect(engine.memory()).toEqual(baseline);
   });

@@ -42,8 +42,8 @@ describe('GPU step plan vs CPU reference runner', () => {
       const gl = await lockstep(g, config, ds, 20, lr);
       expect(gl.length).toBe(20);
       const gs = await g.exportState();
-      expect(gs.optimizer.step).toBe(20);
-      if ('gradLr' in extra) expect(gs.optimizer.groups[0]!.lr).toBeLessThan(0.2 * 0.9); // the control did lower the rate
+      expect(gs.optimizer!.step).toBe(20);
+      if ('gradLr' in extra) expect(gs.optimizer!.groups[0]!.lr).toBeLessThan(0.2 * 0.9); // the control did lower the rate
       g.destroy();
       expect(engine.memory().buffers).toBe(memBefore.buffers);
     });

@@ -92,7 +92,7 @@ class FakeRunner implements Runner {
     this.imported.push(s);
     this.params.set(s.params);
     this.stats.set(s.stats);
-    this.optimizer.importState(s.optimizer);
+    this.optimizer.importState(s.optimizer!);
     this.skipped = s.skipped;
   }
   destroy(): void {}

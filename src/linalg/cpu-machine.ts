@@ -27,15 +27,26 @@ export class CpuMachine implements VectorMachine {
   private slotCount = 0;
   private nextId = 0;
 
+  /**
+   * `x0` starts x (default zeros); `xArray`, when given, becomes x itself (the machine then iterates on the caller's
+   * array in place, e.g. a runner's parameters; its type must match dtype).
+   */
   constructor(
     readonly objective: CpuObjective,
     readonly dtype: Dtype = 'float64',
     x0?: ArrayLike<number>,
+    xArray?: FloatArray,
   ) {
     if (dtype !== 'float32' && dtype !== 'float64') throw new MachineError(`dtype must be "float32" or "float64", got ${JSON.stringify(dtype)}`);
     this.n = objective.n;
     this.r = rounder(dtype);
     this.x = this.vector('x');
+    if (xArray) {
+      if (xArray.length !== this.n || !(xArray instanceof (dtype === 'float32' ? Float32Array : Float64Array))) {
+        throw new MachineError(`xArray must be a ${dtype === 'float32' ? 'Float32Array' : 'Float64Array'} of n = ${this.n} elements`);
+      }
+      this.data.set(this.x.id, xArray);
+    }
     if (x0) {
       if (x0.length !== this.n) throw new MachineError(`x0 has ${x0.length} numbers but the objective has n = ${this.n}`);
       this.get(this.x).set(Array.from(x0, this.r));

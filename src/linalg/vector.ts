@@ -175,3 +175,44 @@ export class VectorSumOp {
     for (const b of this.owned) b.destroy();
   }
 }
+
+/**
+ * z ← α·x (out of place: axpby with y = x and β = 0) or z ← β·z + α·x (in place: axpy), with host constants, as a
+ * plan with its own record: what a fixed sequence of accumulations (a full-batch gradient over chunks) needs.
+ */
+export class VectorAxpbyOp {
+  private constructor(
+    private readonly kernel: Kernel,
+    private readonly group: GPUBindGroup,
+    private readonly owned: GPUBuffer[],
+    private readonly n: number,
+  ) {}
+
+  static async plan(engine: Engine, o: { z: GPUBuffer; x: GPUBuffer; n: number; alpha: number; beta?: number; label?: string }): Promise<VectorAxpbyOp> {
+    const label = o.label ?? 'vector.axpby';
+    const inPlace = o.beta !== undefined;
+    const kernel = await engine.kernel(inPlace ? axpyKernel : axpbyKernel, { EWG });
+    const layout = vecOpLayout(engine);
+    const block = new UniformBlock(layout).set({
+      n: o.n, mode: 0, parts: 1, chunk: 1, out: 0, outputs: 1, scale: 1, ...coefFields('a', o.alpha), ...coefFields('b', o.beta ?? 0),
+    });
+    const rec = engine.buffer({ label: `${label}.op`, size: layout.size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    engine.write(rec, new Uint8Array(block.bytes));
+    // sc_in is read only for coefficients from slots, which a plan with host constants never has: bind the record's
+    // own scratch buffer.
+    const scratch = engine.storage(`${label}.sc`, 16);
+    const op = { buffer: rec, offset: 0, size: layout.size };
+    const group = inPlace
+      ? kernel.bind({ op, x: o.x, z: o.z, sc_in: scratch }, label)
+      : kernel.bind({ op, x: o.x, y: o.x, z: o.z, sc_in: scratch }, label);
+    return new VectorAxpbyOp(kernel, group, [rec, scratch], o.n);
+  }
+
+  encode(pass: GPUComputePassEncoder): void {
+    this.kernel.dispatch1d(pass, this.group, Math.ceil(this.n / EWG), [0]);
+  }
+
+  destroy(): void {
+    for (const b of this.owned) b.destroy();
+  }
+}

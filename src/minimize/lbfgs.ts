@@ -288,5 +288,6 @@ export const lbfgsMethod: MethodDef = {
   name: 'LBFGS',
   summary: 'L-BFGS with torch.optim.LBFGS semantics (line_search_fn none or strong_wolfe)',
   hyperparams: LBFGS_KEYS,
+  validate: (h) => void resolveLbfgs(h),
   create: (m, h) => new LBFGS(m, h),
 };

@@ -45,5 +45,7 @@ export interface MethodDef {
   readonly hyperparams: readonly string[];
   /** Whether the method needs a least-squares objective (residuals and Jacobian products). */
   readonly leastSquares?: boolean;
+  /** Checks hyperparameters without a machine (throws naming the field), where the method can. */
+  validate?(hyperparams: Readonly<Record<string, unknown>>): void;
   create(machine: VectorMachine, hyperparams: Readonly<Record<string, unknown>>): Promise<Minimizer> | Minimizer;
 }

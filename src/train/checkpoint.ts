@@ -72,6 +72,9 @@ export function snapshotToCheckpoint(s: TrainingSnapshot): Checkpoint {
   for (const slot of layout.params) tensors[slot.name] = { shape: slot.shape, data: s.state.params.slice(slot.offset, slot.offset + slot.size) };
   for (const slot of layout.stats) tensors[slot.name] = { shape: slot.shape, data: s.state.stats.slice(slot.offset, slot.offset + slot.size) };
   const opt = s.state.optimizer;
+  if (!opt) {
+    throw new CheckpointError(`checkpoint: training with the full-batch method ${s.config.optimizer.name} cannot be checkpointed yet (its state lives in the method); save the weights from exportState() instead`);
+  }
   const slots: string[] = [];
   const scalars: Record<string, number[]> = {};
   for (const [name, values] of Object.entries(opt.state)) {

@@ -17,6 +17,11 @@ import type { EvalResult, MetricsReport, Runner, RunnerConfig, RunnerState, Step
 import { MNIST_NORMALIZATION } from '../kernels/batch.js';
 import { gradMagnitudeLr } from '../schedule/grad-magnitude.js';
 import { checkNotEmpty, checkPermutation, checkRange, checkStepInput, destroyedError, validateRunnerConfig } from './runner-checks.js';
+import { CpuMachine } from '../linalg/cpu-machine.js';
+import type { VectorMachine } from '../linalg/machine.js';
+import { isFullBatchMethod } from '../minimize/methods.js';
+import { fma32, fma64 } from '../ref/fma.js';
+import { checkFullBatchModel, fullBatchStepError } from './full-batch.js';
 
 export async function createCpuRunner(config: RunnerConfig, opts: { dtype?: Dtype } = {}): Promise<CpuRunner> {
   return new CpuRunner(config, opts.dtype ?? 'float32');
@@ -29,7 +34,8 @@ export class CpuRunner implements Runner {
   params: FloatArray;
   stats: FloatArray;
   grads: FloatArray;
-  readonly optimizer: Optimizer;
+  /** null when config.optimizer is a full-batch method (Trainer.fit drives it through fullBatchMachine). */
+  readonly optimizer: Optimizer | null;
   skipped = 0;
   /** Per-group learning rates under RunnerConfig.gradLr (α_0 = each group's lr). */
   private alpha: number[];
@@ -54,12 +60,14 @@ export class CpuRunner implements Runner {
     this.stats = allocate(dtype, layout.nStats);
     this.stats.set(initStats(config.model, layout));
     this.grads = allocate(dtype, layout.n);
-    this.optimizer = new Optimizer(config.optimizer.name, config.optimizer.hyperparams ?? {}, {
-      n: layout.n,
-      dtype,
-      groups: optimizerGroups(config.optimizer, layout),
-    });
-    this.alpha = this.optimizer.groups.map((g) => g.h.lr as number);
+    this.optimizer = isFullBatchMethod(config.optimizer.name)
+      ? null
+      : new Optimizer(config.optimizer.name, config.optimizer.hyperparams ?? {}, {
+        n: layout.n,
+        dtype,
+        groups: optimizerGroups(config.optimizer, layout),
+      });
+    this.alpha = this.optimizer?.groups.map((g) => g.h.lr as number) ?? [];
     this.scale = config.inputScale ?? MNIST_NORMALIZATION.scale;
     this.shift = config.inputShift ?? MNIST_NORMALIZATION.shift;
   }
@@ -108,6 +116,7 @@ export class CpuRunner implements Runner {
 
   step(s: StepInput): void {
     this.alive('step');
+    if (!this.optimizer) throw fullBatchStepError(this.config);
     if (!this.data || !this.perm) throw new Error('step: call setTrainingData and beginEpoch first');
     checkStepInput(s, this.config.batchSize, this.perm.length, 'step');
     const { x, targets } = this.batch(this.data, this.perm.subarray(s.start, s.start + s.rows), s.rows);
@@ -217,7 +226,7 @@ export class CpuRunner implements Runner {
 
   async exportState(): Promise<RunnerState> {
     this.alive('exportState');
-    return { params: Float32Array.from(this.params), stats: Float32Array.from(this.stats), optimizer: this.optimizer.exportState(), skipped: this.skipped };
+    return { params: Float32Array.from(this.params), stats: Float32Array.from(this.stats), optimizer: this.optimizer?.exportState() ?? null, skipped: this.skipped };
   }
 
   async importState(s: RunnerState): Promise<void> {
@@ -225,11 +234,49 @@ export class CpuRunner implements Runner {
     if (s.params.length !== this.params.length || s.stats.length !== this.stats.length) {
       throw new Error(`importState: the state holds ${s.params.length} parameters / ${s.stats.length} stats; this model has ${this.params.length} / ${this.stats.length}`);
     }
+    if (!s.optimizer !== !this.optimizer) {
+      throw new Error(`importState: the state ${s.optimizer ? `holds ${s.optimizer.optimizer} state` : 'has no optimizer state'} but this runner's optimizer is ${this.config.optimizer.name}`);
+    }
     this.params.set(s.params);
     this.stats.set(s.stats);
-    this.optimizer.importState(s.optimizer);
-    this.alpha = this.optimizer.groups.map((g) => g.h.lr as number);
+    if (this.optimizer && s.optimizer) {
+      this.optimizer.importState(s.optimizer);
+      this.alpha = this.optimizer.groups.map((g) => g.h.lr as number);
+    }
     this.skipped = s.skipped;
+  }
+
+  async fullBatchMachine(): Promise<VectorMachine> {
+    this.alive('fullBatchMachine');
+    const ds = this.data;
+    if (!ds) throw new Error('fullBatchMachine: call setTrainingData first');
+    checkFullBatchModel(this.config.model);
+    const N = ds.length;
+    const B = Math.min(this.config.batchSize, N);
+    const r = this.dtype === 'float32' ? Math.fround : (v: number) => v;
+    const fma = this.dtype === 'float32' ? fma32 : fma64;
+    const objective = {
+      n: this.params.length,
+      evaluate: (x: FloatArray, g: FloatArray): number => {
+        if (x !== this.params) this.params.set(x);
+        g.fill(0);
+        let lossSum = 0;
+        for (let start = 0; start < N; start += B) {
+          const rows = Math.min(B, N - start);
+          const { x: xb, targets } = this.batch(ds, Uint32Array.from({ length: rows }, (_, i) => start + i), rows);
+          const ctx = { training: true, seed: this.config.seed, step: 0 };
+          const f = this.model.forward(this.params, this.stats, xb, rows, ctx);
+          const loss = this.model.loss(f, targets);
+          this.model.backward(this.params, f, loss.dOut, this.grads, ctx);
+          // The chunk's gradient is of its mean loss: weigh it by its share of the set.
+          const w = r(rows / N);
+          for (let i = 0; i < g.length; i++) g[i] = fma(w, this.grads[i]!, g[i]!);
+          lossSum += loss.lossSum;
+        }
+        return r(lossSum / N);
+      },
+    };
+    return new CpuMachine(objective, this.dtype, undefined, this.params);
   }
 
   destroy(): void {

@@ -38,6 +38,12 @@ import { checkNotEmpty, checkPermutation, checkRange, checkStepInput, destroyedE
 import { checkBufferFits, checkGpuRunnerFits, formatBytes } from './gpu-limits.js';
 import { GpuError } from '../gpu/errors.js';
 import type { EvalResult, MetricsReport, Runner, RunnerConfig, RunnerState, StepInput } from './runner.js';
+import { GpuMachine } from '../linalg/gpu-machine.js';
+import type { VectorMachine } from '../linalg/machine.js';
+import type { GpuObjective, GpuPlan } from '../linalg/objective.js';
+import { VectorAxpbyOp, VectorSumOp } from '../linalg/vector.js';
+import { isFullBatchMethod } from '../minimize/methods.js';
+import { checkFullBatchModel, fullBatchStepError } from './full-batch.js';
 
 /** Everything recorded for one batch-row count. */
 interface Plan {
@@ -87,7 +93,8 @@ export class GpuRunner implements Runner {
   readonly metrics: GPUBuffer;
   /** Dispatches recorded by the last training step. */
   dispatchesPerStep = 0;
-  optimizer!: GpuOptimizer;
+  /** null when config.optimizer is a full-batch method (Trainer.fit drives it through fullBatchMachine). */
+  optimizer: GpuOptimizer | null = null;
   private readonly owned: GPUBuffer[] = [];
   /** The model's layers with their kinds and shapes. */
   private readonly layers: ResolvedLayer[];
@@ -185,7 +192,7 @@ export class GpuRunner implements Runner {
     const { engine, config, layout } = this;
     engine.write(this.params, Float32Array.from(initParams(config.model, layout, config.seed)));
     if (layout.nStats) engine.write(this.stats, Float32Array.from(initStats(config.model, layout)));
-    this.optimizer = await GpuOptimizer.create(engine, {
+    if (!isFullBatchMethod(config.optimizer.name)) this.optimizer = await GpuOptimizer.create(engine, {
       optimizer: config.optimizer.name,
       hyperparams: config.optimizer.hyperparams ?? {},
       params: this.params,
@@ -203,11 +210,11 @@ export class GpuRunner implements Runner {
       [
         { buffer: this.metrics, bytes: ml.size, reset: true },
         // Word 0 of the optimizer's GPU state: steps skipped by the non-finite guard (cumulative).
-        { buffer: this.optimizer.stateBuffer, bytes: 4, reset: false },
+        ...(this.optimizer ? [{ buffer: this.optimizer.stateBuffer, bytes: 4, reset: false }] : []),
       ],
       (s: Snapshot) => {
         const mb = mblock(s.data[0]!);
-        const skipped = new Uint32Array(s.data[1]!)[0]!;
+        const skipped = s.data[1] ? new Uint32Array(s.data[1])[0]! : 0;
         const report: MetricsReport = {
           steps: s.steps,
           lastStep: s.lastStep,
@@ -388,6 +395,7 @@ export class GpuRunner implements Runner {
 
   step(s: StepInput): void {
     this.alive('step');
+    if (!this.optimizer) throw fullBatchStepError(this.config);
     if (!this.train) throw new Error('step: call setTrainingData and beginEpoch first');
     checkStepInput(s, this.config.batchSize, this.train.ds.length, 'step');
     const plan = this.plans.get(`${s.rows}/train/train`);
@@ -401,15 +409,16 @@ export class GpuRunner implements Runner {
 
   private encodeStep(plan: Plan, s: StepInput): void {
     const { engine } = this;
+    const optimizer = this.optimizer!;
     this.writeStepInfo(s.step, s.start);
-    this.optimizer.writeStep(s.lr);
+    optimizer.writeStep(s.lr);
     const before = engine.dispatchCount;
     const encoder = engine.device.createCommandEncoder({ label: `step ${s.step}` });
     const pass = encoder.beginComputePass({ label: 'train step' });
     for (const op of plan.forward) op.encode(pass);
     for (const op of plan.loss) op.encode(pass);
     for (const op of plan.backward) op.encode(pass);
-    this.optimizer.encode(pass);
+    optimizer.encode(pass);
     pass.end();
     const map = this.ring.afterStep(encoder, s.step);
     engine.device.queue.submit([encoder.finish()]);
@@ -445,18 +454,20 @@ export class GpuRunner implements Runner {
     this.alive('profileStep');
     const { engine } = this;
     if (!engine.features.has('timestamp-query')) return null;
+    const optimizer = this.optimizer;
+    if (!optimizer) throw fullBatchStepError(this.config);
     const plan = this.plans.get(`${s.rows}/train/train`);
     if (!plan || !this.train) throw new Error('profileStep: call setTrainingData and beginEpoch first (and use a planned batch size)');
     await this.flushMetrics();
     const ops: { op: string; encode: (pass: GPUComputePassEncoder) => void }[] = [
       ...[...plan.forward, ...plan.loss, ...plan.backward].map((o) => ({ op: this.opNames.get(o) ?? 'op', encode: (p: GPUComputePassEncoder) => o.encode(p) })),
-      { op: `optimizer ${this.config.optimizer.name}`, encode: (p: GPUComputePassEncoder) => this.optimizer.encode(p) },
+      { op: `optimizer ${this.config.optimizer.name}`, encode: (p: GPUComputePassEncoder) => optimizer.encode(p) },
     ];
     const querySet = engine.device.createQuerySet({ label: 'profile', type: 'timestamp', count: 2 * ops.length });
     const resolved = engine.buffer({ label: 'profile.resolve', size: 16 * ops.length, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
     try {
       this.writeStepInfo(s.step, s.start);
-      this.optimizer.writeStep(s.lr);
+      optimizer.writeStep(s.lr);
       const encoder = engine.device.createCommandEncoder({ label: `profiled step ${s.step}` });
       ops.forEach((o, k) => {
         const pass = encoder.beginComputePass({
@@ -573,8 +584,8 @@ export class GpuRunner implements Runner {
     await this.flushMetrics();
     const params = await this.engine.readF32(this.params, this.layout.n);
     const stats = this.layout.nStats ? await this.engine.readF32(this.stats, this.layout.nStats) : new Float32Array(0);
-    const optimizer = await this.optimizer.exportState();
-    return { params, stats, optimizer, skipped: await this.optimizer.readSkipped() };
+    const optimizer = this.optimizer ? await this.optimizer.exportState() : null;
+    return { params, stats, optimizer, skipped: this.optimizer ? await this.optimizer.readSkipped() : 0 };
   }
 
   async importState(s: RunnerState): Promise<void> {
@@ -582,12 +593,78 @@ export class GpuRunner implements Runner {
     if (s.params.length !== this.layout.n || s.stats.length !== this.layout.nStats) {
       throw new Error(`importState: the state holds ${s.params.length} parameters / ${s.stats.length} stats; this model has ${this.layout.n} / ${this.layout.nStats}`);
     }
+    if (!s.optimizer !== !this.optimizer) {
+      throw new Error(`importState: the state ${s.optimizer ? `holds ${s.optimizer.optimizer} state` : 'has no optimizer state'} but this runner's optimizer is ${this.config.optimizer.name}`);
+    }
     await this.flushMetrics();
     this.engine.write(this.params, s.params);
     if (this.layout.nStats) this.engine.write(this.stats, s.stats);
     // The GPU optimizer restarts its skipped counter at 0 on import; `step` in the saved state is already t.
-    this.optimizer.importState(s.optimizer);
+    if (this.optimizer && s.optimizer) this.optimizer.importState(s.optimizer);
     this.lastSkipped = 0;
+  }
+
+  async fullBatchMachine(): Promise<VectorMachine> {
+    this.alive('fullBatchMachine');
+    return GpuMachine.create(this.engine, this.fullBatchObjective());
+  }
+
+  /**
+   * The full-batch objective on the GPU (see Runner.fullBatchMachine): x is the parameter buffer. Its plan encodes,
+   * for each chunk of batchSize examples of the training set (identity order: the plan copies each chunk's start
+   * into stepinfo between its compute passes), the training forward and backward, then g += (rows/N)·∇(chunk's mean
+   * loss); finally f = (Σ loss)/N from the metrics accumulator, which is cleared before and after.
+   */
+  fullBatchObjective(): GpuObjective {
+    this.alive('fullBatchObjective');
+    const train = this.train;
+    if (!train) throw new Error('fullBatchObjective: call setTrainingData first');
+    checkFullBatchModel(this.config.model);
+    const { engine } = this;
+    const N = train.ds.length;
+    const B = Math.min(this.config.batchSize, N);
+    const chunks: { start: number; rows: number }[] = [];
+    for (let start = 0; start < N; start += B) chunks.push({ start, rows: Math.min(B, N - start) });
+    return {
+      n: this.layout.n,
+      params: this.params,
+      valueGrad: async ({ x, g, f }): Promise<GpuPlan> => {
+        this.alive('fullBatchObjective');
+        if (x !== this.params) throw new Error("fullBatchObjective: x must be the runner's parameter buffer");
+        if (this.train !== train) throw new Error('fullBatchObjective: the training set changed since the objective was made');
+        const plans: Plan[] = [];
+        for (const c of chunks) plans.push(await this.plan(c.rows, 'train', 'train'));
+        // Each chunk's gather reads [step, start] from stepinfo: one 16-byte record per chunk, copied in turn.
+        const info = engine.storage('full_batch.stepinfo', Uint32Array.from(chunks.flatMap((c) => [0, c.start, 0, 0])));
+        const acc: VectorAxpbyOp[] = [];
+        for (const [k, c] of chunks.entries()) {
+          acc.push(await VectorAxpbyOp.plan(engine, { z: g, x: this.grads, n: this.layout.n, alpha: c.rows / N, ...(k ? { beta: 1 } : {}), label: `full_batch.acc${k}` }));
+        }
+        const fsum = await VectorSumOp.plan(engine, { x: this.metrics, n: 2, out: f, scale: 1 / N, label: 'full_batch.f' });
+        const metrics = this.metrics, stepinfo = this.stepinfo;
+        return {
+          encode(encoder) {
+            encoder.clearBuffer(metrics);
+            plans.forEach((plan, k) => {
+              encoder.copyBufferToBuffer(info, 16 * k, stepinfo, 0, 16);
+              const pass = encoder.beginComputePass({ label: `full batch ${k}` });
+              for (const op of [...plan.forward, ...plan.loss, ...plan.backward]) op.encode(pass);
+              acc[k]!.encode(pass);
+              pass.end();
+            });
+            const pass = encoder.beginComputePass({ label: 'full batch loss' });
+            fsum.encode(pass);
+            pass.end();
+            encoder.clearBuffer(metrics);
+          },
+          destroy() {
+            info.destroy();
+            for (const a of acc) a.destroy();
+            fsum.destroy();
+          },
+        };
+      },
+    };
   }
 
   destroy(): void {

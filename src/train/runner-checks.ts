@@ -10,6 +10,7 @@
 import { layoutModel, type ParamLayout } from '../model/layout.js';
 import { validateModelSpec } from '../model/spec.js';
 import { getRule } from '../optim/registry.js';
+import { checkMethodHyperparams, isFullBatchMethod, METHODS } from '../minimize/methods.js';
 import { resolveHyperparams } from '../optim/rule.js';
 import type { RunnerConfig, StepInput } from './runner.js';
 
@@ -46,18 +47,31 @@ export function validateRunnerConfig(config: RunnerConfig): { layout: ParamLayou
   if (!Number.isSafeInteger(config.seed) || config.seed < 0) fail('seed', `must be an integer in [0, 2^53), got ${JSON.stringify(config.seed)}`);
   const opt = config.optimizer;
   if (!isObject(opt)) fail('optimizer', `must be { name, hyperparams? }, e.g. { name: 'Adam', hyperparams: { lr: 1e-3 } }; got ${JSON.stringify(opt)}`);
-  let rule;
-  try {
-    rule = getRule(opt.name, 'optimizer.name');
-  } catch (e) {
-    return fail('optimizer.name', (e as Error).message.replace(/^optimizer\.name: /, ''));
-  }
-  try {
-    resolveHyperparams(rule, opt.hyperparams ?? {}, 'optimizer.hyperparams');
-  } catch (e) {
-    const message = (e as Error).message;
-    const field = /^(optimizer\.hyperparams(?:\.\w+)?)/.exec(message)?.[1] ?? 'optimizer.hyperparams';
-    throw new RunnerConfigError(field, message);
+  if (typeof opt.name === 'string' && isFullBatchMethod(opt.name)) {
+    // LBFGS and the other methods of src/minimize/: Trainer.fit runs them on the full-batch objective.
+    try {
+      checkMethodHyperparams(opt.name, opt.hyperparams ?? {});
+    } catch (e) {
+      const message = (e as Error).message.replace(/^hyperparams\./, 'optimizer.hyperparams.');
+      const field = /^(optimizer\.hyperparams(?:\.\w+)?)/.exec(message)?.[1] ?? 'optimizer.hyperparams';
+      throw new RunnerConfigError(field, message);
+    }
+    if (config.clip !== undefined) fail('clip', `${opt.name} is a full-batch method and does not clip gradients; remove clip`);
+    if (config.gradLr !== undefined) fail('gradLr', `${opt.name} sets its own steps (line search / trust region); remove gradLr`);
+  } else {
+    let rule;
+    try {
+      rule = getRule(opt.name, 'optimizer.name');
+    } catch (e) {
+      return fail('optimizer.name', `${(e as Error).message.replace(/^optimizer\.name: /, '')}, or a full-batch method: ${Object.keys(METHODS).filter(isFullBatchMethod).join(', ')}`);
+    }
+    try {
+      resolveHyperparams(rule, opt.hyperparams ?? {}, 'optimizer.hyperparams');
+    } catch (e) {
+      const message = (e as Error).message;
+      const field = /^(optimizer\.hyperparams(?:\.\w+)?)/.exec(message)?.[1] ?? 'optimizer.hyperparams';
+      throw new RunnerConfigError(field, message);
+    }
   }
   if (opt.decayAll !== undefined && typeof opt.decayAll !== 'boolean') fail('optimizer.decayAll', `must be true or false, got ${JSON.stringify(opt.decayAll)}`);
   if (config.clip !== undefined) {

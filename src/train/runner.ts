@@ -12,11 +12,16 @@
  *   the GPU's skipped-step counter, in the layouts of model/layout.ts and optim/optimizer.ts.
  */
 import type { Dataset } from '../data/dataset.js';
+import type { VectorMachine } from '../linalg/machine.js';
 import type { OptimizerState } from '../optim/optimizer.js';
 import type { ModelSpec } from '../model/spec.js';
 
 export interface OptimizerConfig {
-  /** torch.optim class name, e.g. 'Adam'. */
+  /**
+   * torch.optim class name, e.g. 'Adam', or a full-batch method of src/minimize/ (LBFGS, NonlinearCG, Newton,
+   * LevenbergMarquardt, GaussNewton): then the runner holds no per-step optimizer and Trainer.fit runs the method
+   * on the loss and gradient of the whole training set (fullBatchMachine).
+   */
   name: string;
   /** torch keyword arguments (lr, betas, weight_decay, ...); absent ones take torch's defaults. */
   hyperparams?: Record<string, unknown>;
@@ -88,7 +93,8 @@ export interface EvalResult {
 export interface RunnerState {
   params: Float32Array;
   stats: Float32Array;
-  optimizer: OptimizerState;
+  /** null for a full-batch method (its state lives in the method, not the runner). */
+  optimizer: OptimizerState | null;
   /** Steps skipped by the non-finite guard so far. */
   skipped: number;
 }
@@ -115,6 +121,13 @@ export interface Runner {
   /** Model outputs (logits for softmax_ce) for `rows` examples of ds starting at `start`, row-major. */
   predict(ds: Dataset, start?: number, rows?: number): Promise<Float32Array>;
   exportState(): Promise<RunnerState>;
+  /**
+   * For full-batch methods: a vector machine whose x is this runner's flat parameters and whose objective is the mean
+   * loss over the training set (setTrainingData) with its gradient, computed in training mode in chunks of batchSize,
+   * in the set's own order; no optimizer step, nothing reported to onMetrics. Refuses models with dropout or
+   * BatchNorm (the objective must be a deterministic function of the parameters).
+   */
+  fullBatchMachine?(): Promise<VectorMachine>;
   importState(s: RunnerState): Promise<void>;
   destroy(): void;
 }

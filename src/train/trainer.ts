@@ -35,7 +35,9 @@ import type { Dataset } from '../data/dataset.js';
 import { getRule } from '../optim/registry.js';
 import type { Schedule, ScheduleConfig, ScheduleState } from '../schedule/schedule.js';
 import { restoreSchedule, scheduleFromSpec } from '../schedule/spec.js';
+import { isFullBatchMethod } from '../minimize/methods.js';
 import { EarlyStopping, type EarlyStoppingOptions, type EarlyStoppingState, type Monitor } from './early-stopping.js';
+import { fitFullBatch } from './full-batch.js';
 import type { EvalResult, MetricsReport, Runner, RunnerConfig, RunnerState } from './runner.js';
 
 export interface TrainerPosition {
@@ -86,6 +88,9 @@ export interface EpochRecord {
   partial?: boolean;
   /** Early stopping: this epoch is the best so far. */
   improved?: boolean;
+  /** Full-batch methods (full-batch.ts): objective evaluations in this epoch, and why its step ended. */
+  evals?: number;
+  stop?: string;
 }
 
 export interface FitCallbacks {
@@ -160,6 +165,8 @@ export interface FitResult {
    * guard skipped more than half of the fit's steps. The CLI exits with status 3 then.
    */
   diverged?: string;
+  /** Full-batch methods: why training ended before epochs/steps (the method converged or stalled). */
+  stop?: string;
 }
 
 /** What a checkpoint holds (train/checkpoint.ts writes it to a file). */
@@ -371,6 +378,8 @@ export class Trainer {
   }
 
   private async fitOnce(train: Dataset, opts: FitOptions): Promise<FitResult> {
+    // LBFGS and the other methods of src/minimize/ take the whole training set per step (full-batch.ts).
+    if (isFullBatchMethod(this.config.optimizer.name)) return fitFullBatch(this, train, opts);
     checkCount(opts.epochs, 'epochs');
     checkCount(opts.steps, 'steps');
     if (opts.epochs === undefined && opts.steps === undefined) throw new Error('fit: give epochs or steps (or both)');
