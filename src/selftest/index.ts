@@ -1,7 +1,8 @@
 /**
  * The in-library self-test: every kernel family's GPU-vs-CPU checks, runnable anywhere the library runs
  * (`await selfTest(engine)` in a page, or `wgtrain selftest`). The kernels a layer kind owns come with its module
- * (LayerKind.selfChecks, src/layers); the shared families (gather, softmax, losses, reductions, matmul) are listed here.
+ * (LayerKind.selfChecks, src/layers); the shared families (gather, softmax, losses, reductions, matmul, the
+ * minimizers' vector algebra) are listed here.
  */
 import type { Engine } from '../gpu/index.js';
 import { mulberry32 } from '../testing/random.js';
@@ -11,13 +12,14 @@ import { batchChecks } from './batch.js';
 import { lossChecks } from './loss.js';
 import { reduceChecks } from './reduce.js';
 import { softmaxChecks } from './softmax.js';
+import { vectorChecks } from './vector.js';
 import type { SelfCheck } from './types.js';
 
 export type { SelfCheck } from './types.js';
 
 export const SELF_CHECKS: SelfCheck[] = [
   ...layerKinds().flatMap((k) => k.selfChecks ?? []),
-  ...batchChecks, ...softmaxChecks, ...lossChecks, ...reduceChecks, ...matmulChecks,
+  ...batchChecks, ...softmaxChecks, ...lossChecks, ...reduceChecks, ...matmulChecks, ...vectorChecks,
 ];
 
 export interface SelfTestResult {
