@@ -39,3 +39,20 @@ export function numberField(given: Readonly<Record<string, unknown>>, key: strin
   if (typeof v !== 'number' || !Number.isFinite(v) || !check(v)) throw new MinimizeError(`hyperparams.${key} must be ${want}, got ${JSON.stringify(given[key])}`);
   return v;
 }
+
+/** An integer ≥ 1 hyperparameter check. */
+export const positiveInteger = (v: number): boolean => Number.isInteger(v) && v >= 1;
+
+/**
+ * The iteration budget and stopping tolerances every method of this folder takes, with torch's LBFGS defaults:
+ * max_iter 20, max_eval (default `maxEvalPerIter`·max_iter, floored), tolerance_grad 1e-7, tolerance_change 1e-9.
+ */
+export function iterationHyperparams(given: Readonly<Record<string, unknown>>, maxEvalPerIter: number) {
+  const max_iter = numberField(given, 'max_iter', 20, positiveInteger, 'an integer >= 1');
+  return {
+    max_iter,
+    max_eval: numberField(given, 'max_eval', Math.floor(max_iter * maxEvalPerIter), positiveInteger, 'an integer >= 1'),
+    tolerance_grad: numberField(given, 'tolerance_grad', 1e-7, (v) => v >= 0, 'a number >= 0'),
+    tolerance_change: numberField(given, 'tolerance_change', 1e-9, (v) => v >= 0, 'a number >= 0'),
+  };
+}

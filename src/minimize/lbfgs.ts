@@ -29,7 +29,7 @@
  */
 import type { Slot, Vec, VectorMachine } from '../linalg/machine.js';
 import { rounder } from '../ref/dtype.js';
-import { checkFinite, checkKeys, MinimizeError, numberField } from './errors.js';
+import { checkFinite, checkKeys, iterationHyperparams, MinimizeError, numberField } from './errors.js';
 import { strongWolfe, type Trial } from './line-search.js';
 import type { MethodDef, Minimizer, StepReport } from './minimizer.js';
 
@@ -50,18 +50,13 @@ export const LBFGS_KEYS = ['lr', 'max_iter', 'max_eval', 'tolerance_grad', 'tole
 /** torch's defaults filled in; errors name the field. */
 export function resolveLbfgs(h: Readonly<Record<string, unknown>> = {}): ResolvedLbfgs {
   checkKeys(h, LBFGS_KEYS, 'LBFGS');
-  const int = (v: number) => Number.isInteger(v) && v >= 1;
-  const maxIter = numberField(h, 'max_iter', 20, int, 'an integer >= 1');
   const historySize = numberField(h, 'history_size', 100, (v) => Number.isInteger(v), 'an integer >= 1');
   if (historySize < 1) throw new MinimizeError(`hyperparams.history_size must be at least 1 (L-BFGS keeps that many (s, y) pairs), got ${historySize}`);
   const ls = h.line_search_fn ?? null;
   if (ls !== null && ls !== 'strong_wolfe') throw new MinimizeError(`hyperparams.line_search_fn must be "strong_wolfe" or null (torch supports only these), got ${JSON.stringify(ls)}`);
   return {
     lr: numberField(h, 'lr', 1, (v) => v > 0, 'a number > 0'),
-    max_iter: maxIter,
-    max_eval: numberField(h, 'max_eval', Math.floor((maxIter * 5) / 4), int, 'an integer >= 1'),
-    tolerance_grad: numberField(h, 'tolerance_grad', 1e-7, (v) => v >= 0, 'a number >= 0'),
-    tolerance_change: numberField(h, 'tolerance_change', 1e-9, (v) => v >= 0, 'a number >= 0'),
+    ...iterationHyperparams(h, 5 / 4),
     history_size: historySize,
     line_search_fn: ls,
   };

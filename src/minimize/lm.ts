@@ -18,7 +18,7 @@
  */
 import type { Slot, Vec, VectorMachine } from '../linalg/machine.js';
 import { CgSolver } from './cg-solve.js';
-import { checkFinite, checkKeys, MinimizeError, numberField } from './errors.js';
+import { checkFinite, checkKeys, iterationHyperparams, MinimizeError, numberField, positiveInteger } from './errors.js';
 import type { MethodDef, Minimizer, StepReport } from './minimizer.js';
 
 export const LM_KEYS = ['max_iter', 'max_eval', 'tolerance_grad', 'tolerance_change', 'lambda', 'cg_max_iter', 'cg_rtol'] as const;
@@ -43,15 +43,10 @@ export class LevenbergMarquardt implements Minimizer {
     checkKeys(hyperparams, gaussNewton ? GN_KEYS : LM_KEYS, name);
     const mRes = m.residualCount;
     if (mRes === null) throw new MinimizeError(`${name} needs a least-squares problem (residuals r(x), f = ½‖r‖²), e.g. linear_regression or tanh_network`);
-    const int = (v: number) => Number.isInteger(v) && v >= 1;
-    const maxIter = numberField(hyperparams, 'max_iter', 20, int, 'an integer >= 1');
     this.h = {
-      max_iter: maxIter,
-      max_eval: numberField(hyperparams, 'max_eval', 5 * maxIter, int, 'an integer >= 1'),
-      tolerance_grad: numberField(hyperparams, 'tolerance_grad', 1e-7, (v) => v >= 0, 'a number >= 0'),
-      tolerance_change: numberField(hyperparams, 'tolerance_change', 1e-9, (v) => v >= 0, 'a number >= 0'),
+      ...iterationHyperparams(hyperparams, 5),
       lambda: gaussNewton ? 0 : numberField(hyperparams, 'lambda', 1e-3, (v) => v > 0, 'a number > 0'),
-      cg_max_iter: numberField(hyperparams, 'cg_max_iter', Math.min(250, Math.max(10, m.n)), int, 'an integer >= 1'),
+      cg_max_iter: numberField(hyperparams, 'cg_max_iter', Math.min(250, Math.max(10, m.n)), positiveInteger, 'an integer >= 1'),
       cg_rtol: numberField(hyperparams, 'cg_rtol', 1e-6, (v) => v > 0 && v < 1, 'a number in (0, 1)'),
     };
     this.state.lambda = this.h.lambda;

@@ -20,7 +20,7 @@
  */
 import type { Slot, Vec, VectorMachine } from '../linalg/machine.js';
 import { rounder } from '../ref/dtype.js';
-import { checkFinite, checkKeys, MinimizeError, numberField } from './errors.js';
+import { checkFinite, checkKeys, iterationHyperparams, MinimizeError, numberField, positiveInteger } from './errors.js';
 import { strongWolfe, type Trial } from './line-search.js';
 import type { MethodDef, Minimizer, StepReport } from './minimizer.js';
 
@@ -54,18 +54,13 @@ export class NonlinearCG implements Minimizer {
 
   constructor(readonly m: VectorMachine, hyperparams: Readonly<Record<string, unknown>> = {}) {
     checkKeys(hyperparams, NCG_KEYS, 'NonlinearCG');
-    const int = (v: number) => Number.isInteger(v) && v >= 1;
-    const maxIter = numberField(hyperparams, 'max_iter', 20, int, 'an integer >= 1');
     const variant = hyperparams.variant ?? 'PR+';
     if (variant !== 'PR+' && variant !== 'FR') throw new MinimizeError(`hyperparams.variant must be "PR+" (Polak-Ribière+) or "FR" (Fletcher-Reeves), got ${JSON.stringify(variant)}`);
     this.h = {
       lr: numberField(hyperparams, 'lr', 1, (v) => v > 0, 'a number > 0'),
-      max_iter: maxIter,
-      max_eval: numberField(hyperparams, 'max_eval', Math.floor((maxIter * 5) / 4), int, 'an integer >= 1'),
-      tolerance_grad: numberField(hyperparams, 'tolerance_grad', 1e-7, (v) => v >= 0, 'a number >= 0'),
-      tolerance_change: numberField(hyperparams, 'tolerance_change', 1e-9, (v) => v >= 0, 'a number >= 0'),
+      ...iterationHyperparams(hyperparams, 5 / 4),
       variant: variant as 'PR+' | 'FR',
-      restart: numberField(hyperparams, 'restart', m.n, int, 'an integer >= 1'),
+      restart: numberField(hyperparams, 'restart', m.n, positiveInteger, 'an integer >= 1'),
       c1: numberField(hyperparams, 'c1', 1e-4, (v) => v > 0 && v < 1, 'a number in (0, 1)'),
       c2: numberField(hyperparams, 'c2', 0.1, (v) => v > 0 && v < 1, 'a number in (0, 1)'),
     };

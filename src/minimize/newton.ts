@@ -20,7 +20,7 @@
  */
 import type { Slot, Vec, VectorMachine } from '../linalg/machine.js';
 import { CgSolver } from './cg-solve.js';
-import { checkFinite, checkKeys, MinimizeError, NonFiniteError, numberField } from './errors.js';
+import { checkFinite, checkKeys, iterationHyperparams, MinimizeError, NonFiniteError, numberField, positiveInteger } from './errors.js';
 import { HessianVector, type HessianMode } from './hvp.js';
 import type { MethodDef, Minimizer, StepReport } from './minimizer.js';
 
@@ -42,17 +42,12 @@ export class NewtonTrustRegion implements Minimizer {
 
   constructor(readonly m: VectorMachine, hyperparams: Readonly<Record<string, unknown>> = {}) {
     checkKeys(hyperparams, NEWTON_KEYS, 'Newton');
-    const int = (v: number) => Number.isInteger(v) && v >= 1;
-    const maxIter = numberField(hyperparams, 'max_iter', 20, int, 'an integer >= 1');
     this.h = {
-      max_iter: maxIter,
-      max_eval: numberField(hyperparams, 'max_eval', 5 * maxIter, int, 'an integer >= 1'),
-      tolerance_grad: numberField(hyperparams, 'tolerance_grad', 1e-7, (v) => v >= 0, 'a number >= 0'),
-      tolerance_change: numberField(hyperparams, 'tolerance_change', 1e-9, (v) => v >= 0, 'a number >= 0'),
+      ...iterationHyperparams(hyperparams, 5),
       radius: numberField(hyperparams, 'radius', 1, (v) => v > 0, 'a number > 0'),
       max_radius: numberField(hyperparams, 'max_radius', 1e3, (v) => v > 0, 'a number > 0'),
       eta: numberField(hyperparams, 'eta', 0.1, (v) => v >= 0 && v < 0.25, 'a number in [0, 0.25)'),
-      cg_max_iter: numberField(hyperparams, 'cg_max_iter', Math.min(250, Math.max(10, m.n)), int, 'an integer >= 1'),
+      cg_max_iter: numberField(hyperparams, 'cg_max_iter', Math.min(250, Math.max(10, m.n)), positiveInteger, 'an integer >= 1'),
     };
     if (this.h.radius > this.h.max_radius) throw new MinimizeError(`hyperparams.radius (${this.h.radius}) must not exceed max_radius (${this.h.max_radius})`);
     this.state.radius = this.h.radius;
