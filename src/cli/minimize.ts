@@ -18,6 +18,9 @@ import { getRule } from '../optim/registry.js';
 import { OPTIMIZER_NAMES } from '../optim/rule.js';
 import { PROBLEM_NAMES, problemFromSpec } from '../problems/registry.js';
 import { ArgError, parseArgs, usage, type CliIO, type FlagSpec, type FlagSpecs } from './args.js';
+import { adapterChoice } from './checks.js';
+import { ADAPTER_FLAG } from './train.js';
+import type { AdapterChoice } from '../gpu/acquire.js';
 
 const STRING_HYPERPARAMS: Record<string, readonly string[]> = {
   line_search_fn: ['strong_wolfe', 'none'],
@@ -61,7 +64,7 @@ export const MINIMIZE_FLAGS = {
   hyperparams: { type: 'string', value: 'JSON', help: 'hyperparameters as JSON (torch names), e.g. {"betas": [0.9, 0.99]}' },
   device: { type: 'string', help: 'where it runs', choices: ['cpu', 'gpu'], default: 'cpu' },
   dtype: { type: 'string', help: 'CPU precision', choices: ['float32', 'float64'], default: 'float64' },
-  adapter: { type: 'string', help: 'WebGPU adapter', choices: ['auto', 'hardware', 'software'], default: 'auto' },
+  adapter: ADAPTER_FLAG,
   every: { type: 'int', value: 'N', help: 'print every N-th step (text output)', default: 1 },
   json: { type: 'boolean', help: 'one JSON object on stdout' },
   ...Object.fromEntries(Object.entries(HYPER_FLAGS).map(([k, { hyper: _h, ...spec }]) => [k, spec])),
@@ -91,6 +94,7 @@ export async function minimizeMain(argv: string[], io: CliIO): Promise<number> {
   let hyperparams: Record<string, unknown> = {};
   let problem;
   let start: number[] | undefined;
+  let adapter: AdapterChoice | undefined;
   try {
     const args = parseArgs(argv, MINIMIZE_FLAGS, 'wgtrain minimize');
     if (args.help) {
@@ -132,6 +136,7 @@ export async function minimizeMain(argv: string[], io: CliIO): Promise<number> {
     }
     if (v.every! < 1) throw new ArgError('wgtrain minimize: --every must be at least 1');
     if (v.device === 'gpu' && args.given.has('dtype') && v.dtype !== 'float32') throw new ArgError('wgtrain minimize: the GPU computes in float32 only (--dtype float32)');
+    adapter = v.device === 'gpu' ? adapterChoice(v.adapter, 'wgtrain minimize') : undefined;
   } catch (e) {
     if (!(e instanceof ArgError)) throw e;
     io.stderr(`${e.message}\n`);
@@ -140,7 +145,7 @@ export async function minimizeMain(argv: string[], io: CliIO): Promise<number> {
   let engine: Engine | undefined;
   try {
     const device = v.device as 'cpu' | 'gpu';
-    if (device === 'gpu') engine = await createEngine({ adapter: v.adapter as 'auto' | 'hardware' | 'software', log: (line) => io.stderr(line + '\n') });
+    if (device === 'gpu') engine = await createEngine({ ...(adapter ? { adapter } : {}), log: (line) => io.stderr(line + '\n') });
     const every = v.every!;
     if (!v.json) io.stdout(`${method} on ${problem.name} (${problem.formula}), ${device}${device === 'cpu' ? ` ${v.dtype}` : ''}\n${'step'.padStart(6)}  ${'f'.padEnd(12)}  ${'max|∇f|'.padEnd(11)}  ${'evals'.padStart(6)}  x\n`);
     const onStep = (r: IterateRecord) => {
