@@ -4,6 +4,8 @@
 #   device run: bash .device/run.sh bash scripts/device-check.sh [tests|sweep|step|torch|train|cnn ...]   carry: [".device"]
 # Phases (default: all, in this order), each under its own time limit; everything also goes to $OUT for fetching.
 #   tests   vitest without the browser files (no browser there)
+#   secondorder  the second-order methods' files only (vector algebra, problems, L-BFGS vs torch, minimizers,
+#           full-batch training, minimize CLI): their float32 tolerances on a hardware GPU's rounding
 #   sweep   bench/matmul-sweep.mjs: every autotuning candidate at the benchmark MLPs' shapes and 4096³
 #   kernels bench/kernels.mjs: matmul GFLOP/s, wgtrain (fixed variants and tuned) beside TF.js and jax-js
 #   step    bench/step.mjs at the three MLP sizes of issue 7, with TF.js and jax-js, per-op breakdown
@@ -25,6 +27,8 @@ for p in "${phases[@]}"; do
            grep -E 'Test Files|Tests ' "$OUT/tests.log" ;;
     quicktests) timeout 200 node node_modules/vitest/vitest.mjs run test/matmul.test.ts test/matmul-tiled8.test.ts test/optim_gpu.test.ts test/gpu-runner.test.ts test/trainer-gpu.test.ts test/selftest.test.ts > "$OUT/tests.log" 2>&1
            echo "vitest exit $?"; grep -E '× |FAIL|Test Files|Tests |outside' "$OUT/tests.log" | head -30 ;;
+    secondorder) timeout 300 node node_modules/vitest/vitest.mjs run test/vector.test.ts test/problems.test.ts test/lbfgs.test.ts test/minimize.test.ts test/full-batch.test.ts test/cli-minimize.test.ts test/fma.test.ts > "$OUT/secondorder.log" 2>&1
+           echo "vitest exit $?"; grep -E '× |FAIL|Test Files|Tests |outside|Error:|AssertionError' "$OUT/secondorder.log" | head -40 ;;
     sweep) timeout 240 node bench/matmul-sweep.mjs --json "$OUT/sweep.json" 2>&1 | grep -v 'XDG_RUNTIME' | tee "$OUT/sweep.log" ;;
     kernels) timeout 200 node bench/kernels.mjs --shapes 4096x4096x4096,1024x4096x4096,128x256x784 --impls tiled,tiled8,tuned,tfjs,jax --repeats 3 --json "$OUT/kernels.json" 2>&1 | tee "$OUT/kernels.log" ;;
     step)  timeout 360 node bench/step.mjs --configs 784-256-256-10@128,784-1024-1024-10@512,784-4096-4096-10@1024 \
