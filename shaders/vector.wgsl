@@ -25,9 +25,11 @@
 // Bindings: op (uniform VecOp, dynamic offset: one 256-byte record per dispatch), x, y (read), z (read_write),
 //           sc_in (read: coefficients), sc (read_write: reduce_final's and scalar_op's outputs), parts (read_write,
 //           partial pass), parts_in (read, final pass).
-// Accuracy: a sum of n terms goes through at most h = ⌈chunk/WG⌉ + log2 WG + ⌈parts/FWG⌉ + log2 FWG additions, so
-//           |error| ≤ γ_(h+1)·Σ|x_i·y_i| (γ_k = k·u/(1 − k·u), u = 2⁻²⁴; +1 for the product), on any GPU whose f32
-//           add and multiply are correctly rounded (WGSL requires it), whatever order a compiler keeps.
+// Accuracy: a term of a sum goes through at most h = ⌈chunk/WG⌉ + log2 WG + ⌈parts/FWG⌉ + log2 FWG additions, so
+//           |error| ≤ γ_(h+1)·Σ|x_i·y_i| + (h+1)·2⁻¹²⁶ (γ_k = k·u/(1 − k·u), u = 2⁻²⁴; +1 for the product; the floor
+//           for flushed subnormals) on any GPU whose f32 add and multiply are correctly rounded (WGSL requires it):
+//           the passes and the trees are ordered by dispatches and barriers; within an invocation's loop a compiler
+//           may reassociate freely, which the chain length already allows for (src/testing/sums.ts, vector.ts sumDepth).
 //           Overflow of a product to ±inf is not detected as non-finite input.
 
 override WG: u32 = 256u;   // reduce_partial workgroup size (power of two)

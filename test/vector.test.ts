@@ -3,20 +3,23 @@
  * passes, with max|x|, Σ|x| and the non-finite count), scaled additions with host and GPU-scalar coefficients, in
  * place and out of place, at awkward lengths, on NaN-poisoned outputs.
  *
- * Tolerance of a sum: γ_(h+1)·Σ|x_i·y_i| with h the additions a term passes through in this reduction's shape
- * (vector.ts sumErrorBound; valid for any order of correctly rounded f32 additions, so on any GPU). Elementwise
+ * Tolerance of a sum: src/testing/sums.ts's sumBound with n = the longest chain of roundings a term passes through in
+ * this reduction's shape (vector.ts sumDepth: the passes and trees are fixed by dispatches and barriers; the loop
+ * inside an invocation counts its whole length), so it holds on any correct GPU. Elementwise
  * results: 2 ulps of |α·x| + |β·y| (two products and a sum, or one fused multiply-add).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { CpuMachine } from '../src/linalg/cpu-machine.js';
 import { GpuMachine } from '../src/linalg/gpu-machine.js';
 import type { GpuObjective } from '../src/linalg/objective.js';
-import { sumErrorBound, VectorSumOp } from '../src/linalg/vector.js';
+import { sumDepth, VectorSumOp, type ReduceShape } from '../src/linalg/vector.js';
+import { sumBound } from '../src/testing/sums.js';
 import { expectClose } from './helpers/compare.js';
 import { gpu, poisoned } from './helpers/gpu.js';
 import { rng, seedInfo, uniformArray } from './helpers/random.js';
 
 const U = 2 ** -24;
+const sumErrorBound = (s: ReduceShape, absSum: number) => sumBound(sumDepth(s), absSum);
 const LENGTHS = [1, 7, 33, 127, 130, 1000, 4099, 100003];
 
 /** An objective with no function: the machine is used for its vector algebra only. */

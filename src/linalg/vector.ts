@@ -79,23 +79,14 @@ export function reduceShape(engine: Engine, n: number, sizes?: { wg: number; fwg
   return { parts, chunk: Math.max(1, Math.ceil(n / parts)), wg, fwg };
 }
 
-/** Additions a term of the sum passes through at most (h in the shader header's bound). */
-export function sumDepth(s: ReduceShape): number {
-  return Math.ceil(s.chunk / s.wg) + Math.log2(s.wg) + Math.ceil(s.parts / s.fwg) + Math.log2(s.fwg);
-}
-
-/** γ_k = k·u / (1 − k·u) with u = 2⁻²⁴ (float32 unit roundoff). */
-export function gamma32(k: number): number {
-  const ku = k * 2 ** -24;
-  return ku / (1 - ku);
-}
-
 /**
- * Bound on |GPU sum − exact sum| of products x_i·y_i for this shape: γ_(h+1)·Σ|x_i·y_i| (h = sumDepth), plus a
- * subnormal floor. `absSum` is Σ|x_i·y_i| (or Σ|x_i| for a plain sum).
+ * The longest chain of roundings a term of the sum passes through in this shape: its product, the sequential loop of
+ * one invocation, the workgroup tree, the final pass's loop and its tree (h + 1 in the shader header's bound). The
+ * passes are separated by dispatches and the trees by barriers, which no compiler reorders, so a comparison may use
+ * src/testing/sums.ts's sumBound with this n instead of the term count.
  */
-export function sumErrorBound(s: ReduceShape, absSum: number): number {
-  return gamma32(sumDepth(s) + 1) * absSum + 1e-37;
+export function sumDepth(s: ReduceShape): number {
+  return Math.ceil(s.chunk / s.wg) + Math.log2(s.wg) + Math.ceil(s.parts / s.fwg) + Math.log2(s.fwg) + 1;
 }
 
 /** A coefficient of axpby: a host constant c, or c·(sc[slot] − sc[sub]) from scalars on the GPU. */

@@ -1,16 +1,18 @@
 import { CpuMachine } from '../linalg/cpu-machine.js';
 import { GpuMachine } from '../linalg/gpu-machine.js';
-import { sumErrorBound } from '../linalg/vector.js';
+import { sumDepth, type ReduceShape } from '../linalg/vector.js';
+import { sumBound } from '../testing/sums.js';
 import { expectClose } from '../testing/compare.js';
 import { uniformArray } from '../testing/random.js';
 import type { SelfCheck } from './types.js';
 
 const U = 2 ** -24;
+const sumErrorBound = (s: ReduceShape, absSum: number) => sumBound(sumDepth(s), absSum);
 const noObjective = (n: number) => ({ n, valueGrad: () => Promise.reject(new Error('vector self-check: no objective')) });
 
 /**
  * The minimizers' vector algebra (shaders/vector.wgsl) through the GPU vector machine against float64 sums and the
- * float32 CPU machine: dot products within the summation bound γ_(h+1)·Σ|x·y|, axpby with a GPU-scalar coefficient
+ * float32 CPU machine: dot products within src/testing/sums.ts's bound with the reduction's chain length (sumDepth), axpby with a GPU-scalar coefficient
  * within 2 ulps of |α·x| + |β·y|, and CG's scalar ops.
  */
 export const vectorChecks: SelfCheck[] = [

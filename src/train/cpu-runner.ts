@@ -145,15 +145,17 @@ export class CpuRunner implements Runner {
    * (tests replay GPU steps through it).
    */
   applyGradients(s: Pick<StepInput, 'lr'>, measuredNorm?: number): number {
+    const optimizer = this.optimizer;
+    if (!optimizer) throw fullBatchStepError(this.config);
     const gradNorm = this.clipAndMeasure(measuredNorm);
     if (Number.isFinite(gradNorm) || this.config.guard === false) {
       if (this.config.gradLr) {
         // The same control the fused GPU update applies (RunnerConfig.gradLr): this step's norm scales this step.
         const c = this.config.gradLr.c;
         this.alpha = this.alpha.map((a) => gradMagnitudeLr(a, c, gradNorm, this.dtype));
-        this.optimizer.setLr(this.alpha);
-      } else this.optimizer.setLr(s.lr);
-      this.optimizer.step(this.params, this.grads);
+        optimizer.setLr(this.alpha);
+      } else optimizer.setLr(s.lr);
+      optimizer.step(this.params, this.grads);
     } else this.skipped++;
     return gradNorm;
   }

@@ -125,16 +125,16 @@ export async function lockstep(g: GpuRunner, config: RunnerConfig, ds: Dataset, 
     }
     const moved = Float64Array.from(cpu.params, (p, i) => Math.abs(p - before.params[i]!));
     expectStepClose(after.params, cpu.params, moved, spread, `${what}: parameters after the update`);
-    expect(after.optimizer.step).toBe(cpu.optimizer.step);
+    expect(after.optimizer!.step).toBe(cpu.optimizer!.step);
     // Group learning rates (the gradient-magnitude control changes them on the device).
-    cpu.optimizer.groups.forEach((gr, k) => {
-      const gl = after.optimizer.groups[k]!.lr;
+    cpu.optimizer!.groups.forEach((gr, k) => {
+      const gl = after.optimizer!.groups[k]!.lr;
       expect(Math.abs(gl - gr.lr), `${what}: lr of group ${k}: ${gl} vs ${gr.lr}`).toBeLessThanOrEqual((1e-5 + normRel) * Math.abs(gr.lr));
     });
-    for (const [slot, vals] of Object.entries(cpu.optimizer.state)) {
-      const old = before.optimizer.state[slot];
+    for (const [slot, vals] of Object.entries(cpu.optimizer!.state)) {
+      const old = before.optimizer!.state[slot];
       const scale = Float64Array.from(vals, (v, i) => Math.max(Math.abs(v), Math.abs(old?.[i] ?? 0)));
-      expectStepClose(after.optimizer.state[slot]!, vals, scale, null, `${what}: optimizer state ${slot}`);
+      expectStepClose(after.optimizer!.state[slot]!, vals, scale, null, `${what}: optimizer state ${slot}`);
     }
   }
   off();
