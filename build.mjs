@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 /**
- * Builds everything under dist/ with esbuild (`.wgsl` files are bundled as text):
+ * Builds everything under dist/ with esbuild. A `.wgsl` file is bundled as its text without comments plus its binding
+ * and uniform layouts, reflected here at build time (tools/wgsl-loader.ts; the library carries no WGSL parser).
  *
- *   dist/browser/index.js   library for browsers (ESM, no Node modules: `webgpu` and `node:*` stay external and
- *                           are only ever reached through dynamic import() on the Node path; checked below)
+ *   dist/browser/index.js   library for browsers (ESM, from src/index.ts; no Node code: no `node:*`, no `webgpu`,
+ *                           checked below, and test/package.test.ts bundles it with a plain esbuild)
  *   dist/index.js           library for Node (ESM, `webgpu` external: Dawn's native addon cannot be bundled), from
  *                           src/node.ts (src/index.ts plus the Node-only loaders) where it exists
  *   dist/cli.js             the `wgtrain` command (from src/cli.ts, skipped with a warning while it does not exist)
@@ -15,7 +16,8 @@
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = dirname(fileURLToPath(import.meta.url));
@@ -25,12 +27,32 @@ const only = args.includes('--only') ? new Set(args[args.indexOf('--only') + 1].
 const wanted = (part) => !only || only.has(part);
 const withTypes = args.includes('--types') || only?.has('types');
 
+/** The `.wgsl` loader (TypeScript, shared with vitest.config.ts), compiled for this process. */
+async function loadWgslLoader() {
+  const r = await build({
+    entryPoints: [join(root, 'tools/wgsl-loader.ts')], bundle: true, format: 'esm', platform: 'node', write: false, logLevel: 'warning',
+  });
+  return import(`data:text/javascript;base64,${Buffer.from(r.outputFiles[0].contents).toString('base64')}`);
+}
+const { wgslModule } = await loadWgslLoader();
+const layoutModule = join(root, 'src/gpu/layout.ts');
+const wgslPlugin = {
+  name: 'wgsl',
+  setup(b) {
+    b.onLoad({ filter: /\.wgsl$/ }, async (args) => ({
+      contents: wgslModule(await readFile(args.path, 'utf8'), relative(root, args.path), layoutModule),
+      loader: 'js',
+      resolveDir: dirname(args.path),
+    }));
+  },
+};
+
 const common = {
   bundle: true,
   format: 'esm',
   target: 'es2022',
   sourcemap: true,
-  loader: { '.wgsl': 'text' },
+  plugins: [wgslPlugin],
   logLevel: 'warning',
   metafile: true,
   absWorkingDir: root,
@@ -109,19 +131,19 @@ if (wanted('demos') && existsSync(join(root, 'demos'))) {
 if (withTypes) jobs.push(buildTypes());
 
 /**
- * A browser bundle must not statically import Node-only modules: that would fail to load in every browser.
- * Dynamic import() of them is allowed (acquire.ts does it only when running under Node).
+ * A browser bundle must not import Node-only modules, not even dynamically: a user's bundler would try to resolve
+ * them. Node-only code lives in modules that only src/node.ts reaches (gpu/acquire-node.ts, data/mnist-node.ts, ...).
  */
 function checkBrowserBundle(result, outfile) {
   const bad = [];
   for (const [file, output] of Object.entries(result.metafile.outputs)) {
     for (const imp of output.imports) {
       const nodeOnly = imp.path === 'webgpu' || imp.path.startsWith('node:') || imp.path.startsWith('webgpu/');
-      if (imp.external && nodeOnly && imp.kind !== 'dynamic-import') bad.push(`${file}: ${imp.kind} '${imp.path}'`);
+      if (imp.external && nodeOnly) bad.push(`${file}: ${imp.kind} '${imp.path}'`);
     }
   }
   if (bad.length) {
-    throw new Error(`build: ${outfile} statically imports Node-only modules (import them dynamically, on the Node path only):\n  ${bad.join('\n  ')}`);
+    throw new Error(`build: ${outfile} imports Node-only modules (keep them in modules only src/node.ts imports):\n  ${bad.join('\n  ')}`);
   }
 }
 

@@ -1,16 +1,19 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { wgslModule } from './tools/wgsl-loader.js';
 
-// Load `.wgsl` as a string, the way build.mjs's esbuild text loader does, so tests and bundles see the same source.
-const wgslAsText = {
-  name: 'wgsl-as-text',
+// `.wgsl` files load as build.mjs bundles them (tools/wgsl-loader.ts): text without comments, layout reflected now.
+const layoutModule = fileURLToPath(new URL('./src/gpu/layout.ts', import.meta.url));
+const wgsl = {
+  name: 'wgsl',
   transform(code: string, id: string) {
-    if (id.endsWith('.wgsl')) return { code: `export default ${JSON.stringify(code)};`, map: null };
+    if (id.endsWith('.wgsl')) return { code: wgslModule(code, id, layoutModule), map: null };
     return null;
   },
 };
 
 export default defineConfig({
-  plugins: [wgslAsText],
+  plugins: [wgsl],
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/setup/adapter.ts'],

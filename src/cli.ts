@@ -20,7 +20,7 @@ import { minimizeMain } from './cli/minimize.js';
 import { traceMain } from './cli/trace.js';
 import { ADAPTER_FLAG, trainMain } from './cli/train.js';
 import { adapterChoice } from './cli/checks.js';
-import { createEngine } from './gpu/index.js';
+import { createEngine } from './gpu/node.js';
 import { selfTest } from './selftest/index.js';
 
 export const VERSION: string = pkg.version;

@@ -3,27 +3,32 @@
  * label, device loss as a DeviceLostError, uniforms written by field name only, and buffer accounting back to zero.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { DeviceLostError, GpuError, ShaderCompileError, UniformBlock, createEngine, defineKernel, reflectWgsl } from '../src/gpu/index.js';
+import { DeviceLostError, GpuError, ShaderCompileError, UniformBlock, defineKernel } from '../src/gpu/index.js';
+import { createEngine } from '../src/gpu/node.js';
+import { wgslFile } from '../tools/wgsl-loader.js';
+import { reflectWgsl } from '../tools/wgsl-reflect.js';
 import { activationForwardKernel } from '../src/kernels/activation.js';
 import { gpu } from './helpers/gpu.js';
 
 describe('engine errors and accounting', () => {
   afterAll(async () => (await gpu()).destroy());
 
-  it('a WGSL compile error names file:line:column of the original file', async () => {
+  it('a WGSL compile error names file:line:column of the original file (comments stripped as in the bundle)', async () => {
     const e = await gpu();
+    const line = 'fn main() { y[0] = helper(1.0) + /* a comment */ undefined_thing; } // tail';
     const broken = defineKernel({
       label: 'test.broken',
       files: [
-        { file: 'lib.wgsl', text: 'fn helper(x: f32) -> f32 { return x; }\n' },
-        { file: 'broken.wgsl', text: '@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1)\nfn main() { y[0] = helper(1.0) + undefined_thing; }\n' },
+        wgslFile('lib.wgsl', '// a library\nfn helper(x: f32) -> f32 { return x; }\n'),
+        wgslFile('broken.wgsl', `/* header\n   comment */\n@group(0) @binding(0) var<storage, read_write> y: array<f32>;\n@compute @workgroup_size(1)\n${line}\n`),
       ],
       entry: 'main',
       bindings: { y: 'read_write' },
     });
     const err = await e.kernel(broken).catch((x: unknown) => x);
     expect(err).toBeInstanceOf(ShaderCompileError);
-    expect((err as Error).message).toMatch(/broken\.wgsl:3:\d+: error: .*undefined_thing/);
+    expect((err as Error).message).toContain(`broken.wgsl:5:${line.indexOf('undefined_thing') + 1}: error:`);
+    expect((err as Error).message).toMatch(/undefined_thing/);
   });
 
   it('a validation error surfaces on flush() and names the buffer by its label', async () => {

@@ -3,9 +3,11 @@
  * entry point uses, with the same access; every `.wgsl` file in shaders/ is used by some kernel; every composed
  * source compiles on the device without errors; uniform blocks reflect with byte offsets.
  */
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ComposedSource, checkBindings, definedKernels, reflectWgsl } from '../src/gpu/index.js';
+import { ComposedSource, checkBindings, composeLayout, definedKernels } from '../src/gpu/index.js';
+import { stripWgslComments } from '../tools/wgsl-loader.js';
+import { reflectWgsl } from '../tools/wgsl-reflect.js';
 // Importing the modules registers their kernel declarations.
 import '../src/kernels/activation.js';
 import '../src/kernels/batch.js';
@@ -32,6 +34,33 @@ describe('shaders vs the TypeScript that binds them', () => {
     expect(defs.length).toBeGreaterThan(20);
     const problems = defs.flatMap((d) => checkBindings(d, reflectWgsl(new ComposedSource(d.files).text).entries[d.entry]));
     expect(problems).toEqual([]);
+  });
+
+  it('the layouts reflected at build time equal wgsl_reflect run on each composed source', () => {
+    for (const d of definedKernels()) {
+      const where = `${new ComposedSource(d.files).name}:${d.entry}`;
+      const composed = reflectWgsl(new ComposedSource(d.files).text);
+      const built = composeLayout(d.files);
+      expect(built.entries[d.entry], where).toEqual(composed.entries[d.entry]);
+      expect(built.structs, where).toEqual(composed.structs);
+      expect([...built.overrides].sort(), where).toEqual([...composed.overrides].sort());
+    }
+  });
+
+  it('shader text in the bundle has no comments, and every line and column of code where the original has it', () => {
+    for (const file of shaderFiles) {
+      const original = readFileSync(new URL(`../shaders/${file}`, import.meta.url), 'utf8');
+      const bundled = definedKernels().flatMap((d) => d.files).find((f) => f.file === file)!.text;
+      expect(bundled, file).toBe(stripWgslComments(original));
+      expect(bundled, file).not.toMatch(/\/\/|\/\*/);
+      const a = original.split('\n');
+      const b = bundled.split('\n');
+      expect(b.length, `${file}: line count`).toBe(a.length);
+      b.forEach((line, i) => {
+        for (let c = 0; c < line.length; c++) if (line[c] !== ' ' && line[c] !== '\t') expect(line[c], `${file}:${i + 1}:${c + 1}`).toBe(a[i]![c]);
+      });
+    }
+    expect(stripWgslComments('a /* x /* nested */ y */ b // tail\n/* one\ntwo */ c\n')).toBe('a                        b\n\n       c\n');
   });
 
   it('every .wgsl file in shaders/ is used by a kernel', () => {

@@ -10,7 +10,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createEngine, type Engine } from '../src/gpu/index.js';
+import type { Engine } from '../src/gpu/index.js';
+import { createEngine } from '../src/gpu/node.js';
 import { runTrace } from '../src/cli/trace.js';
 
 const DIR = join(import.meta.dirname, 'fixtures', 'torch');

@@ -21,7 +21,8 @@
  */
 import { loadMnist } from '../data/mnist-node.js';
 import { MNIST_TRAIN_EXAMPLES, splitMnist } from '../data/mnist.js';
-import { createEngine, type Engine } from '../gpu/index.js';
+import type { Engine } from '../gpu/index.js';
+import { createEngine } from '../gpu/node.js';
 import type { AdapterChoice } from '../gpu/acquire.js';
 import { describeModel, parseModelSpec, type ModelSpec } from '../model/spec.js';
 import { modelSyntaxHelp } from '../model/text.js';

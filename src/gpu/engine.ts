@@ -3,14 +3,14 @@
  * creates labelled buffers and keeps count of them (so tests can prove a long run holds steady GPU memory), counts
  * dispatches, and turns the device's asynchronous validation / out-of-memory / loss reports into JS errors.
  */
-import { acquireAdapter, type AcquireOptions } from './acquire.js';
+import { acquireAdapter, type AcquireOptions, type AdapterSource } from './acquire.js';
 import { DeviceLostError, GpuError, ShaderCompileError, WgtrainError } from './errors.js';
 import { Kernel, checkBindings, type KernelDef } from './kernel.js';
-import { reflectWgsl, type ModuleInfo } from './reflect.js';
+import { composeLayout, type ModuleInfo } from './layout.js';
 import { ComposedSource } from './source.js';
 
 export interface EngineOptions extends AcquireOptions {
-  /** Where the one-line adapter report goes; `false` to stay quiet. Default: stderr in Node, console.info in browsers. */
+  /** Where the one-line adapter report goes; `false` to stay quiet. Default: console.info (stderr in Node). */
   log?: ((line: string) => void) | false;
 }
 
@@ -40,13 +40,17 @@ const RAISED_LIMITS = [
   'maxComputeWorkgroupsPerDimension',
 ] as const;
 
-function defaultLog(line: string): void {
-  if (typeof process !== 'undefined' && process.stderr?.write) process.stderr.write(line + '\n');
-  else console.info(line);
+/**
+ * An engine on the adapter `navigator.gpu` gives (browsers and workers). In Node, `createEngine` from wgtrain's Node
+ * entry (gpu/node.ts) finds Dawn's adapter instead, with the SwiftShader fallback.
+ */
+export function createEngine(options: EngineOptions = {}): Promise<Engine> {
+  return createEngineWith(acquireAdapter, options, (line) => console.info(line));
 }
 
-export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
-  const { adapter, via, software } = await acquireAdapter(options);
+/** An engine on the adapter `acquire` finds; `defaultLog` takes the adapter report unless `options.log` is given. */
+export async function createEngineWith(acquire: AdapterSource, options: EngineOptions, defaultLog: (line: string) => void): Promise<Engine> {
+  const { adapter, via, software } = await acquire(options);
   const features = WANTED_FEATURES.filter((f) => adapter.features.has(f));
   const requiredLimits: Record<string, number> = {};
   for (const name of RAISED_LIMITS) requiredLimits[name] = (adapter.limits as unknown as Record<string, number>)[name]!;
@@ -143,20 +147,15 @@ export class Engine {
     return k;
   }
 
-  /** Reflection of a module (cached); throws a file:line error if the WGSL does not parse. */
+  /** The layout of a kernel's module (reflected from its WGSL at build time: gpu/layout.ts). */
   reflect(def: KernelDef): ModuleInfo {
-    return this.module(new ComposedSource(def.files)).info;
+    return composeLayout(def.files);
   }
 
   private module(source: ComposedSource): { module: GPUShaderModule; info: ModuleInfo } {
     let m = this.modules.get(source.text);
     if (!m) {
-      let info: ModuleInfo;
-      try {
-        info = reflectWgsl(source.text);
-      } catch (e) {
-        throw new ShaderCompileError(`${source.name}: WGSL reflection failed: ${(e as Error).message}`);
-      }
+      const info = composeLayout(source.files);
       const module = this.device.createShaderModule({ label: source.name, code: source.text });
       m = { module, info };
       this.modules.set(source.text, m);

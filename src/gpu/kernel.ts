@@ -5,7 +5,7 @@
  * checked by binding name when they are created (once, at plan time — never per step).
  */
 import type { Engine } from './engine.js';
-import type { BindingKind, EntryInfo, StructLayout } from './reflect.js';
+import type { BindingKind, EntryInfo, StructLayout } from './layout.js';
 import type { WgslFile } from './source.js';
 import { UniformBlock } from './uniforms.js';
 

@@ -3,10 +3,14 @@
  * library followed by the kernel family's file); `ComposedSource` remembers where each file starts so that compile
  * errors can be reported as `file:line:column` in the original file.
  */
+import type { ModuleInfo } from './layout.js';
+
 export interface WgslFile {
   /** File name as in `shaders/`, e.g. `matmul.wgsl`. */
   file: string;
   text: string;
+  /** Its layout; absent for files imported from `.wgsl`, whose layout the loader registered with the text. */
+  layout?: ModuleInfo;
 }
 
 export class ComposedSource {

@@ -3,7 +3,7 @@
  * A `UniformBlock` views one record at `base` inside an ArrayBuffer, so a ring of per-step records (one per
  * 256-byte-aligned slot, selected with a dynamic offset) reuses the same writer.
  */
-import type { StructLayout } from './reflect.js';
+import type { StructLayout } from './layout.js';
 
 export type FieldValue = number | boolean | ArrayLike<number>;
 

@@ -3,7 +3,8 @@
  * once; each step copies its gradient into the gradient buffer, runs the update and copies the parameters into a
  * K×n history buffer, all inside one command buffer per `ring` steps, so the trace reads back once at the end.
  */
-import { createEngine, type Engine } from '../gpu/index.js';
+import type { Engine } from '../gpu/index.js';
+import { createEngine } from '../gpu/node.js';
 import type { TraceResult, TraceSpec } from '../cli/trace.js';
 import { GpuOptimizer } from './gpu.js';
 

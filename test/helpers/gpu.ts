@@ -2,7 +2,8 @@
  * One engine per test file. GPU tests never skip themselves: if no adapter can be had, `gpu()` throws and every
  * GPU test fails with the engine's explanation of what was tried.
  */
-import { createEngine, type Engine } from '../../src/gpu/index.js';
+import type { Engine } from '../../src/gpu/index.js';
+import { createEngine } from '../../src/gpu/node.js';
 import { setMatmulAutotune } from '../../src/kernels/matmul-tune.js';
 
 let engine: Promise<Engine> | null = null;

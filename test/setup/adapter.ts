@@ -5,7 +5,7 @@
  * never skip themselves. Under CI (env CI set) Chromium must exist too, so the browser test cannot be lost silently.
  */
 import { existsSync } from 'node:fs';
-import { createEngine } from '../../src/gpu/index.js';
+import { createEngine } from '../../src/gpu/node.js';
 import { CHROMIUM, CHROMIUM_MISSING } from '../browser/chromium.js';
 
 export async function setup(): Promise<void> {

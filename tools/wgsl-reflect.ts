@@ -1,52 +1,11 @@
 /**
- * What the TypeScript side needs to know about a WGSL module, read from the source with wgsl_reflect rather than
- * written by hand: each compute entry point's bindings (with access mode), uniform struct layouts (byte offsets of
- * every field) and `override` constants. Uniforms are then written by field name and bind groups are checked by
- * binding name, so a change to a shader cannot silently desynchronise a hand-counted offset.
+ * Build- and test-time only: reads a WGSL module's layout (src/gpu/layout.ts: entry points with their bindings, struct
+ * layouts, override constants) with wgsl_reflect. The `.wgsl` loader (wgsl-loader.ts) runs it on every shader when
+ * bundling, so the library itself carries the layouts as data and no WGSL parser; tests run it on composed sources
+ * to check the data and the declarations against the shaders.
  */
 import { WgslReflect, ResourceType, type MemberInfo, type VariableInfo } from 'wgsl_reflect/wgsl_reflect.module.js';
-
-/** How a binding is accessed: a uniform buffer, a read-only storage buffer, or a read-write storage buffer. */
-export type BindingKind = 'uniform' | 'read' | 'read_write';
-
-export interface FieldLayout {
-  offset: number;
-  size: number;
-  /** Scalar type of the field or of its vector/array elements: f32, u32 or i32. */
-  scalar: 'f32' | 'u32' | 'i32';
-  /** Number of scalars (1 for a scalar, N for vecN or array<scalar, N>). */
-  count: number;
-  /** Byte distance between consecutive scalars (4 for vectors; the array stride for arrays). */
-  stride: number;
-}
-
-export interface StructLayout {
-  name: string;
-  size: number;
-  fields: Record<string, FieldLayout>;
-}
-
-export interface BindingInfo {
-  name: string;
-  group: number;
-  binding: number;
-  kind: BindingKind;
-  /** Present for bindings whose type is a struct (uniform blocks, typically). */
-  struct?: StructLayout;
-}
-
-export interface EntryInfo {
-  name: string;
-  bindings: BindingInfo[];
-  /** Names of the `override` constants the module declares. */
-  overrides: string[];
-}
-
-export interface ModuleInfo {
-  entries: Record<string, EntryInfo>;
-  structs: Record<string, StructLayout>;
-  overrides: string[];
-}
+import type { BindingInfo, BindingKind, EntryInfo, FieldLayout, ModuleInfo, StructLayout } from '../src/gpu/layout.js';
 
 const SCALARS = new Set(['f32', 'u32', 'i32']);
 
