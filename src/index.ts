@@ -43,7 +43,8 @@ export { createCpuRunner, CpuRunner } from './train/cpu-runner.js';
 export { createGpuRunner, GpuRunner } from './train/gpu-runner.js';
 export { Trainer, type FitOptions, type FitResult, type EpochRecord, type TrainingSnapshot } from './train/trainer.js';
 export { EarlyStopping, type EarlyStoppingOptions } from './train/early-stopping.js';
-export type { Runner, RunnerConfig, RunnerState, OptimizerConfig, ClipConfig, MetricsReport, EvalResult, StepInput } from './train/runner.js';
+export { optimizerConfig } from './train/optimizer-config.js';
+export { DEFAULT_SEED, runnerSeed, type Runner, type RunnerConfig, type RunnerState, type OptimizerConfig, type ClipConfig, type MetricsReport, type EvalResult, type StepInput } from './train/runner.js';
 
 // Test functions and regression problems; second-order and line-search methods on a vector machine (CPU or GPU)
 export * from './problems/index.js';

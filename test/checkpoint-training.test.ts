@@ -54,7 +54,7 @@ describe('training checkpoints', () => {
     const trainer = new Trainer(await createCpuRunner(config), config);
     await trainer.fit(regression(16), { epochs: 1, seed: 3 });
     const s = await trainer.snapshot();
-    const bad = { ...s, config: { ...s.config, optimizer: { name: 'SGD', hyperparams: { lr: -1 } } } };
+    const bad = { ...s, config: { ...s.config, optimizer: { name: 'SGD' as const, hyperparams: { lr: -1 } } } };
     expect(() => decodeTrainingCheckpoint(encodeTrainingCheckpoint(bad), 'bad.safetensors')).toThrow(
       /^bad\.safetensors: metadata\.optimizer\.config\.hyperparams\.lr: lr must be >= 0/,
     );

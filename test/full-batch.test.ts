@@ -96,7 +96,7 @@ describe('the full-batch objective', () => {
 describe('L-BFGS trains from the trainer on the whole (sub)set', () => {
   it('MNIST logistic regression (784-10): CPU on 500 examples (test accuracy > 80%), GPU on 300 (> 75%); loss falls every epoch', async () => {
     const engine = await gpu();
-    const optimizer = { name: 'LBFGS', hyperparams: { line_search_fn: 'strong_wolfe', max_iter: 8, history_size: 10 } };
+    const optimizer = { name: 'LBFGS', hyperparams: { line_search_fn: 'strong_wolfe', max_iter: 8, history_size: 10 } } as const;
     for (const [device, n, minAccuracy] of [['cpu', 500, 0.8], ['gpu', 300, 0.75]] as const) {
       const cfg = logistic(optimizer, n);
       const subset = train.subset(Uint32Array.from({ length: n }, (_, i) => i), `mnist-${n}`);
@@ -122,7 +122,7 @@ describe('L-BFGS trains from the trainer on the whole (sub)set', () => {
 
   it('NonlinearCG and Newton run from the trainer too', async () => {
     const subset = train.subset(Uint32Array.from({ length: 200 }, (_, i) => i), 'mnist-200');
-    for (const name of ['NonlinearCG', 'Newton']) {
+    for (const name of ['NonlinearCG', 'Newton'] as const) {
       const cfg = logistic({ name, hyperparams: { max_iter: 3 } }, 200);
       const runner = await createCpuRunner(cfg, { dtype: 'float64' });
       const res = await new Trainer(runner, cfg).fit(subset, { epochs: 2, seed: 0 });
@@ -134,7 +134,7 @@ describe('L-BFGS trains from the trainer on the whole (sub)set', () => {
 
 describe('full-batch refusals', () => {
   it('dropout, BatchNorm, schedules, checkpoints, per-batch steps: each named', async () => {
-    const opt = { name: 'LBFGS' };
+    const opt = { name: 'LBFGS' } as const;
     for (const [spec, msg] of [['784-16-10:relu,dropout=0.2', 'is dropout (p = 0.2)'], ['784-16-10:relu,bn', 'is BatchNorm']] as const) {
       const cfg = { ...logistic(opt), model: parseModelSpec(spec) };
       const runner = await createCpuRunner(cfg);
@@ -147,7 +147,7 @@ describe('full-batch refusals', () => {
     expect(() => runner.step({ step: 0, start: 0, rows: 10, lr: 1 })).toThrow('LBFGS is a full-batch method with no per-batch step');
     expect((await runner.exportState()).optimizer).toBeNull();
     await expect(createCpuRunner(logistic({ name: 'LBFGS', hyperparams: { history_size: 0 } }))).rejects.toThrow('optimizer.hyperparams.history_size must be at least 1');
-    await expect(createCpuRunner(logistic({ name: 'LBFGS', hyperparams: { momentum: 0.9 } }))).rejects.toThrow('optimizer.hyperparams.momentum: LBFGS has no hyperparameter "momentum"');
+    await expect(createCpuRunner(logistic({ name: 'LBFGS', hyperparams: { momentum: 0.9 } } as never))).rejects.toThrow('optimizer.hyperparams.momentum: LBFGS has no hyperparameter "momentum"');
     await expect(createCpuRunner({ ...logistic(opt), clip: { maxNorm: 1 } })).rejects.toThrow('clip: LBFGS is a full-batch method and does not clip gradients');
   });
 });

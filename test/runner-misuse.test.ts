@@ -36,9 +36,9 @@ const makers: Record<'cpu' | 'gpu', (c: RunnerConfig) => Promise<Runner>> = {
 
 describe('runner config is checked before anything is allocated', () => {
   const bad: [string, Partial<RunnerConfig>, RegExp][] = [
-    ['an unknown optimizer', { optimizer: { name: 'Adamm' } }, /optimizer\.name: unknown optimizer "Adamm".*expected one of SGD/],
+    ['an unknown optimizer', { optimizer: { name: 'Adamm' } as never }, /optimizer\.name: unknown optimizer "Adamm".*expected one of SGD/],
     ['a negative learning rate', { optimizer: { name: 'Adam', hyperparams: { lr: -0.1 } } }, /optimizer\.hyperparams\.lr: lr must be >= 0/],
-    ['an unknown hyperparameter', { optimizer: { name: 'SGD', hyperparams: { lr: 0.1, betas: [0.9, 0.99] } } }, /SGD has no hyperparameter "betas"/],
+    ['an unknown hyperparameter', { optimizer: { name: 'SGD', hyperparams: { lr: 0.1, betas: [0.9, 0.99] } } as never }, /SGD has no hyperparameter "betas"/],
     ['a negative clip norm', { clip: { maxNorm: -1 } }, /clip\.maxNorm: must be a positive number, got -1/],
     ['a clip typo', { clip: { max_norm: 1 } as never }, /clip\.max_norm: unknown field/],
     ['a zero batch size', { batchSize: 0 }, /batchSize: must be a positive integer/],

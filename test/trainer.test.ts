@@ -47,7 +47,7 @@ class FakeRunner implements Runner {
     // Padding between tensors stays zero, as in the real runners (checkpoints store tensors unpadded).
     this.live = new Uint8Array(layout.n);
     for (const p of layout.params) this.live.fill(1, p.offset, p.offset + p.size);
-    this.params = new Float32Array(layout.n).map((_, i) => (this.live[i] ? Math.fround(Math.sin(i + config.seed)) : 0));
+    this.params = new Float32Array(layout.n).map((_, i) => (this.live[i] ? Math.fround(Math.sin(i + (config.seed ?? 0))) : 0));
     this.stats = new Float32Array(layout.nStats);
     this.optimizer = new Optimizer(config.optimizer.name, config.optimizer.hyperparams ?? {}, { n: layout.n });
   }

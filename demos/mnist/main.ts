@@ -19,6 +19,7 @@ import {
   loadMnistFromUrl,
   NoAdapterError,
   OPTIMIZER_NAMES,
+  optimizerConfig,
   parseModelSpec,
   splitMnist,
   Trainer,
@@ -238,7 +239,7 @@ async function train(): Promise<DemoResult> {
   const config: RunnerConfig = {
     model,
     batchSize: opts.batchSize,
-    optimizer: { name: opts.optimizer, hyperparams: { lr: opts.lr } },
+    optimizer: optimizerConfig(opts.optimizer, { lr: opts.lr }),
     seed,
     metricsEvery,
   };

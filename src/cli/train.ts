@@ -26,6 +26,7 @@ import { createEngine } from '../gpu/node.js';
 import type { AdapterChoice } from '../gpu/acquire.js';
 import { describeModel, parseModelSpec, type ModelSpec } from '../model/spec.js';
 import { modelSyntaxHelp } from '../model/text.js';
+import { optimizerConfig } from '../train/optimizer-config.js';
 import { OPTIMIZER_NAMES } from '../optim/rule.js';
 import type { Dtype } from '../optim/rule.js';
 import { restoreSchedule, scheduleFromSpec, specHelp } from '../schedule/spec.js';
@@ -38,7 +39,7 @@ import { createGpuRunner } from '../train/gpu-runner.js';
 import { parseEarlyStopping, type EarlyStoppingOptions } from '../train/early-stopping.js';
 import { Progress } from '../train/progress.js';
 import { validateRunnerConfig } from '../train/runner-checks.js';
-import type { ClipConfig, Runner, RunnerConfig } from '../train/runner.js';
+import { givenLr, type ClipConfig, type Runner, type RunnerConfig } from '../train/runner.js';
 import { Trainer, type DataSplit, type TrainingSnapshot } from '../train/trainer.js';
 import { ArgError, parseArgs, processIO, usage, type CliIO, type FlagSpecs } from './args.js';
 import { adapterChoice, checkMnistModel, checkpointSplit, checkSplitFlags, configArgError, mnistSplit, probeWritable } from './checks.js';
@@ -325,7 +326,7 @@ async function planRun(v: TrainValues, given: Set<string>, log: (line: string) =
     config = {
       model,
       batchSize: v.batch!,
-      optimizer: { name: optimizerName(v.optimizer!), hyperparams },
+      optimizer: optimizerConfig(optimizerName(v.optimizer!), hyperparams),
       seed: v.seed!,
       ...(v.clip !== undefined ? { clip: parseClip(v.clip) } : {}),
     };
@@ -382,8 +383,8 @@ function parseFlag<T>(flag: string, f: () => T): T {
 }
 
 function baseLrOf(config: RunnerConfig): string {
-  const lr = config.optimizer.hyperparams?.lr;
-  return typeof lr === 'number' ? String(lr) : 'default';
+  const lr = givenLr(config);
+  return lr !== undefined ? String(lr) : 'default';
 }
 
 /**
@@ -393,7 +394,7 @@ function baseLrOf(config: RunnerConfig): string {
  * trainer resumes the replacement.
  */
 function makeSchedule(spec: string | undefined, resume: TrainingSnapshot | undefined, config: RunnerConfig, totalSteps: number, log: (line: string) => void): Schedule {
-  const lr = config.optimizer.hyperparams?.lr as number | undefined;
+  const lr = givenLr(config);
   const saved = resume?.schedule ?? null;
   if (spec === undefined) {
     if (saved) return parseFlag('resume', () => restoreSchedule(saved));

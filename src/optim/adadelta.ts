@@ -11,9 +11,9 @@
  * State: `square_avg` (v), `acc_delta` (u). Paper: Zeiler 2012, "ADADELTA: An Adaptive Learning Rate Method".
  * Here ε sits inside both roots, as in the paper and torch. Differences from PyTorch: none intended.
  */
-import { nonNegative, num, flag, type OptimizerRule, type StepContext } from './rule.js';
+import { defineRule, nonNegative, num, flag, type StepContext } from './rule.js';
 
-export const adadelta: OptimizerRule = {
+export const adadelta = defineRule({
   name: 'Adadelta',
   hyperparams: [
     { name: 'lr', kind: 'number', default: 1.0, check: nonNegative('lr') },
@@ -42,4 +42,4 @@ export const adadelta: OptimizerRule = {
       p[i] = r(p[i]! - lr * delta);
     }
   },
-};
+});

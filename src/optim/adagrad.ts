@@ -11,9 +11,9 @@
  * Note ε is added outside the square root, as in torch (some texts write √(s + ε); the two differ only while s ≲ ε²).
  * Differences from PyTorch: dense gradients only (no sparse path).
  */
-import { nonNegative, num, flag, type OptimizerRule, type StepContext } from './rule.js';
+import { defineRule, nonNegative, num, flag, type StepContext } from './rule.js';
 
-export const adagrad: OptimizerRule = {
+export const adagrad = defineRule({
   name: 'Adagrad',
   hyperparams: [
     { name: 'lr', kind: 'number', default: 1e-2, check: nonNegative('lr') },
@@ -39,4 +39,4 @@ export const adagrad: OptimizerRule = {
       p[i] = r(p[i]! - r(r(clr * d) / std));
     }
   },
-};
+});

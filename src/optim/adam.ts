@@ -14,9 +14,9 @@
  * material's √(v̂ + ε) differs only while v̂ ≲ ε². Weight decay here is coupled; decoupled decay is AdamW (adamw.ts).
  * Differences from PyTorch: none intended.
  */
-import { betaPair, nonNegative, num, flag, pair, type OptimizerRule, type StepContext } from './rule.js';
+import { defineRule, betaPair, nonNegative, num, flag, pair, type StepContext } from './rule.js';
 
-export const adam: OptimizerRule = {
+export const adam = defineRule({
   name: 'Adam',
   hyperparams: [
     { name: 'lr', kind: 'number', default: 1e-3, check: nonNegative('lr') },
@@ -48,4 +48,4 @@ export const adam: OptimizerRule = {
       p[i] = r(p[i]! - r(r(stepSize * m![i]!) / denom));
     }
   },
-};
+});

@@ -10,9 +10,9 @@
  * State: `exp_avg` (m), `exp_inf` (u). Paper: Kingma & Ba 2014, §7.1. ε inside the max (torch's placement) keeps
  * u_t > 0 for zero gradients. Differences from PyTorch: none intended.
  */
-import { betaPair, nonNegative, num, flag, pair, type OptimizerRule, type StepContext } from './rule.js';
+import { defineRule, betaPair, nonNegative, num, flag, pair, type StepContext } from './rule.js';
 
-export const adamax: OptimizerRule = {
+export const adamax = defineRule({
   name: 'Adamax',
   hyperparams: [
     { name: 'lr', kind: 'number', default: 2e-3, check: nonNegative('lr') },
@@ -39,4 +39,4 @@ export const adamax: OptimizerRule = {
       p[i] = r(p[i]! - r(r(clr * m[i]!) / u[i]!));
     }
   },
-};
+});

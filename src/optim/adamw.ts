@@ -13,9 +13,9 @@
  * Paper: Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization". The decay is multiplied by lr (torch's
  * convention; the paper's schedule multiplier η_t plays that role). Differences from PyTorch: none intended.
  */
-import { betaPair, nonNegative, num, flag, pair, type OptimizerRule, type StepContext } from './rule.js';
+import { defineRule, betaPair, nonNegative, num, flag, pair, type StepContext } from './rule.js';
 
-export const adamw: OptimizerRule = {
+export const adamw = defineRule({
   name: 'AdamW',
   hyperparams: [
     { name: 'lr', kind: 'number', default: 1e-3, check: nonNegative('lr') },
@@ -47,4 +47,4 @@ export const adamw: OptimizerRule = {
       p[i] = r(p[i]! - r(r(stepSize * m![i]!) / denom));
     }
   },
-};
+});

@@ -11,9 +11,9 @@
  * Paper: Polyak & Juditsky 1992, "Acceleration of Stochastic Approximation by Averaging".
  * Differences from PyTorch: none intended (η, μ are updated after the parameter step, as in torch).
  */
-import { nonNegative, num, flag, type OptimizerRule, type StepContext } from './rule.js';
+import { defineRule, nonNegative, num, flag, type StepContext } from './rule.js';
 
-export const asgd: OptimizerRule = {
+export const asgd = defineRule({
   name: 'ASGD',
   hyperparams: [
     { name: 'lr', kind: 'number', default: 1e-2, check: nonNegative('lr') },
@@ -45,4 +45,4 @@ export const asgd: OptimizerRule = {
     scalars.eta = r(lr / (1 + lambd * lr * t) ** num(h, 'alpha'));
     scalars.mu = r(1 / Math.max(1, t - num(h, 't0')));
   },
-};
+});

@@ -1,6 +1,6 @@
 /** Optimizers with torch.optim semantics: rules, the CPU reference optimizer, and state import/export. */
 export * from './rule.js';
-export { RULES, getRule } from './registry.js';
+export { RULES, getRule, type FirstOrderConfig, type OptimizerHyperparams } from './registry.js';
 export { Optimizer, checkGroups, type OptimizerOptions, type OptimizerState, type ParamGroup, type ResolvedGroup } from './optimizer.js';
 export { sgd } from './sgd.js';
 export { adagrad } from './adagrad.js';

@@ -15,9 +15,9 @@
  * Differences from PyTorch: torch 1.13's single-tensor path used 1 − Π_t instead of 1 − Π_t μ_{t+1} in the second
  * term (fixed in 2.0); this module follows 2.0. Options added after 2.0 (decoupled_weight_decay, maximize) are absent.
  */
-import { betaPair, nonNegative, num, pair, type OptimizerRule, type StepContext } from './rule.js';
+import { defineRule, betaPair, nonNegative, num, pair, type StepContext } from './rule.js';
 
-export const nadam: OptimizerRule = {
+export const nadam = defineRule({
   name: 'NAdam',
   hyperparams: [
     { name: 'lr', kind: 'number', default: 2e-3, check: nonNegative('lr') },
@@ -54,4 +54,4 @@ export const nadam: OptimizerRule = {
       p[i] = r(q - r(r(avgStep * m[i]!) / denom));
     }
   },
-};
+});

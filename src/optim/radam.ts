@@ -14,9 +14,9 @@
  * Differences from PyTorch: the threshold is ρ_t > 5 as in torch (the paper says 4); options added after 2.0
  * (decoupled_weight_decay, maximize) are absent.
  */
-import { betaPair, nonNegative, num, pair, type OptimizerRule, type StepContext } from './rule.js';
+import { defineRule, betaPair, nonNegative, num, pair, type StepContext } from './rule.js';
 
-export const radam: OptimizerRule = {
+export const radam = defineRule({
   name: 'RAdam',
   hyperparams: [
     { name: 'lr', kind: 'number', default: 1e-3, check: nonNegative('lr') },
@@ -54,4 +54,4 @@ export const radam: OptimizerRule = {
       }
     }
   },
-};
+});

@@ -12,9 +12,9 @@
  * The course material's √(v + ε) puts ε inside the root; torch (and this module) adds ε after the root.
  * Differences from PyTorch: none intended.
  */
-import { nonNegative, num, flag, type OptimizerRule, type StepContext } from './rule.js';
+import { defineRule, nonNegative, num, flag, type StepContext } from './rule.js';
 
-export const rmsprop: OptimizerRule = {
+export const rmsprop = defineRule({
   name: 'RMSprop',
   hyperparams: [
     { name: 'lr', kind: 'number', default: 1e-2, check: nonNegative('lr') },
@@ -59,4 +59,4 @@ export const rmsprop: OptimizerRule = {
       }
     }
   },
-};
+});

@@ -12,9 +12,9 @@
  * maximize false. State: `prev`, `step_size`. Paper: Riedmiller & Braun 1993 (this is the Rprop⁻ variant that
  * torch implements: no weight backtracking). Differences from PyTorch: none intended.
  */
-import { flag, num, pair, type OptimizerRule, type StepContext } from './rule.js';
+import { defineRule, flag, num, pair, type StepContext } from './rule.js';
 
-export const rprop: OptimizerRule = {
+export const rprop = defineRule({
   name: 'Rprop',
   hyperparams: [
     { name: 'lr', kind: 'number', default: 1e-2, check: (v: number) => (v >= 0 ? undefined : `lr must be >= 0, got ${v}`) },
@@ -48,4 +48,4 @@ export const rprop: OptimizerRule = {
       prev[i] = d;
     }
   },
-};
+});

@@ -72,6 +72,21 @@ export interface OptimizerRule {
   step(ctx: StepContext): void;
 }
 
+/**
+ * Declares a rule. The `const` type parameter keeps the literal names and kinds of its hyperparameters, from which
+ * `HyperparamsOf` derives the typed keyword arguments of that optimizer (registry.ts: `OptimizerHyperparams`).
+ */
+export function defineRule<const R extends OptimizerRule>(rule: R): R {
+  return rule;
+}
+
+type HyperValueOf<K> = K extends 'number' ? number : K extends 'boolean' ? boolean : readonly [number, number];
+
+/** The keyword arguments a rule takes, each optional (absent ones take torch's default), e.g. Adam's `{ lr?, betas?, ... }`. */
+export type HyperparamsOf<R extends { readonly hyperparams: readonly HyperparamSpec[] }> = {
+  [S in R['hyperparams'][number] as S['name']]?: HyperValueOf<S['kind']>;
+};
+
 export const identity = (x: number): number => x;
 export const rounder = (dtype: Dtype): ((x: number) => number) => (dtype === 'float32' ? Math.fround : identity);
 

@@ -19,9 +19,9 @@
  * the parameters torch stores are the look-ahead points, hence g + μ b instead of a gradient at a shifted point.
  * Differences from PyTorch: none intended.
  */
-import { nonNegative, num, flag, type OptimizerRule, type StepContext } from './rule.js';
+import { defineRule, nonNegative, num, flag, type StepContext } from './rule.js';
 
-export const sgd: OptimizerRule = {
+export const sgd = defineRule({
   name: 'SGD',
   hyperparams: [
     { name: 'lr', kind: 'number', default: 1e-3, check: nonNegative('lr') },
@@ -54,4 +54,4 @@ export const sgd: OptimizerRule = {
       p[i] = r(p[i]! - lr * d);
     }
   },
-};
+});

@@ -38,7 +38,7 @@ import { modelSizes, validateModelSpec, type ModelSpec } from '../model/spec.js'
 import type { OptimizerState } from '../optim/optimizer.js';
 import type { ScheduleState } from '../schedule/schedule.js';
 import type { EarlyStoppingState } from './early-stopping.js';
-import type { RunnerConfig, RunnerState } from './runner.js';
+import { runnerSeed, type RunnerConfig, type RunnerState } from './runner.js';
 import { RunnerConfigError, validateRunnerConfig } from './runner-checks.js';
 import type { EpochRecord, TrainerPosition, TrainingSnapshot } from './trainer.js';
 
@@ -95,7 +95,8 @@ export function snapshotToCheckpoint(s: TrainingSnapshot): Checkpoint {
     }
   }
   const { state: _slots, ...optRest } = opt;
-  const { model, optimizer, ...runner } = s.config;
+  const { model, optimizer, ...rest } = s.config;
+  const runner = { ...rest, seed: runnerSeed(s.config) };
   const optimizerMeta: OptimizerMeta = { config: optimizer, state: { ...optRest, scalars, slots } };
   return {
     tensors,
@@ -109,7 +110,7 @@ export function snapshotToCheckpoint(s: TrainingSnapshot): Checkpoint {
       epoch: s.position.epoch,
       batch: s.position.batch,
       data: s.data,
-      rng: { algorithm: PHILOX_ALGORITHM, initSeed: s.config.seed, shuffleSeed: s.data.seed },
+      rng: { algorithm: PHILOX_ALGORITHM, initSeed: runner.seed, shuffleSeed: s.data.seed },
       skipped: s.state.skipped,
       earlyStopping: s.earlyStopping,
       history: s.history.map(finiteOrNull),

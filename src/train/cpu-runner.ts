@@ -13,7 +13,7 @@ import { initParams, initStats } from '../model/params.js';
 import { Optimizer } from '../optim/optimizer.js';
 import { allocate, type Dtype, type FloatArray } from '../ref/dtype.js';
 import { optimizerGroups } from './optimizer-groups.js';
-import type { EvalResult, MetricsReport, Runner, RunnerConfig, RunnerState, StepInput } from './runner.js';
+import { runnerSeed, type EvalResult, type MetricsReport, type Runner, type RunnerConfig, type RunnerState, type StepInput } from './runner.js';
 import { MNIST_NORMALIZATION } from '../kernels/batch.js';
 import { gradMagnitudeLr } from '../schedule/grad-magnitude.js';
 import { checkNotEmpty, checkPermutation, checkRange, checkStepInput, destroyedError, validateRunnerConfig } from './runner-checks.js';
@@ -56,7 +56,7 @@ export class CpuRunner implements Runner {
     this.model = new CpuModel(config.model, dtype);
     const { layout } = this.model;
     this.params = allocate(dtype, layout.n);
-    this.params.set(initParams(config.model, layout, config.seed));
+    this.params.set(initParams(config.model, layout, runnerSeed(config)));
     this.stats = allocate(dtype, layout.nStats);
     this.stats.set(initStats(config.model, layout));
     this.grads = allocate(dtype, layout.n);
@@ -120,7 +120,7 @@ export class CpuRunner implements Runner {
     if (!this.data || !this.perm) throw new Error('step: call setTrainingData and beginEpoch first');
     checkStepInput(s, this.config.batchSize, this.perm.length, 'step');
     const { x, targets } = this.batch(this.data, this.perm.subarray(s.start, s.start + s.rows), s.rows);
-    const ctx = { training: true, seed: this.config.seed, step: s.step };
+    const ctx = { training: true, seed: runnerSeed(this.config), step: s.step };
     const f = this.model.forward(this.params, this.stats, x, s.rows, ctx);
     const loss = this.model.loss(f, targets);
     this.model.backward(this.params, f, loss.dOut, this.grads, ctx);
@@ -205,7 +205,7 @@ export class CpuRunner implements Runner {
       const rows = Math.min(chunk, ds.length - start);
       const idx = Uint32Array.from({ length: rows }, (_, i) => start + i);
       const { x, targets } = this.batch(ds, idx, rows);
-      const f = this.model.forward(this.params, this.stats, x, rows, { training: false, seed: this.config.seed, step: 0 });
+      const f = this.model.forward(this.params, this.stats, x, rows, { training: false, seed: runnerSeed(this.config), step: 0 });
       const l = this.model.loss(f, targets);
       lossSum += l.lossSum;
       correct += l.correct;
@@ -222,7 +222,7 @@ export class CpuRunner implements Runner {
     checkRange(ds.length, start, rows, 'predict');
     const idx = Uint32Array.from({ length: rows }, (_, i) => start + i);
     const { x } = this.batch(ds, idx, rows);
-    const f = this.model.forward(this.params, this.stats, x, rows, { training: false, seed: this.config.seed, step: 0 });
+    const f = this.model.forward(this.params, this.stats, x, rows, { training: false, seed: runnerSeed(this.config), step: 0 });
     return Float32Array.from(f.out);
   }
 
@@ -266,7 +266,7 @@ export class CpuRunner implements Runner {
         for (let start = 0; start < N; start += B) {
           const rows = Math.min(B, N - start);
           const { x: xb, targets } = this.batch(ds, Uint32Array.from({ length: rows }, (_, i) => start + i), rows);
-          const ctx = { training: true, seed: this.config.seed, step: 0 };
+          const ctx = { training: true, seed: runnerSeed(this.config), step: 0 };
           const f = this.model.forward(this.params, this.stats, xb, rows, ctx);
           const loss = this.model.loss(f, targets);
           this.model.backward(this.params, f, loss.dOut, this.grads, ctx);

@@ -19,7 +19,7 @@ import type { Dataset } from '../data/dataset.js';
 import { getMethod } from '../minimize/methods.js';
 import type { ModelSpec } from '../model/spec.js';
 import { EarlyStopping, type Monitor } from './early-stopping.js';
-import type { RunnerConfig } from './runner.js';
+import { givenLr, type RunnerConfig } from './runner.js';
 import type { EpochRecord, FitOptions, FitResult, Trainer } from './trainer.js';
 
 /** Throws unless every layer of the model is a deterministic function of the parameters in training mode. */
@@ -87,7 +87,7 @@ export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOp
         totalSteps: trainer.position.step,
         trainLoss: rep.loss,
         trainAccuracy: NaN,
-        lr: typeof config.optimizer.hyperparams?.lr === 'number' ? config.optimizer.hyperparams.lr : NaN,
+        lr: givenLr(config) ?? NaN,
         seconds,
         stepsPerSecond: seconds > 0 ? rep.iterations / seconds : 0,
         skipped: 0,

@@ -37,7 +37,7 @@ import { optimizerGroups } from './optimizer-groups.js';
 import { checkNotEmpty, checkPermutation, checkRange, checkStepInput, destroyedError, validateRunnerConfig } from './runner-checks.js';
 import { checkBufferFits, checkGpuRunnerFits, formatBytes } from './gpu-limits.js';
 import { GpuError } from '../gpu/errors.js';
-import type { EvalResult, MetricsReport, Runner, RunnerConfig, RunnerState, StepInput } from './runner.js';
+import { runnerSeed, type EvalResult, type MetricsReport, type Runner, type RunnerConfig, type RunnerState, type StepInput } from './runner.js';
 import { GpuMachine } from '../linalg/gpu-machine.js';
 import type { VectorMachine } from '../linalg/machine.js';
 import type { GpuObjective, GpuPlan } from '../linalg/objective.js';
@@ -190,7 +190,7 @@ export class GpuRunner implements Runner {
 
   async init(): Promise<void> {
     const { engine, config, layout } = this;
-    engine.write(this.params, Float32Array.from(initParams(config.model, layout, config.seed)));
+    engine.write(this.params, Float32Array.from(initParams(config.model, layout, runnerSeed(config))));
     if (layout.nStats) engine.write(this.stats, Float32Array.from(initStats(config.model, layout)));
     if (!isFullBatchMethod(config.optimizer.name)) this.optimizer = await GpuOptimizer.create(engine, {
       optimizer: config.optimizer.name,
@@ -254,7 +254,7 @@ export class GpuRunner implements Runner {
         if (!b) throw new Error(`${where} declared no scratch buffer '${name}'`);
         return b;
       },
-      seed: this.config.seed, stepinfo: this.stepinfo, ones: this.ones,
+      seed: runnerSeed(this.config), stepinfo: this.stepinfo, ones: this.ones,
     };
   }
 

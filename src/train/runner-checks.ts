@@ -12,7 +12,7 @@ import { validateModelSpec } from '../model/spec.js';
 import { getRule } from '../optim/registry.js';
 import { checkMethodHyperparams, isFullBatchMethod, METHODS } from '../minimize/methods.js';
 import { resolveHyperparams } from '../optim/rule.js';
-import type { RunnerConfig, StepInput } from './runner.js';
+import { DEFAULT_SEED, type RunnerConfig, type StepInput } from './runner.js';
 
 export class RunnerConfigError extends Error {
   override name = 'RunnerConfigError';
@@ -36,7 +36,7 @@ export function validateRunnerConfig(config: RunnerConfig): { layout: ParamLayou
   const fail = (field: string, why: string): never => {
     throw new RunnerConfigError(field, `${field}: ${why}`);
   };
-  if (!isObject(config)) fail('config', `must be a RunnerConfig object ({ model, batchSize, optimizer, seed }), got ${JSON.stringify(config)}`);
+  if (!isObject(config)) fail('config', `must be a RunnerConfig object ({ model, batchSize, optimizer, seed? }), got ${JSON.stringify(config)}`);
   try {
     validateModelSpec(config.model);
   } catch (e) {
@@ -44,7 +44,9 @@ export function validateRunnerConfig(config: RunnerConfig): { layout: ParamLayou
   }
   const B = config.batchSize;
   if (!Number.isSafeInteger(B) || B < 1) fail('batchSize', `must be a positive integer (the largest batch a step takes), got ${JSON.stringify(B)}`);
-  if (!Number.isSafeInteger(config.seed) || config.seed < 0) fail('seed', `must be an integer in [0, 2^53), got ${JSON.stringify(config.seed)}`);
+  if (config.seed !== undefined && (!Number.isSafeInteger(config.seed) || config.seed < 0)) {
+    fail('seed', `must be an integer in [0, 2^53) (or absent: ${DEFAULT_SEED}), got ${JSON.stringify(config.seed)}`);
+  }
   const opt = config.optimizer;
   if (!isObject(opt)) fail('optimizer', `must be { name, hyperparams? }, e.g. { name: 'Adam', hyperparams: { lr: 1e-3 } }; got ${JSON.stringify(opt)}`);
   if (typeof opt.name === 'string' && isFullBatchMethod(opt.name)) {

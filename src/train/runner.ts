@@ -15,19 +15,17 @@ import type { Dataset } from '../data/dataset.js';
 import type { VectorMachine } from '../linalg/machine.js';
 import type { OptimizerState } from '../optim/optimizer.js';
 import type { ModelSpec } from '../model/spec.js';
+import type { FirstOrderConfig } from '../optim/registry.js';
+import type { FullBatchConfig } from '../minimize/config.js';
 
-export interface OptimizerConfig {
-  /**
-   * torch.optim class name, e.g. 'Adam', or a full-batch method of src/minimize/ (LBFGS, NonlinearCG, Newton,
-   * LevenbergMarquardt, GaussNewton): then the runner holds no per-step optimizer and Trainer.fit runs the method
-   * on the loss and gradient of the whole training set (fullBatchMachine).
-   */
-  name: string;
-  /** torch keyword arguments (lr, betas, weight_decay, ...); absent ones take torch's defaults. */
-  hyperparams?: Record<string, unknown>;
-  /** Apply weight decay to biases and BatchNorm parameters too (default false: the 'no_decay' group gets 0). */
-  decayAll?: boolean;
-}
+/**
+ * The optimizer: a torch.optim class name with its keyword arguments (e.g. `{ name: 'Adam', hyperparams: { lr: 1e-3 } }`;
+ * absent ones take torch's defaults), or a full-batch method of src/minimize/ (LBFGS, NonlinearCG, Newton,
+ * LevenbergMarquardt, GaussNewton): then the runner holds no per-step optimizer and Trainer.fit runs the method on
+ * the loss and gradient of the whole training set (fullBatchMachine). `decayAll`: apply weight decay to biases and
+ * BatchNorm parameters too (default false: the 'no_decay' group gets 0).
+ */
+export type OptimizerConfig = FirstOrderConfig | FullBatchConfig;
 
 export interface ClipConfig {
   /** Clip the global L2 norm of all gradients to this (torch.nn.utils.clip_grad_norm_). */
@@ -44,8 +42,8 @@ export interface RunnerConfig {
   clip?: ClipConfig;
   /** Skip steps whose gradients hold NaN/Inf (default true). */
   guard?: boolean;
-  /** Seeds initial weights and dropout masks. */
-  seed: number;
+  /** Seeds initial weights and dropout masks (and, unless fit's own `seed` is given, the shuffle). Default 0 (DEFAULT_SEED). */
+  seed?: number;
   /** Input normalisation applied on the device to byte inputs: x·scale + shift (MNIST default (x/255−0.1307)/0.3081). */
   inputScale?: number;
   inputShift?: number;
@@ -130,4 +128,18 @@ export interface Runner {
   fullBatchMachine?(): Promise<VectorMachine>;
   importState(s: RunnerState): Promise<void>;
   destroy(): void;
+}
+
+/** The seed a run uses when its config gives none: runs are reproducible by default, like the CLI's `--seed 0`. */
+export const DEFAULT_SEED = 0;
+
+/** `config.seed`, or DEFAULT_SEED. */
+export function runnerSeed(config: Pick<RunnerConfig, 'seed'>): number {
+  return config.seed ?? DEFAULT_SEED;
+}
+
+/** The lr the config gives (not every full-batch method takes one), or undefined. */
+export function givenLr(config: Pick<RunnerConfig, 'optimizer'>): number | undefined {
+  const lr = (config.optimizer.hyperparams as { lr?: unknown } | undefined)?.lr;
+  return typeof lr === 'number' ? lr : undefined;
 }

@@ -38,7 +38,7 @@ import { restoreSchedule, scheduleFromSpec } from '../schedule/spec.js';
 import { isFullBatchMethod } from '../minimize/methods.js';
 import { EarlyStopping, type EarlyStoppingOptions, type EarlyStoppingState, type Monitor } from './early-stopping.js';
 import { fitFullBatch } from './full-batch.js';
-import type { EvalResult, MetricsReport, Runner, RunnerConfig, RunnerState } from './runner.js';
+import { givenLr, runnerSeed, type EvalResult, type MetricsReport, type Runner, type RunnerConfig, type RunnerState } from './runner.js';
 
 export interface TrainerPosition {
   /** Steps taken so far (the global index of the next step). */
@@ -123,8 +123,8 @@ export interface FitOptions {
   callbacks?: FitCallbacks;
   earlyStopping?: EarlyStoppingOptions | EarlyStopping;
   checkpoint?: CheckpointOptions;
-  /** Seed of the per-epoch shuffle. */
-  seed: number;
+  /** Seed of the per-epoch shuffle (and of validationSplit). Default: the runner config's seed (0 when it has none). */
+  seed?: number;
   dropLast?: boolean;
   /** false: every epoch in order 0..N-1. Default true. */
   shuffle?: boolean;
@@ -199,8 +199,8 @@ function checkCount(value: number | undefined, what: string): void {
 
 /** The torch default lr of an optimizer, for schedules when the config gives none. */
 function baseLr(config: RunnerConfig): number {
-  const given = config.optimizer.hyperparams?.lr;
-  if (typeof given === 'number') return given;
+  const given = givenLr(config);
+  if (given !== undefined) return given;
   const spec = getRule(config.optimizer.name).hyperparams.find((h) => h.name === 'lr');
   return spec?.default as number;
 }
@@ -387,9 +387,10 @@ export class Trainer {
     if (batchSize > this.config.batchSize) {
       throw new Error(`fit: batchSize ${batchSize} exceeds the runner's batchSize ${this.config.batchSize} (its buffers are sized for that)`);
     }
+    const seed = opts.seed ?? runnerSeed(this.config);
     const split = opts.split ?? this.data?.split;
     const data: TrainingSnapshot['data'] = {
-      seed: opts.seed, batchSize, dropLast: opts.dropLast ?? false, shuffle: opts.shuffle ?? true, examples: train.length, ...(split ? { split } : {}),
+      seed, batchSize, dropLast: opts.dropLast ?? false, shuffle: opts.shuffle ?? true, examples: train.length, ...(split ? { split } : {}),
     };
     if (this.data && this.position.batch > 0) {
       // Mid-epoch the rest of the epoch must be the same permutation cut at the same places.
@@ -402,7 +403,7 @@ export class Trainer {
         }
       }
     }
-    const batches = new BatchSchedule(train.length, { batchSize, seed: opts.seed, dropLast: data.dropLast, shuffle: data.shuffle });
+    const batches = new BatchSchedule(train.length, { batchSize, seed, dropLast: data.dropLast, shuffle: data.shuffle });
     if (this.position.batch > batches.batchCount) {
       throw new Error(`fit: position batch ${this.position.batch} is past the ${batches.batchCount} batches of an epoch`);
     }

@@ -21,7 +21,7 @@ import type { Dataset } from '../../src/data/dataset.js';
 import { MNIST_NORMALIZATION } from '../../src/kernels/batch.js';
 import { createCpuRunner, type CpuRunner } from '../../src/train/cpu-runner.js';
 import type { GpuRunner } from '../../src/train/gpu-runner.js';
-import type { MetricsReport, Runner, RunnerConfig, RunnerState } from '../../src/train/runner.js';
+import { runnerSeed, type MetricsReport, type Runner, type RunnerConfig, type RunnerState } from '../../src/train/runner.js';
 import { U, WGSL_REL, expectWithin, gamma } from '../../src/testing/sums.js';
 import { BoundedModel, byteInputBound, type Tracked } from './step-bounds.js';
 
@@ -103,7 +103,7 @@ export async function lockstep(g: GpuRunner, config: RunnerConfig, ds: Dataset, 
     const what = `step ${s} (rows ${rows})`;
 
     const { x, targets } = await batchOf(ref64, ds, perm.subarray(start, start + rows), rows, config);
-    const ref = model.step(before.params, before.stats, x, rows, targets, { training: true, seed: config.seed, step: s });
+    const ref = model.step(before.params, before.stats, x, rows, targets, { training: true, seed: runnerSeed(config), step: s });
     expect(report.rows).toBe(rows);
     expectMetrics(report, ref, what);
     expectWithin(grads, ref.grads!, `${what}: gradients`);
@@ -150,7 +150,7 @@ export async function expectEvaluateWithin(runner: Runner, config: RunnerConfig,
   const ref64 = await createCpuRunner(config, { dtype: 'float64' });
   const idx = Uint32Array.from({ length: ds.length }, (_, i) => i);
   const { x, targets } = await batchOf(ref64, ds, idx, ds.length, config);
-  const ref = new BoundedModel(config.model).step(state.params, state.stats, x, ds.length, targets, { training: false, seed: config.seed, step: 0 });
+  const ref = new BoundedModel(config.model).step(state.params, state.stats, x, ds.length, targets, { training: false, seed: runnerSeed(config), step: 0 });
   const graded = config.model.loss === 'bce' ? ds.length * ds.targetSize! : ds.length;
   expectMetrics({ lossSum: got.loss * ds.length, correct: Math.round(got.accuracy * graded) }, ref, `${what}: evaluate`);
   ref64.destroy();
