@@ -17,7 +17,7 @@ export { selfTest, SELF_CHECKS, type SelfCheck, type SelfTestResult } from './se
 // Data and randomness
 export { Random, Streams, type RandomState } from './random.js';
 export { parseIdx, encodeIdx, type IdxTensor } from './data/idx.js';
-export { Dataset, type DatasetInit, type SplitOptions, type Split } from './data/dataset.js';
+export { Dataset, type DatasetArrays, type DatasetInit, type InputArray, type LabelArray, type SplitOptions, type Split } from './data/dataset.js';
 export { BatchSchedule, batchCount, type BatchScheduleOptions } from './data/batches.js';
 export { mnistFromIdx, splitMnist, loadMnistFromUrl, MNIST_FILES, type Mnist } from './data/mnist.js';
 
@@ -41,7 +41,7 @@ export * from './schedule/index.js';
 // Training
 export { createCpuRunner, CpuRunner } from './train/cpu-runner.js';
 export { createGpuRunner, GpuRunner } from './train/gpu-runner.js';
-export { Trainer, type FitOptions, type FitResult, type EpochRecord, type TrainingSnapshot } from './train/trainer.js';
+export { Trainer, type FitOptions, type FitResult, type EpochRecord, type StepRecord, type FitCallbacks, type PredictInput, type TrainingSnapshot, type TrainerPosition } from './train/trainer.js';
 export { EarlyStopping, type EarlyStoppingOptions } from './train/early-stopping.js';
 export { optimizerConfig } from './train/optimizer-config.js';
 export { DEFAULT_SEED, runnerSeed, type Runner, type RunnerConfig, type RunnerState, type OptimizerConfig, type ClipConfig, type MetricsReport, type EvalResult, type StepInput } from './train/runner.js';
@@ -55,5 +55,8 @@ export { MachineError, type VectorMachine, type Vec, type Slot } from './linalg/
 export type { CpuObjective, CpuLeastSquares, GpuObjective, GpuLeastSquares, GpuPlan, ScalarRef } from './linalg/objective.js';
 export { VectorSumOp, type Coef } from './linalg/vector.js';
 
-// Checkpoints (in memory; files in src/node.ts)
+// Checkpoints: bytes (Trainer.save / runner.save, loadTrainer), browser storage; files in src/node.ts
 export { encodeCheckpoint, decodeCheckpoint, CheckpointError, type Checkpoint } from './checkpoint/safetensors.js';
+export { encodeTrainingCheckpoint, decodeTrainingCheckpoint, TRAINING_FORMAT } from './train/checkpoint.js';
+export { loadTrainer, type LoadOptions } from './train/load.js';
+export { downloadBytes, ModelStore, type StoredModel } from './checkpoint/browser.js';

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Dataset } from '../src/data/dataset.js';
 import { parseModelSpec } from '../src/model/spec.js';
-import { decodeTrainingCheckpoint, encodeTrainingCheckpoint, loadTrainingCheckpoint, NonFiniteStateError, saveTrainingCheckpoint } from '../src/train/checkpoint.js';
+import { decodeTrainingCheckpoint, encodeTrainingCheckpoint, NonFiniteStateError } from '../src/train/checkpoint.js';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint-file.js';
 import { createCpuRunner } from '../src/train/cpu-runner.js';
 import type { RunnerConfig } from '../src/train/runner.js';
 import { Trainer } from '../src/train/trainer.js';
@@ -34,7 +35,7 @@ describe('training checkpoints', () => {
     const config: RunnerConfig = { model: parseModelSpec('4-6-2:tanh,loss=mse'), batchSize: 8, optimizer: { name: 'Adam', hyperparams: { lr: 1e-2 } }, seed: 1 };
     const path = join(dir, 'mse.safetensors');
     const ds = regression(32);
-    const trainer = new Trainer(await createCpuRunner(config), config, { save: saveTrainingCheckpoint });
+    const trainer = new Trainer(await createCpuRunner(config), config, { writeCheckpoint: saveTrainingCheckpoint });
     const first = await trainer.fit(ds, { epochs: 2, seed: 3, validation: ds, checkpoint: { path } });
     expect(first.history[0]!.trainAccuracy).toBeNaN();
     const s = await loadTrainingCheckpoint(path);
@@ -42,7 +43,7 @@ describe('training checkpoints', () => {
     expect(s.history[1]!.trainAccuracy).toBeNaN();
     expect(s.history[1]!.valAccuracy).toBeNaN();
     expect(s.history[1]!.trainLoss).toBe(first.history[1]!.trainLoss);
-    const resumed = new Trainer(await createCpuRunner(config), config, { save: saveTrainingCheckpoint });
+    const resumed = new Trainer(await createCpuRunner(config), config, { writeCheckpoint: saveTrainingCheckpoint });
     await resumed.restore(s);
     const more = await resumed.fit(ds, { epochs: 3, seed: 3, validation: ds, checkpoint: { path } });
     expect(more.steps).toBe(4);
@@ -67,7 +68,7 @@ describe('training checkpoints', () => {
     const config: RunnerConfig = { model: parseModelSpec('4-6-2:relu,loss=mse'), batchSize: 8, optimizer: { name: 'SGD', hyperparams: { lr: 1e30 } }, seed: 1, guard: false };
     const path = join(dir, 'nan.safetensors');
     const ds = regression(32);
-    const trainer = new Trainer(await createCpuRunner(config), config, { save: saveTrainingCheckpoint });
+    const trainer = new Trainer(await createCpuRunner(config), config, { writeCheckpoint: saveTrainingCheckpoint });
     const error = await trainer.fit(ds, { epochs: 3, seed: 3, checkpoint: { path } }).then(() => null, (e: unknown) => e);
     expect(error).toBeInstanceOf(NonFiniteStateError);
     expect((error as Error).message).toMatch(/^checkpoint: tensor (layers|optim)\.\S+ element \d+ is (NaN|-?Infinity): the run diverged .*not saved, the previous file is unchanged$/);

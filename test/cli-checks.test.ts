@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadMnist } from '../src/data/mnist-node.js';
 import { createEngine } from '../src/gpu/index.js';
-import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint.js';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint-file.js';
 import { runCli as run } from './helpers/cli.js';
 
 vi.mock('../src/data/mnist-node.js', async (importOriginal) => {

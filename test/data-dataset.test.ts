@@ -45,7 +45,10 @@ describe('Dataset construction', () => {
     expect(() => new Dataset({ name: 'd', inputs: Float32Array.from([0, NaN, 1, 2]), inputShape: [2], labels })).toThrow(
       'd: inputs[1] (example 0, value 1) is NaN; inputs must be finite.',
     );
-    expect(() => new Dataset({ name: 'd', inputs: new Uint8Array(2), inputShape: [1] })).toThrow(/exactly one of labels .* or targets .*; got neither/);
+    expect(() => new Dataset({ name: 'd', inputs: new Uint8Array(2), inputShape: [1], labels, targets: new Float32Array(2), targetSize: 1 })).toThrow(
+      'd: give labels (class ids) or targets (float rows), not both.',
+    );
+    expect(new Dataset({ name: 'd', inputs: new Uint8Array(2), inputShape: [1] }).labelled).toBe(false); // inputs to predict on
     expect(() => new Dataset({ name: 'd', inputs: new Uint8Array(2), inputShape: [1], targets: new Float32Array(3), targetSize: 2 })).toThrow(
       'd: targets has 3 values but 2 examples × targetSize 2 = 4.',
     );

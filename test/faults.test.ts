@@ -21,7 +21,7 @@ import { Dataset } from '../src/data/dataset.js';
 import { createEngine, DeviceLostError, GpuError, type Engine } from '../src/gpu/index.js';
 import { setMatmulAutotune } from '../src/kernels/matmul-tune.js';
 import { parseModelSpec } from '../src/model/spec.js';
-import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint.js';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint-file.js';
 import { createGpuRunner, type GpuRunner } from '../src/train/gpu-runner.js';
 import type { RunnerConfig } from '../src/train/runner.js';
 import { Trainer, type FitOptions } from '../src/train/trainer.js';
@@ -99,7 +99,7 @@ describe('device loss mid-epoch', () => {
     const engine = await gpu();
     setMatmulAutotune(engine, false);
     const reference = await createGpuRunner(engine, config);
-    await new Trainer(reference, config, { save: saveTrainingCheckpoint }).fit(train, opts(join(dir, 'reference.safetensors')));
+    await new Trainer(reference, config, { writeCheckpoint: saveTrainingCheckpoint }).fit(train, opts(join(dir, 'reference.safetensors')));
     const expected = await reference.exportState();
     reference.destroy();
 
@@ -107,7 +107,7 @@ describe('device loss mid-epoch', () => {
     const doomed: Engine = await createEngine({ log: false });
     setMatmulAutotune(doomed, false);
     const runner = await createGpuRunner(doomed, config);
-    const trainer = new Trainer(runner, config, { save: saveTrainingCheckpoint });
+    const trainer = new Trainer(runner, config, { writeCheckpoint: saveTrainingCheckpoint });
     const error = await trainer
       .fit(train, { ...opts(path), callbacks: { onStep: (s) => void (s.step === 7 && doomed.device.destroy()) } })
       .then(() => null, (e: unknown) => e);
@@ -121,7 +121,7 @@ describe('device loss mid-epoch', () => {
     const snapshot = await loadTrainingCheckpoint(path);
     expect(snapshot.position).toEqual({ step: 6, epoch: 2, batch: 0 });
     const resumed = await createGpuRunner(engine, config);
-    const again = new Trainer(resumed, config, { save: saveTrainingCheckpoint });
+    const again = new Trainer(resumed, config, { writeCheckpoint: saveTrainingCheckpoint });
     await again.restore(snapshot);
     const result = await again.fit(train, opts(path));
     expect(result.steps).toBe(6);

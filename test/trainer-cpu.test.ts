@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dataset } from '../src/data/dataset.js';
 import { loadMnist } from '../src/data/mnist-node.js';
 import { parseModelSpec } from '../src/model/spec.js';
-import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint.js';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint-file.js';
 import { createCpuRunner } from '../src/train/cpu-runner.js';
 import type { RunnerConfig } from '../src/train/runner.js';
 import { Trainer, type EpochRecord, type FitOptions } from '../src/train/trainer.js';
@@ -61,7 +61,7 @@ describe('Trainer on the CPU runner', () => {
     await whole.fit(train, fitOptions(4));
 
     const path = join(dir, 'run.safetensors');
-    const first = new Trainer(await createCpuRunner(CONFIG), CONFIG, { save: saveTrainingCheckpoint });
+    const first = new Trainer(await createCpuRunner(CONFIG), CONFIG, { writeCheckpoint: saveTrainingCheckpoint });
     await first.fit(train, { ...fitOptions(2), checkpoint: { path } });
 
     const snap = await loadTrainingCheckpoint(path);

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dataset } from '../src/data/dataset.js';
 import { loadMnist } from '../src/data/mnist-node.js';
 import { parseModelSpec } from '../src/model/spec.js';
-import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint.js';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint-file.js';
 import { createCpuRunner } from '../src/train/cpu-runner.js';
 import { createGpuRunner } from '../src/train/gpu-runner.js';
 import type { RunnerConfig } from '../src/train/runner.js';
@@ -53,7 +53,7 @@ describe('Trainer on the GPU runner', () => {
     expect(result.history[3]!.trainLoss).toBeLessThan(result.history[0]!.trainLoss);
 
     const path = join(dir, 'gpu.safetensors');
-    const first = new Trainer(await createGpuRunner(engine, CONFIG), CONFIG, { save: saveTrainingCheckpoint });
+    const first = new Trainer(await createGpuRunner(engine, CONFIG), CONFIG, { writeCheckpoint: saveTrainingCheckpoint });
     await first.fit(train, { ...fitOptions(2), checkpoint: { path } });
     first.runner.destroy();
     const snap = await loadTrainingCheckpoint(path);

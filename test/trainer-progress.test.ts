@@ -9,7 +9,7 @@ const record: EpochRecord = {
 
 const step = (s: number, batch: number): StepRecord => ({
   step: s, epoch: 1, batch, batches: 10, rows: 128, lr: 1e-3,
-  metrics: { steps: 1, lastStep: s, lossSum: 64, correct: 96, rows: 128, skipped: 0 },
+  metrics: { steps: 1, lastStep: s, lossSum: 64, correct: 96, rows: 128, skipped: 0, loss: 0.5, accuracy: 0.75, invalid: 0 },
 });
 
 describe('progress output', () => {

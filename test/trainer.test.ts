@@ -62,7 +62,7 @@ class FakeRunner implements Runner {
     for (let i = 0; i < g.length; i++) if (this.live[i]) g[i] = Math.fround(Math.cos(i * 0.37 + s.step) * (1 + ids[i % ids.length]!) * 0.01 + this.params[i]! * 0.1);
     this.optimizer.setLr(s.lr);
     this.optimizer.step(this.params, g);
-    const report = { steps: 1, lastStep: s.step, lossSum: s.rows / (1 + s.step), correct: s.rows / 2, rows: s.rows, skipped: 0, gradNorm: 1 };
+    const report = { steps: 1, lastStep: s.step, lossSum: s.rows / (1 + s.step), correct: s.rows / 2, rows: s.rows, skipped: 0, loss: 1 / (1 + s.step), accuracy: 0.5, invalid: 0, gradNorm: 1 };
     if (this.asyncMetrics) this.pending.push(report);
     else for (const l of this.listeners) l(report);
   }
@@ -188,7 +188,7 @@ describe('Trainer loop', () => {
     await expect(trainer.fit(dataset(8), { seed: 0 })).rejects.toThrow(/give epochs or steps/);
     await expect(trainer.fit(dataset(8), { epochs: 1, seed: 0, batchSize: 8 })).rejects.toThrow(/exceeds the runner's batchSize 4/);
     await expect(trainer.fit(dataset(8), { epochs: 1, seed: 0, earlyStopping: { patience: 1 } })).rejects.toThrow(/monitors val_loss but no validation set/);
-    await expect(trainer.fit(dataset(8), { epochs: 1, seed: 0, checkpoint: { path: 'x' } })).rejects.toThrow(/no save hook/);
+    await expect(trainer.fit(dataset(8), { epochs: 1, seed: 0, checkpoint: { path: 'x' } })).rejects.toThrow(/no writeCheckpoint hook/);
     await expect(trainer.fit(dataset(8), { epochs: 1, seed: 0, schedule: 'plateau:unit=step' })).rejects.toThrow(/must step per epoch/);
   });
 });
@@ -205,7 +205,7 @@ describe('Trainer resume', () => {
     const whole = await straight({ epochs: 4 });
     const store = memoryStore();
     const first = new FakeRunner(CONFIG);
-    const t1 = new Trainer(first, CONFIG, { save: store.save });
+    const t1 = new Trainer(first, CONFIG, { writeCheckpoint: store.save });
     await t1.fit(dataset(10), { epochs: 2, seed: 3, schedule: 'warmup:2+cosine:T=12', validation: dataset(3), earlyStopping: { patience: 5 }, checkpoint: { path: 'ck' } });
     const second = new FakeRunner(CONFIG);
     const t2 = new Trainer(second, CONFIG);
@@ -224,7 +224,7 @@ describe('Trainer resume', () => {
     const whole = await straight({ steps: 11 });
     const store = memoryStore();
     const first = new FakeRunner(CONFIG);
-    const t1 = new Trainer(first, CONFIG, { save: store.save });
+    const t1 = new Trainer(first, CONFIG, { writeCheckpoint: store.save });
     await t1.fit(dataset(10), { steps: 4, seed: 3, schedule: 'warmup:2+cosine:T=12', validation: dataset(3), earlyStopping: { patience: 5 }, checkpoint: { path: 'ck' } });
     const snap = store.load('ck');
     expect(snap.position).toEqual({ step: 4, epoch: 1, batch: 1 });
@@ -261,7 +261,7 @@ describe('Trainer interrupted (Ctrl-C in the CLI)', () => {
     const store = memoryStore();
     const first = new FakeRunner(CONFIG);
     const controller = new AbortController();
-    const t1 = new Trainer(first, CONFIG, { save: store.save });
+    const t1 = new Trainer(first, CONFIG, { writeCheckpoint: store.save });
     const result = await t1.fit(dataset(10), {
       epochs: 2, seed: 3, schedule: 'cosine:T=6', signal: controller.signal, checkpoint: { path: 'ck' },
       callbacks: { onStep: (s) => void (s.step === 3 && controller.abort()) },

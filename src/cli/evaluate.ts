@@ -12,7 +12,7 @@ import { loadMnist } from '../data/mnist-node.js';
 import { splitMnist } from '../data/mnist.js';
 import type { Engine } from '../gpu/index.js';
 import type { Dtype } from '../optim/rule.js';
-import { loadTrainingCheckpoint } from '../train/checkpoint.js';
+import { loadTrainingCheckpoint } from '../train/checkpoint-file.js';
 import type { Runner } from '../train/runner.js';
 import { ArgError, parseArgs, processIO, usage, type CliIO, type FlagSpecs } from './args.js';
 import { adapterChoice, checkMnistModel, checkpointSplit, checkSplitFlags } from './checks.js';

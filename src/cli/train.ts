@@ -33,7 +33,8 @@ import { restoreSchedule, scheduleFromSpec, specHelp } from '../schedule/spec.js
 import { gradMagnitudeControl } from '../schedule/grad-magnitude.js';
 import { scheduleHorizon } from '../schedule/horizon.js';
 import { configDiff, type Schedule } from '../schedule/schedule.js';
-import { loadTrainingCheckpoint, NonFiniteStateError, saveTrainingCheckpoint } from '../train/checkpoint.js';
+import { NonFiniteStateError } from '../train/checkpoint.js';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../train/checkpoint-file.js';
 import { createCpuRunner } from '../train/cpu-runner.js';
 import { createGpuRunner } from '../train/gpu-runner.js';
 import { parseEarlyStopping, type EarlyStoppingOptions } from '../train/early-stopping.js';
@@ -202,7 +203,7 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
     const data = splitMnist(mnist, { validation: split.validation, seed: split.seed });
     const validation = data.validation.length > 0 ? data.validation : undefined;
     log(`data: MNIST ${data.train.length} train / ${data.validation.length} validation / ${data.test.length} test (split seed ${split.seed}${resume ? ", the checkpoint's split" : ''})`);
-    const trainer = new Trainer(runner, config, { save: saveTrainingCheckpoint });
+    const trainer = new Trainer(runner, config, { writeCheckpoint: saveTrainingCheckpoint });
     if (resume) {
       await trainer.restore(resume);
       const p = resume.position;

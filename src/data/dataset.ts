@@ -1,8 +1,12 @@
 /**
- * In-memory dataset: N examples of D input values each, with either integer class labels or float targets.
- * Browser-safe. Inputs stay in their given type (bytes for images: normalisation happens on the GPU).
+ * In-memory dataset: N examples of D input values each, with integer class labels, float targets, or neither (inputs
+ * to predict on). Browser-safe. Inputs stay in their given type (bytes for images: normalisation happens on the GPU).
  *
  * Shapes: inputs N×D (row-major, D = product(inputShape)); labels N; targets N×K.
+ *
+ *   Dataset.from({ inputs: [[0.1, 0.2], [0.3, 0.4]], labels: [0, 1] })       // rows of numbers and class ids
+ *   Dataset.from({ inputs: xs, targets: ys })                                // float targets: rows, or one per example
+ *   Dataset.from({ inputs: [[0.5, 0.5]] })                                   // no labels: for predict
  */
 import { Random, Streams } from '../random.js';
 import { BatchSchedule, type BatchScheduleOptions } from './batches.js';
@@ -17,13 +21,33 @@ export interface DatasetInit {
   inputs: InputArray;
   /** Shape of one example, e.g. [28, 28]; D = product. */
   inputShape: readonly number[];
-  /** N class ids in [0, numClasses). Give either labels or targets. */
+  /** N class ids in [0, numClasses). Give labels, targets, or neither (a dataset only to predict on). */
   labels?: LabelArray;
   /** Number of classes; defaults to max(label) + 1. */
   numClasses?: number;
   /** N×K float regression targets. */
   targets?: Float32Array;
   /** K, the size of one target row; required with targets. */
+  targetSize?: number;
+}
+
+/** Plain arrays for `Dataset.from`: no typed arrays, shapes or class counts needed. */
+export interface DatasetArrays {
+  name?: string;
+  /**
+   * One row of D numbers per example (`number[][]`, or typed-array rows), or all N×D values in one flat array
+   * (number[], Float32Array, or Uint8Array bytes) with `inputShape`. Numbers become float32; bytes stay bytes (the
+   * runner scales them on the device: RunnerConfig.inputScale / inputShift).
+   */
+  inputs: readonly ArrayLike<number>[] | ArrayLike<number>;
+  /** One example's shape for flat inputs, e.g. [28, 28]; rows give [D] themselves. */
+  inputShape?: readonly number[];
+  /** One integer class id per example, 0-based. */
+  labels?: ArrayLike<number>;
+  /** Number of classes; default max(label) + 1. */
+  numClasses?: number;
+  /** Float targets: one row of K numbers per example, or one number per example (K = 1), or N×K flat with targetSize. */
+  targets?: readonly ArrayLike<number>[] | ArrayLike<number>;
   targetSize?: number;
 }
 
@@ -59,6 +83,48 @@ export class Dataset {
   /** For a subset: the index of each example in the dataset it was taken from. */
   readonly sourceIndices: Uint32Array | undefined;
 
+  /** A dataset from plain arrays (see DatasetArrays); errors name the row or value that is wrong. */
+  static from(arrays: DatasetArrays): Dataset {
+    const name = arrays.name ?? 'dataset';
+    if (arrays === null || typeof arrays !== 'object') throw new TypeError(`Dataset.from: give { inputs, labels? | targets? }, got ${typeName(arrays)}.`);
+    const x = rowsOrFlat(arrays.inputs, `${name}: inputs`);
+    let inputs: InputArray;
+    let inputShape: readonly number[];
+    if (x.rows) {
+      inputs = x.values instanceof Uint8Array ? x.values : Float32Array.from(x.values);
+      inputShape = arrays.inputShape ?? [x.width];
+    } else {
+      inputs = x.values instanceof Uint8Array || x.values instanceof Float32Array ? x.values : Float32Array.from(x.values);
+      if (!arrays.inputShape) {
+        throw new TypeError(`${name}: inputs is one flat array of ${x.values.length} values: give inputShape (one example's shape, e.g. [2]), or give one row per example.`);
+      }
+      inputShape = arrays.inputShape;
+    }
+    const init: DatasetInit = { name, inputs, inputShape };
+    if (arrays.labels !== undefined) {
+      const l = arrays.labels;
+      if (l === null || typeof l !== 'object' || typeof (l as ArrayLike<number>).length !== 'number') {
+        throw new TypeError(`${name}: labels must be an array of class ids, got ${typeName(l)}.`);
+      }
+      const labels = new Int32Array(l.length);
+      for (let i = 0; i < l.length; i++) {
+        const v = l[i]!;
+        if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) {
+          throw new RangeError(`${name}: labels[${i}] = ${v} is not a class id (an integer >= 0); for float targets give \`targets\` instead.`);
+        }
+        labels[i] = v;
+      }
+      init.labels = labels;
+      if (arrays.numClasses !== undefined) init.numClasses = arrays.numClasses;
+    }
+    if (arrays.targets !== undefined) {
+      const t = rowsOrFlat(arrays.targets, `${name}: targets`);
+      init.targets = t.values instanceof Float32Array ? t.values : Float32Array.from(t.values);
+      init.targetSize = arrays.targetSize ?? (t.rows ? t.width : 1);
+    }
+    return new Dataset(init);
+  }
+
   constructor(init: DatasetInit, sourceIndices?: Uint32Array) {
     const name = init.name ?? 'dataset';
     this.name = name;
@@ -89,8 +155,8 @@ export class Dataset {
     this.sourceIndices = sourceIndices;
 
     const { labels, targets } = init;
-    if ((labels === undefined) === (targets === undefined)) {
-      throw new TypeError(`${name}: give exactly one of labels (class ids) or targets (float rows); got ${labels ? 'both' : 'neither'}.`);
+    if (labels !== undefined && targets !== undefined) {
+      throw new TypeError(`${name}: give labels (class ids) or targets (float rows), not both.`);
     }
     if (labels !== undefined) {
       if (!(labels instanceof Uint8Array || labels instanceof Int32Array)) {
@@ -114,7 +180,7 @@ export class Dataset {
       }
       this.labels = labels;
       this.numClasses = numClasses;
-    } else {
+    } else if (targets !== undefined) {
       const k = init.targetSize;
       if (!(targets instanceof Float32Array)) {
         throw new TypeError(`${name}: targets must be a Float32Array (N×K row-major), got ${typeName(targets)}.`);
@@ -132,13 +198,19 @@ export class Dataset {
     }
   }
 
-  /** Example i: a view of its D input values and its label or target row. */
+  /** Whether the examples carry labels or targets (what training and evaluation need); predict needs neither. */
+  get labelled(): boolean {
+    return this.labels !== undefined || this.targets !== undefined;
+  }
+
+  /** Example i: a view of its D input values and its label or target row (if any). */
   example(i: number): { input: InputArray; label?: number; target?: Float32Array } {
     if (!Number.isInteger(i) || i < 0 || i >= this.length) {
       throw new RangeError(`${this.name}: example index ${i} is outside [0, ${this.length}).`);
     }
     const input = this.inputs.subarray(i * this.exampleSize, (i + 1) * this.exampleSize);
     if (this.labels) return { input, label: this.labels[i]! };
+    if (!this.targets) return { input };
     const k = this.targetSize!;
     return { input, target: this.targets!.subarray(i * k, (i + 1) * k) };
   }
@@ -157,6 +229,7 @@ export class Dataset {
       for (let j = 0; j < indices.length; j++) labels[j] = this.labels[indices[j]!]!;
       return new Dataset({ name, inputs, inputShape: this.inputShape, labels, numClasses: this.numClasses! }, indices.slice());
     }
+    if (!this.targets) return new Dataset({ name, inputs, inputShape: this.inputShape }, indices.slice());
     const k = this.targetSize!;
     const targets = new Float32Array(indices.length * k);
     for (let j = 0; j < indices.length; j++) targets.set(this.targets!.subarray(indices[j]! * k, (indices[j]! + 1) * k), j * k);
@@ -195,6 +268,39 @@ function partSize(value: number, n: number, what: string, name: string): number 
   if (Number.isInteger(value) && value >= 0) return value;
   if (value > 0 && value < 1) return Math.round(value * n);
   throw new RangeError(`${name}: split ${what} = ${value} must be a count (integer >= 0) or a fraction in (0, 1).`);
+}
+
+/** Rows (an array of equal-length arrays) or one flat array of finite-or-not numbers, checked for shape only. */
+function rowsOrFlat(a: unknown, what: string): { rows: boolean; values: ArrayLike<number>; width: number } {
+  if (a === null || typeof a !== 'object' || typeof (a as ArrayLike<unknown>).length !== 'number') {
+    throw new TypeError(`${what} must be an array of rows (number[][]) or a flat array of numbers, got ${typeName(a)}.`);
+  }
+  const arr = a as ArrayLike<unknown>;
+  if (arr.length === 0) throw new RangeError(`${what} is empty: a dataset needs at least one example.`);
+  const first = arr[0];
+  if (typeof first === 'number') {
+    for (let i = 0; i < arr.length; i++) if (typeof arr[i] !== 'number') throw new TypeError(`${what}[${i}] is ${typeName(arr[i])}, not a number.`);
+    return { rows: false, values: arr as ArrayLike<number>, width: 1 };
+  }
+  if (first === null || typeof first !== 'object' || typeof (first as ArrayLike<unknown>).length !== 'number') {
+    throw new TypeError(`${what}[0] is ${typeName(first)}: give rows of numbers (number[][]) or one flat array of numbers.`);
+  }
+  const width = (first as ArrayLike<number>).length;
+  if (width === 0) throw new RangeError(`${what}[0] is an empty row.`);
+  const bytes = first instanceof Uint8Array;
+  const values = bytes ? new Uint8Array(arr.length * width) : new Array<number>(arr.length * width);
+  for (let r = 0; r < arr.length; r++) {
+    const row = arr[r] as ArrayLike<unknown> | null;
+    if (row === null || typeof row !== 'object' || row.length !== width) {
+      throw new RangeError(`${what}[${r}] has ${row === null || typeof row !== 'object' ? typeName(row) : `${row.length} values`}; every row needs ${width} (as row 0).`);
+    }
+    for (let c = 0; c < width; c++) {
+      const v = row[c];
+      if (typeof v !== 'number') throw new TypeError(`${what}[${r}][${c}] is ${typeName(v)}, not a number.`);
+      values[r * width + c] = v;
+    }
+  }
+  return { rows: true, values, width };
 }
 
 function identity(n: number): Uint32Array {

@@ -1,6 +1,7 @@
 /**
- * Training checkpoints: a `TrainingSnapshot` (trainer.ts) as one safetensors file, written and verified by
- * src/checkpoint (format, CRC-32 of every tensor and of the header, atomic write).
+ * Training checkpoints: a `TrainingSnapshot` (trainer.ts) as the bytes of one safetensors file, verified by
+ * src/checkpoint (format, CRC-32 of every tensor and of the header). Browser-safe: files (atomic writes) are
+ * checkpoint-file.ts, in Node; in browsers the bytes go to a download or IndexedDB (checkpoint/browser.ts).
  *
  * Tensors (little-endian, unpadded, C order):
  *   layers.<i>.<role>                         F32, every layer's parameters by name and shape as its kind declares
@@ -31,14 +32,13 @@
  * model's layout, and each metadata field; errors name the file and the field.
  */
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint, type DecodedCheckpoint } from '../checkpoint/safetensors.js';
-import { loadCheckpointFile, saveCheckpointFile } from '../checkpoint/file.js';
 import { PHILOX_ALGORITHM } from '../random.js';
 import { layoutModel } from '../model/layout.js';
-import { modelSizes, validateModelSpec, type ModelSpec } from '../model/spec.js';
+import { describeModel, modelSizes, validateModelSpec, type ModelSpec } from '../model/spec.js';
 import type { OptimizerState } from '../optim/optimizer.js';
 import type { ScheduleState } from '../schedule/schedule.js';
 import type { EarlyStoppingState } from './early-stopping.js';
-import { runnerSeed, type RunnerConfig, type RunnerState } from './runner.js';
+import { runnerSeed, type Runner, type RunnerConfig, type RunnerState } from './runner.js';
 import { RunnerConfigError, validateRunnerConfig } from './runner-checks.js';
 import type { EpochRecord, TrainerPosition, TrainingSnapshot } from './trainer.js';
 
@@ -228,14 +228,37 @@ export function encodeTrainingCheckpoint(s: TrainingSnapshot): Uint8Array {
 
 /** Verifies and decodes checkpoint bytes; `name` (the file) starts every error. */
 export function decodeTrainingCheckpoint(bytes: Uint8Array, name = 'checkpoint'): TrainingSnapshot {
+  if (!(bytes instanceof Uint8Array)) {
+    const got = bytes === null ? 'null' : typeof bytes === 'object' ? (bytes as object).constructor?.name : typeof bytes;
+    throw new TypeError(`${name}: expected the checkpoint's bytes as a Uint8Array (new Uint8Array(arrayBuffer) for an ArrayBuffer), got ${got}`);
+  }
   return snapshotFromCheckpoint(decodeCheckpoint(bytes, { source: name }), name);
 }
 
-/** Writes a snapshot atomically (the Trainer's `save` hook in Node). */
-export async function saveTrainingCheckpoint(path: string, s: TrainingSnapshot): Promise<void> {
-  await saveCheckpointFile(path, snapshotToCheckpoint(s));
+/** The shuffle description of a snapshot taken before any fit: nothing to continue mid-epoch. */
+export function unstartedData(config: RunnerConfig): TrainingSnapshot['data'] {
+  return { seed: runnerSeed(config), batchSize: config.batchSize, dropLast: false, shuffle: true, examples: 0 };
 }
 
-export async function loadTrainingCheckpoint(path: string): Promise<TrainingSnapshot> {
-  return snapshotFromCheckpoint(await loadCheckpointFile(path), path);
+/**
+ * A runner's model and optimizer state as checkpoint bytes: a training checkpoint at position 0 with no history (what
+ * `runner.save()` returns). Trainer.save() also stores the position, schedule and history.
+ */
+export async function runnerCheckpoint(runner: Runner): Promise<Uint8Array> {
+  return encodeTrainingCheckpoint({
+    config: runner.config, state: await runner.exportState(), position: { step: 0, epoch: 0, batch: 0 }, data: unstartedData(runner.config),
+    schedule: null, earlyStopping: null, history: [], device: runner.description,
+  });
+}
+
+/** Decodes checkpoint bytes for a runner or trainer whose model is `model`; a different model is a clear error. */
+export function decodeFor(model: ModelSpec, bytes: Uint8Array, name = 'checkpoint'): TrainingSnapshot {
+  const s = decodeTrainingCheckpoint(bytes, name);
+  if (JSON.stringify(s.config.model) !== JSON.stringify(model)) {
+    throw new CheckpointError(
+      `${name}: the checkpoint holds the model ${describeModel(s.config.model)}, not this one (${describeModel(model)}); ` +
+        'load it with loadTrainer(bytes, { engine }) to get a runner of its own model',
+    );
+  }
+  return s;
 }

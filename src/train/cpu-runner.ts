@@ -13,7 +13,8 @@ import { initParams, initStats } from '../model/params.js';
 import { Optimizer } from '../optim/optimizer.js';
 import { allocate, type Dtype, type FloatArray } from '../ref/dtype.js';
 import { optimizerGroups } from './optimizer-groups.js';
-import { runnerSeed, type EvalResult, type MetricsReport, type Runner, type RunnerConfig, type RunnerState, type StepInput } from './runner.js';
+import { decodeFor, runnerCheckpoint } from './checkpoint.js';
+import { checkWidth, forPrediction, invalidLabelsError, metricMeans, runnerSeed, type EvalResult, type MetricsReport, type Runner, type RunnerConfig, type RunnerState, type StepInput } from './runner.js';
 import { MNIST_NORMALIZATION } from '../kernels/batch.js';
 import { gradMagnitudeLr } from '../schedule/grad-magnitude.js';
 import { checkNotEmpty, checkPermutation, checkRange, checkStepInput, destroyedError, validateRunnerConfig } from './runner-checks.js';
@@ -126,13 +127,14 @@ export class CpuRunner implements Runner {
     this.model.backward(this.params, f, loss.dOut, this.grads, ctx);
     const gradNorm = this.applyGradients(s);
     const finite = Number.isFinite(gradNorm);
+    const sums = { lossSum: loss.lossSum, correct: loss.correct, rows: s.rows };
     const report: MetricsReport = {
       steps: 1,
       lastStep: s.step,
-      lossSum: loss.lossSum,
-      correct: loss.correct,
-      rows: s.rows,
+      ...sums,
       skipped: finite ? 0 : 1,
+      ...metricMeans(this.config.model, sums),
+      invalid: 0, // checked when the data is bound (checkDataset), and the loss throws on any
       gradNorm,
     };
     for (const l of this.listeners) l(report);
@@ -221,9 +223,19 @@ export class CpuRunner implements Runner {
     checkDataset(ds, this.config);
     checkRange(ds.length, start, rows, 'predict');
     const idx = Uint32Array.from({ length: rows }, (_, i) => start + i);
-    const { x } = this.batch(ds, idx, rows);
+    const { x } = this.batch(forPrediction(ds, this.config.model), idx, rows);
     const f = this.model.forward(this.params, this.stats, x, rows, { training: false, seed: runnerSeed(this.config), step: 0 });
     return Float32Array.from(f.out);
+  }
+
+  /** The model and optimizer state as checkpoint bytes (checkpoint.ts: `runnerCheckpoint`); `load` takes them back. */
+  save(): Promise<Uint8Array> {
+    return runnerCheckpoint(this);
+  }
+
+  /** Imports the state in checkpoint bytes (from `save`, `Trainer.save`, or a file) of this same model. */
+  async load(bytes: Uint8Array, name = 'checkpoint'): Promise<void> {
+    await this.importState(decodeFor(this.config.model, bytes, name).state);
   }
 
   async exportState(): Promise<RunnerState> {
@@ -287,20 +299,30 @@ export class CpuRunner implements Runner {
   }
 }
 
-/** The dataset must match the model: input width, and labels for softmax_ce or float targets for mse/bce. */
+/**
+ * The dataset must match the model: input width; labels for softmax_ce, each one the model can output (< its outputs),
+ * or float targets of the model's output width for mse/bce. Runs when data is bound, on both runners.
+ */
 export function checkDataset(ds: Dataset, config: RunnerConfig): void {
   const m = config.model;
-  if (ds.exampleSize !== m.inputs) {
-    const shape = m.inputShape ? ` (shape ${m.inputShape.join('x')})` : '';
-    throw new Error(`dataset '${ds.name}' has ${ds.exampleSize} values per example (shape ${ds.inputShape.join('x')}) but the model takes ${m.inputs} inputs${shape}`);
-  }
-  if (m.loss === 'softmax_ce' && !ds.labels) throw new Error(`dataset '${ds.name}' has no labels; softmax_ce needs integer class labels`);
-  if (m.loss !== 'softmax_ce' && !ds.targets) throw new Error(`dataset '${ds.name}' has no float targets; ${m.loss} needs targets`);
+  checkWidth(ds, m);
+  const unlabelled = ds.labelled ? '' : ' (it is a dataset to predict on; training and evaluation need labels or targets)';
+  if (m.loss === 'softmax_ce' && !ds.labels) throw new Error(`dataset '${ds.name}' has no labels${unlabelled}; softmax_ce needs integer class labels`);
+  if (m.loss !== 'softmax_ce' && !ds.targets) throw new Error(`dataset '${ds.name}' has no float targets${unlabelled}; ${m.loss} needs targets`);
   const outputs = outputSize(m);
-  if (m.loss === 'softmax_ce' && ds.numClasses! > outputs) {
+  if (ds.labels && ds.numClasses! > outputs) {
+    // Labels ≥ outputs would reach the loss kernel as invalid: name the first; else the declared class count is the fault.
+    let bad = 0;
+    let first = -1;
+    for (let i = 0; i < ds.length; i++) {
+      if (ds.labels[i]! >= outputs) {
+        bad++;
+        if (first < 0) first = i;
+      }
+    }
+    if (bad) throw invalidLabelsError(ds, outputs, `${bad} label${bad > 1 ? 's are' : ' is'} (the first: label ${ds.labels[first]} of example ${first})`);
     throw new Error(`dataset '${ds.name}' has ${ds.numClasses} classes but the model has ${outputs} outputs; give the last layer ${ds.numClasses}`);
-  }
-  if (m.loss !== 'softmax_ce' && ds.targetSize !== outputs) {
+  } else if (!ds.labels && ds.targetSize !== outputs) {
     throw new Error(`dataset '${ds.name}' has ${ds.targetSize} targets per example but the model has ${outputs} outputs`);
   }
 }

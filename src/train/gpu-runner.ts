@@ -37,7 +37,8 @@ import { optimizerGroups } from './optimizer-groups.js';
 import { checkNotEmpty, checkPermutation, checkRange, checkStepInput, destroyedError, validateRunnerConfig } from './runner-checks.js';
 import { checkBufferFits, checkGpuRunnerFits, formatBytes } from './gpu-limits.js';
 import { GpuError } from '../gpu/errors.js';
-import { runnerSeed, type EvalResult, type MetricsReport, type Runner, type RunnerConfig, type RunnerState, type StepInput } from './runner.js';
+import { decodeFor, runnerCheckpoint } from './checkpoint.js';
+import { forPrediction, invalidLabelsError, metricMeans, runnerSeed, type EvalResult, type MetricsReport, type Runner, type RunnerConfig, type RunnerState, type StepInput } from './runner.js';
 import { GpuMachine } from '../linalg/gpu-machine.js';
 import type { VectorMachine } from '../linalg/machine.js';
 import type { GpuObjective, GpuPlan } from '../linalg/objective.js';
@@ -215,15 +216,17 @@ export class GpuRunner implements Runner {
       (s: Snapshot) => {
         const mb = mblock(s.data[0]!);
         const skipped = s.data[1] ? new Uint32Array(s.data[1])[0]! : 0;
+        const sums = { lossSum: mb.get('loss_hi') + mb.get('loss_lo'), correct: mb.get('correct'), rows: mb.get('rows') };
         const report: MetricsReport = {
           steps: s.steps,
           lastStep: s.lastStep,
-          lossSum: mb.get('loss_hi') + mb.get('loss_lo'),
-          correct: mb.get('correct'),
-          rows: mb.get('rows'),
+          ...sums,
           skipped: skipped - this.lastSkipped,
+          ...metricMeans(config.model, sums),
+          invalid: mb.get('invalid'),
         };
         this.lastSkipped = skipped;
+        if (report.invalid > 0) this.dataError ??= invalidLabelsError(this.train?.ds, this.outputs, `${report.invalid} labels in the training steps up to ${s.lastStep} are`);
         for (const l of this.listeners) l(report);
       },
       config.metricsEvery ?? 50,
@@ -513,7 +516,13 @@ export class GpuRunner implements Runner {
     }
     await this.ring.drain();
     await this.engine.flush();
+    const error = this.dataError;
+    this.dataError = null;
+    if (error) throw error;
   }
+
+  /** A data error seen in a metrics report (labels the model cannot output), thrown by the next flushMetrics. */
+  private dataError: Error | null = null;
 
   async evaluate(ds: Dataset): Promise<EvalResult> {
     this.alive('evaluate');
@@ -530,7 +539,7 @@ export class GpuRunner implements Runner {
     checkRange(ds.length, start, rows, 'predict');
     const out = new Float32Array(rows * this.outputs);
     const chunk = Math.min(this.config.batchSize, rows);
-    await this.runEval(ds, chunk, { start, rows, out });
+    if (rows > 0) await this.runEval(forPrediction(ds, this.config.model), chunk, { start, rows, out });
     return out;
   }
 
@@ -571,12 +580,23 @@ export class GpuRunner implements Runner {
       }
       const mb = new UniformBlock(metricsLayout(engine), await engine.read(mbuf));
       engine.submit('eval reset', (enc) => enc.clearBuffer(mbuf));
+      if (!predict && mb.get('invalid') > 0) throw invalidLabelsError(ds, this.outputs, `${mb.get('invalid')} labels in evaluation are`);
       return { acc: { loss: mb.get('loss_hi') + mb.get('loss_lo'), correct: mb.get('correct') }, count: total };
     } catch (e) {
       throw engine.lost ?? e; // a lost device fails the map with a bare AbortError
     } finally {
       staging?.destroy();
     }
+  }
+
+  /** The model and optimizer state as checkpoint bytes (checkpoint.ts: `runnerCheckpoint`); `load` takes them back. */
+  save(): Promise<Uint8Array> {
+    return runnerCheckpoint(this);
+  }
+
+  /** Imports the state in checkpoint bytes (from `save`, `Trainer.save`, or a file) of this same model. */
+  async load(bytes: Uint8Array, name = 'checkpoint'): Promise<void> {
+    await this.importState(decodeFor(this.config.model, bytes, name).state);
   }
 
   async exportState(): Promise<RunnerState> {

@@ -11,10 +11,10 @@
  * - State (`RunnerState`) is what a checkpoint stores: parameters, BatchNorm running stats, optimizer state,
  *   the GPU's skipped-step counter, in the layouts of model/layout.ts and optim/optimizer.ts.
  */
-import type { Dataset } from '../data/dataset.js';
+import { Dataset } from '../data/dataset.js';
 import type { VectorMachine } from '../linalg/machine.js';
 import type { OptimizerState } from '../optim/optimizer.js';
-import type { ModelSpec } from '../model/spec.js';
+import { outputSize, type ModelSpec } from '../model/spec.js';
 import type { FirstOrderConfig } from '../optim/registry.js';
 import type { FullBatchConfig } from '../minimize/config.js';
 
@@ -77,8 +77,29 @@ export interface MetricsReport {
   rows: number;
   /** Steps skipped by the non-finite guard among these. */
   skipped: number;
+  /** Mean loss per example over these steps (lossSum / rows), as TF.js's `logs.loss`; NaN when rows is 0. */
+  loss: number;
+  /** Fraction correct over these steps (rows for softmax_ce, every output for bce); NaN for mse. */
+  accuracy: number;
+  /**
+   * Examples whose label the model cannot output (label >= outputs). The GPU loss kernel counts them instead of
+   * reading out of bounds; the runner then fails the run (flushMetrics throws). Checked when data is bound, so 0.
+   */
+  invalid: number;
   /** Global gradient L2 norm of the last step covered (when measured). */
   gradNorm?: number;
+}
+
+/**
+ * Mean loss and accuracy from sums: loss per example; accuracy over rows (softmax_ce) or over every output of every
+ * row (bce, whose `correct` counts outputs); NaN for mse, and NaN when there are no rows.
+ */
+export function metricMeans(model: ModelSpec, sums: { lossSum: number; correct: number; rows: number }): { loss: number; accuracy: number } {
+  const graded = model.loss === 'softmax_ce' ? sums.rows : model.loss === 'bce' ? sums.rows * outputSize(model) : 0;
+  return {
+    loss: sums.rows > 0 ? sums.lossSum / sums.rows : NaN,
+    accuracy: graded > 0 ? sums.correct / graded : NaN,
+  };
 }
 
 export interface EvalResult {
@@ -101,6 +122,8 @@ export interface Runner {
   readonly device: 'cpu' | 'gpu';
   /** e.g. 'cpu float64' or the adapter description. */
   readonly description: string;
+  /** The configuration it was built from (model, batch size, optimizer, seed, ...). */
+  readonly config: RunnerConfig;
   /** Uploads (GPU) or keeps (CPU) the training set; once per fit. */
   setTrainingData(ds: Dataset): Promise<void>;
   /** Installs the order of examples for the next epoch (a permutation of the training set). */
@@ -142,4 +165,45 @@ export function runnerSeed(config: Pick<RunnerConfig, 'seed'>): number {
 export function givenLr(config: Pick<RunnerConfig, 'optimizer'>): number | undefined {
   const lr = (config.optimizer.hyperparams as { lr?: unknown } | undefined)?.lr;
   return typeof lr === 'number' ? lr : undefined;
+}
+
+/**
+ * The error for labels the model cannot output (what the GPU loss kernel counts as `invalid`); `which` says which,
+ * e.g. "7 labels (the first: label 5 of example 1)".
+ */
+export function invalidLabelsError(ds: Dataset | undefined, outputs: number, which: string): Error {
+  return new RangeError(
+    `${ds ? `dataset '${ds.name}': ` : ''}${which} outside [0, ${outputs}): the model has ${outputs} outputs, so labels ` +
+      `must be class ids 0..${outputs - 1} (or give the model more outputs).`,
+  );
+}
+
+/** Each example must have as many values as the model has inputs. */
+export function checkWidth(ds: Dataset, model: ModelSpec): void {
+  if (ds.exampleSize !== model.inputs) {
+    const shape = model.inputShape ? ` (shape ${model.inputShape.join('x')})` : '';
+    throw new Error(`dataset '${ds.name}' has ${ds.exampleSize} values per example (shape ${ds.inputShape.join('x')}) but the model takes ${model.inputs} inputs${shape}`);
+  }
+}
+
+const placeholders = new WeakMap<Dataset, Dataset>();
+
+/**
+ * `ds` as the runners' evaluation path takes it (its width checked against the model's inputs): unchanged if it
+ * carries what the model's loss reads, else the same inputs with zero labels or targets (predict ignores the loss).
+ * Cached per dataset, so repeated predictions reuse the GPU upload.
+ */
+export function forPrediction(ds: Dataset, model: ModelSpec): Dataset {
+  checkWidth(ds, model);
+  if (model.loss === 'softmax_ce' ? ds.labels : ds.targets) return ds;
+  let p = placeholders.get(ds);
+  if (!p) {
+    const base = { name: ds.name, inputs: ds.inputs, inputShape: ds.inputShape };
+    const k = outputSize(model);
+    p = model.loss === 'softmax_ce'
+      ? new Dataset({ ...base, labels: new Uint8Array(ds.length), numClasses: k })
+      : new Dataset({ ...base, targets: new Float32Array(ds.length * k), targetSize: k });
+    placeholders.set(ds, p);
+  }
+  return p;
 }

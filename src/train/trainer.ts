@@ -1,7 +1,7 @@
 /**
  * The device-independent training loop: epochs and steps, learning-rate schedules, metrics, validation, early
  * stopping and checkpoints, over a `Runner` (runner.ts) that does the math on the CPU or the GPU. Browser-safe:
- * `fit` writes checkpoints through the Trainer's `save` hook (in Node: `saveTrainingCheckpoint` from checkpoint.ts),
+ * `fit` writes checkpoints through the Trainer's `writeCheckpoint` hook (in Node: `saveTrainingCheckpoint`, checkpoint-file.ts),
  * never through node:fs itself.
  *
  * One step:
@@ -31,14 +31,16 @@
  * resume, a stop whose best epoch came before the checkpoint keeps the current weights (`restoredBest: false`).
  */
 import { BatchSchedule } from '../data/batches.js';
-import type { Dataset } from '../data/dataset.js';
+import { Dataset } from '../data/dataset.js';
+import { outputSize } from '../model/spec.js';
 import { getRule } from '../optim/registry.js';
+import { decodeFor, encodeTrainingCheckpoint, unstartedData } from './checkpoint.js';
 import type { Schedule, ScheduleConfig, ScheduleState } from '../schedule/schedule.js';
 import { restoreSchedule, scheduleFromSpec } from '../schedule/spec.js';
 import { isFullBatchMethod } from '../minimize/methods.js';
 import { EarlyStopping, type EarlyStoppingOptions, type EarlyStoppingState, type Monitor } from './early-stopping.js';
 import { fitFullBatch } from './full-batch.js';
-import { givenLr, runnerSeed, type EvalResult, type MetricsReport, type Runner, type RunnerConfig, type RunnerState } from './runner.js';
+import { givenLr, metricMeans, runnerSeed, type EvalResult, type MetricsReport, type Runner, type RunnerConfig, type RunnerState } from './runner.js';
 
 export interface TrainerPosition {
   /** Steps taken so far (the global index of the next step). */
@@ -120,6 +122,12 @@ export interface FitOptions {
    */
   schedule?: Schedule | string | ScheduleConfig;
   validation?: Dataset;
+  /**
+   * Hold out this fraction of the training data for validation, 0 < f < 1 (Keras' validation_split). The examples are
+   * chosen by a seeded shuffle (`seed`), not taken from the end, so data ordered by class still validates fairly; the
+   * same data, fraction and seed hold out the same examples on every call. Not together with `validation`.
+   */
+  validationSplit?: number;
   callbacks?: FitCallbacks;
   earlyStopping?: EarlyStoppingOptions | EarlyStopping;
   checkpoint?: CheckpointOptions;
@@ -185,6 +193,27 @@ export interface TrainingSnapshot {
 
 export type SaveHook = (path: string, snapshot: TrainingSnapshot) => Promise<void>;
 
+/** What predict takes: a Dataset, rows of numbers (`number[][]`), or N × (the model's inputs) values in one array. */
+export type PredictInput = Dataset | readonly ArrayLike<number>[] | readonly number[] | Float32Array | Uint8Array;
+
+/** Row-wise softmax of an N×K array, in double: exp(z − max) / Σ exp(z − max). */
+function softmaxRows(z: Float32Array, k: number): Float32Array {
+  const p = new Float32Array(z.length);
+  for (let r = 0; r < z.length; r += k) {
+    let max = -Infinity;
+    for (let j = 0; j < k; j++) max = Math.max(max, z[r + j]!);
+    let sum = 0;
+    for (let j = 0; j < k; j++) sum += Math.exp(z[r + j]! - max);
+    for (let j = 0; j < k; j++) p[r + j] = Math.exp(z[r + j]! - max) / sum;
+  }
+  return p;
+}
+
+/** Element-wise logistic sigmoid 1 / (1 + e^−z), written to stay finite for large |z|. */
+function sigmoid(z: Float32Array): Float32Array {
+  return z.map((v) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v))));
+}
+
 /** Lets the event loop run (metrics listeners, progress output) without waiting on the device. */
 const yieldToEventLoop = (): Promise<void> =>
   new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
@@ -240,8 +269,11 @@ export class Trainer {
   /** The schedule of the last fit (its state goes into checkpoints). */
   schedule: Schedule | undefined;
   earlyStopping: EarlyStopping | undefined;
-  /** Writes a checkpoint file; the CLI sets it to saveTrainingCheckpoint (checkpoint.ts). Required for `fit({checkpoint})`. */
-  save: SaveHook | undefined;
+  /**
+   * Writes a checkpoint file for `fit({ checkpoint: { path } })`; in Node, saveTrainingCheckpoint (checkpoint-file.ts)
+   * writes it atomically. Elsewhere, `save()` gives the same checkpoint as bytes.
+   */
+  writeCheckpoint: SaveHook | undefined;
   private data: TrainingSnapshot['data'] | undefined;
   private pendingSchedule: ScheduleState | null = null;
   private pendingEarlyStopping: EarlyStoppingState | null = null;
@@ -250,10 +282,10 @@ export class Trainer {
   private inCallback = false;
   private lastSaved: { path: string; step: number } | null = null;
 
-  constructor(runner: Runner, config: RunnerConfig, options: { save?: SaveHook } = {}) {
+  constructor(runner: Runner, config: RunnerConfig = runner.config, options: { writeCheckpoint?: SaveHook } = {}) {
     this.runner = runner;
     this.config = config;
-    this.save = options.save;
+    this.writeCheckpoint = options.writeCheckpoint;
   }
 
   /**
@@ -289,12 +321,11 @@ export class Trainer {
   }
 
   private async capture(): Promise<TrainingSnapshot> {
-    if (!this.data) throw new Error('Trainer.snapshot: nothing to snapshot before the first fit (or restore)');
     return {
       config: this.config,
       state: await this.runner.exportState(),
       position: { ...this.position },
-      data: { ...this.data },
+      data: { ...(this.data ?? unstartedData(this.config)) },
       schedule: this.schedule?.state() ?? this.pendingSchedule,
       earlyStopping: this.earlyStopping?.state() ?? this.pendingEarlyStopping,
       history: this.history.map((r) => ({ ...r })),
@@ -302,28 +333,84 @@ export class Trainer {
     };
   }
 
+  /**
+   * The whole training state as the bytes of a checkpoint (a `.safetensors` file: weights, optimizer state, position,
+   * schedule, history, and the configuration): keep it in IndexedDB (ModelStore), download it (downloadBytes), send it
+   * from a Worker, or write it to a file. `loadTrainer(bytes, { engine })` rebuilds a trainer from it, in a browser or
+   * in Node; `load(bytes)` restores it into this one.
+   */
+  async save(): Promise<Uint8Array> {
+    return encodeTrainingCheckpoint(await this.snapshot());
+  }
+
+  /** Restores checkpoint bytes of the same model (weights, optimizer, position, history); the next fit continues. */
+  async load(bytes: Uint8Array, name = 'checkpoint'): Promise<void> {
+    await this.restore(decodeFor(this.config.model, bytes, name));
+  }
+
   async evaluate(ds: Dataset): Promise<EvalResult> {
     this.notFitting('evaluate');
     return this.runner.evaluate(ds);
   }
 
-  /** Model outputs for every example of ds (N×K row-major: logits for softmax_ce). */
-  async predict(ds: Dataset): Promise<Float32Array> {
+  /**
+   * Model outputs for every example, N×K row-major (K = the model's outputs): logits for softmax_ce and bce, the
+   * predictions for mse. `x` is a Dataset (labels, if any, are not used) or plain inputs: rows of numbers, or one flat
+   * array of N × (the model's inputs) values.
+   */
+  async predict(x: PredictInput): Promise<Float32Array> {
     this.notFitting('predict');
+    const ds = this.asDataset(x);
     return this.runner.predict(ds, 0, ds.length);
   }
 
+  /**
+   * Probabilities, N×K row-major: the softmax of each row for softmax_ce (each row sums to 1), the sigmoid of each
+   * output for bce (K independent yes/no probabilities). Computed from `predict`'s outputs in double precision.
+   */
+  async predictProba(x: PredictInput): Promise<Float32Array> {
+    const loss = this.config.model.loss;
+    if (loss === 'mse') throw new Error("predictProba: the model's loss is mse (regression), whose outputs are not probabilities; use predict");
+    const out = await this.predict(x);
+    return loss === 'bce' ? sigmoid(out) : softmaxRows(out, outputSize(this.config.model));
+  }
+
   /** Predicted class of every example (argmax of the outputs). */
-  async predictClasses(ds: Dataset): Promise<Int32Array> {
-    const out = await this.predict(ds);
-    const k = out.length / Math.max(ds.length, 1);
-    const classes = new Int32Array(ds.length);
-    for (let i = 0; i < ds.length; i++) {
+  async predictClasses(x: PredictInput): Promise<Int32Array> {
+    const out = await this.predict(x);
+    const k = outputSize(this.config.model);
+    const n = out.length / k;
+    const classes = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
       let best = 0;
       for (let j = 1; j < k; j++) if (out[i * k + j]! > out[i * k + best]!) best = j;
       classes[i] = best;
     }
     return classes;
+  }
+
+  private asDataset(x: PredictInput): Dataset {
+    if (x instanceof Dataset) return x;
+    const rows = Array.isArray(x) && x.length > 0 && typeof x[0] !== 'number';
+    // Rows carry their width (checked against the model's inputs when bound); flat values are cut into the model's.
+    return Dataset.from(rows ? { name: 'predict', inputs: x } : { name: 'predict', inputs: x, inputShape: this.config.model.inputShape ?? [this.config.model.inputs] });
+  }
+
+  private held: { from: Dataset; fraction: number; seed: number; parts: { train: Dataset; validation: Dataset } } | undefined;
+
+  /** The training and validation parts of `validationSplit` (kept, so the next fit reuses the same datasets). */
+  private heldOut(from: Dataset, fraction: number, seed: number): { train: Dataset; validation: Dataset } {
+    if (typeof fraction !== 'number' || !(fraction > 0 && fraction < 1)) {
+      throw new RangeError(`fit: validationSplit must be a fraction in (0, 1), e.g. 0.2, got ${fraction}`);
+    }
+    const h = this.held;
+    if (h && h.from === from && h.fraction === fraction && h.seed === seed) return h.parts;
+    const { train, validation } = from.split({ validation: fraction, seed });
+    if (validation.length === 0 || train.length === 0) {
+      throw new RangeError(`fit: validationSplit ${fraction} of ${from.length} examples leaves ${train.length} to train on and ${validation.length} to validate`);
+    }
+    this.held = { from, fraction, seed, parts: { train, validation } };
+    return this.held.parts;
   }
 
   private buildSchedule(spec: FitOptions['schedule']): Schedule {
@@ -378,6 +465,14 @@ export class Trainer {
   }
 
   private async fitOnce(train: Dataset, opts: FitOptions): Promise<FitResult> {
+    const seed = opts.seed ?? runnerSeed(this.config);
+    if (opts.validationSplit !== undefined) {
+      if (opts.validation) throw new Error('fit: give validation (a dataset) or validationSplit (a fraction of the training data), not both');
+      const parts = this.heldOut(train, opts.validationSplit, seed);
+      train = parts.train;
+      opts = { ...opts, validation: parts.validation, validationSplit: undefined };
+    }
+    const validation = opts.validation;
     // LBFGS and the other methods of src/minimize/ take the whole training set per step (full-batch.ts).
     if (isFullBatchMethod(this.config.optimizer.name)) return fitFullBatch(this, train, opts);
     checkCount(opts.epochs, 'epochs');
@@ -387,7 +482,6 @@ export class Trainer {
     if (batchSize > this.config.batchSize) {
       throw new Error(`fit: batchSize ${batchSize} exceeds the runner's batchSize ${this.config.batchSize} (its buffers are sized for that)`);
     }
-    const seed = opts.seed ?? runnerSeed(this.config);
     const split = opts.split ?? this.data?.split;
     const data: TrainingSnapshot['data'] = {
       seed, batchSize, dropLast: opts.dropLast ?? false, shuffle: opts.shuffle ?? true, examples: train.length, ...(split ? { split } : {}),
@@ -409,13 +503,15 @@ export class Trainer {
     }
     const checkpointEvery = opts.checkpoint?.every ?? 1;
     if (opts.checkpoint) {
-      if (!this.save) throw new Error('fit: checkpoint given but the Trainer has no save hook (new Trainer(runner, config, { save }))');
+      if (!this.writeCheckpoint) {
+        throw new Error('fit: checkpoint given but the Trainer has no writeCheckpoint hook (new Trainer(runner, config, { writeCheckpoint })); or save() the bytes yourself');
+      }
       checkCount(checkpointEvery, 'checkpoint.every');
     }
     const schedule = this.buildSchedule(opts.schedule);
-    const earlyStopping = this.buildEarlyStopping(opts.earlyStopping, opts.validation);
-    const scheduleMetric: Monitor = opts.scheduleMetric ?? (opts.validation ? 'val_loss' : 'train_loss');
-    if (schedule.needs === 'metric' && scheduleMetric.startsWith('val_') && !opts.validation) {
+    const earlyStopping = this.buildEarlyStopping(opts.earlyStopping, validation);
+    const scheduleMetric: Monitor = opts.scheduleMetric ?? (validation ? 'val_loss' : 'train_loss');
+    if (schedule.needs === 'metric' && scheduleMetric.startsWith('val_') && !validation) {
       throw new Error(`fit: schedule '${schedule.name}' is fed ${scheduleMetric} but no validation set was given`);
     }
     this.schedule = schedule;
@@ -441,7 +537,7 @@ export class Trainer {
       (opts.epochs !== undefined && this.position.epoch >= opts.epochs) || (opts.steps !== undefined && this.position.step >= opts.steps);
     const save = async () => {
       if (!opts.checkpoint) return;
-      await this.save!(opts.checkpoint.path, await this.capture());
+      await this.writeCheckpoint!(opts.checkpoint.path, await this.capture());
       this.lastSaved = { path: opts.checkpoint.path, step: this.position.step };
       cb.onCheckpoint?.({ path: opts.checkpoint.path, position: { ...this.position } });
     };
@@ -498,21 +594,22 @@ export class Trainer {
         }
         result.steps += steps;
         result.seconds += seconds;
+        const means = metricMeans(this.config.model, acc);
         const record: EpochRecord = {
           epoch: epochNumber,
           steps,
           totalSteps: this.position.step,
-          trainLoss: acc.rows > 0 ? acc.lossSum / acc.rows : NaN,
-          trainAccuracy: classification && acc.rows > 0 ? acc.correct / acc.rows : NaN,
+          trainLoss: means.loss,
+          trainAccuracy: means.accuracy,
           lr,
           seconds,
           stepsPerSecond: seconds > 0 ? steps / seconds : 0,
           skipped: acc.skipped,
         };
         if (!complete) record.partial = true;
-        if (opts.validation) {
+        if (validation) {
           const v0 = performance.now();
-          const v = await this.runner.evaluate(opts.validation);
+          const v = await this.runner.evaluate(validation);
           record.valLoss = v.loss;
           record.valAccuracy = classification ? v.accuracy : NaN;
           record.valSeconds = (performance.now() - v0) / 1000;
