@@ -3,13 +3,14 @@
  * see the same module for every shader, with no per-shader step: a `.wgsl` file becomes
  *
  *   import { registerWgsl } from '<root>/src/gpu/layout.ts';
- *   export default registerWgsl("<text without comments>", <layout reflected now>);
+ *   export default registerWgsl("<text without comments>", <layout reflected now, packed: gpu/layout.ts>);
  *
  * with the call marked pure, so a bundler may drop a shader no kernel uses (then nothing needs its layout).
  * Comments are removed without moving any code: a comment that ends its line is cut, one followed by code on the same
  * line is replaced by spaces, and every newline stays. Line and column numbers of the compiler's messages are those
  * of the original file, which is what the engine reports (file:line:column).
  */
+import { packLayout } from '../src/gpu/layout.js';
 import type { WgslFile } from '../src/gpu/source.js';
 import { reflectWgsl } from './wgsl-reflect.js';
 
@@ -67,7 +68,7 @@ export function wgslModule(text: string, file: string, registerFrom: string): st
   } catch (e) {
     throw new Error(`${file}: WGSL reflection failed: ${(e as Error).message}`);
   }
-  return `import { registerWgsl } from ${JSON.stringify(registerFrom)};\nexport default /* @__PURE__ */ registerWgsl(${JSON.stringify(code)}, ${JSON.stringify(layout)});\n`;
+  return `import { registerWgsl } from ${JSON.stringify(registerFrom)};\nexport default /* @__PURE__ */ registerWgsl(${JSON.stringify(code)}, ${JSON.stringify(packLayout(layout))});\n`;
 }
 
 /** A WGSL file made in code (tests), as the loader would have made it: comments stripped, layout attached. */

@@ -58,14 +58,58 @@ export interface ModuleInfo {
   overrides: string[];
 }
 
+/**
+ * A ModuleInfo as the loader emits it, without repeats: each struct once (bindings name it), each field and binding
+ * as a tuple. `packLayout` and `unpackLayout` convert; the bundle carries this form.
+ */
+export interface PackedLayout {
+  /** struct name → [size, [field, offset, size, scalar, count, stride][]] */
+  s: Record<string, [number, [string, number, number, FieldLayout['scalar'], number, number][]]>;
+  /** entry point → [binding name, group, binding, kind, struct name or ''][] */
+  e: Record<string, [string, number, number, BindingKind, string][]>;
+  /** override constants */
+  o: string[];
+}
+
+export function packLayout(m: ModuleInfo): PackedLayout {
+  const s: PackedLayout['s'] = {};
+  const pack = (st: StructLayout) => (s[st.name] = [st.size, Object.entries(st.fields).map(([n, f]) => [n, f.offset, f.size, f.scalar, f.count, f.stride])]);
+  Object.values(m.structs).forEach(pack);
+  const e: PackedLayout['e'] = {};
+  for (const [name, entry] of Object.entries(m.entries)) {
+    e[name] = entry.bindings.map((b) => {
+      if (b.struct && !(b.struct.name in s)) pack(b.struct);
+      return [b.name, b.group, b.binding, b.kind, b.struct?.name ?? ''];
+    });
+  }
+  return { s, e, o: m.overrides };
+}
+
+export function unpackLayout(p: PackedLayout): ModuleInfo {
+  const structs: Record<string, StructLayout> = {};
+  for (const [name, [size, fields]] of Object.entries(p.s)) {
+    structs[name] = { name, size, fields: Object.fromEntries(fields.map(([n, offset, fsize, scalar, count, stride]) => [n, { offset, size: fsize, scalar, count, stride }])) };
+  }
+  const entries: Record<string, EntryInfo> = {};
+  for (const [name, bindings] of Object.entries(p.e)) {
+    entries[name] = {
+      name,
+      bindings: bindings.map(([n, group, binding, kind, struct]) => ({ name: n, group, binding, kind, ...(struct ? { struct: structs[struct]! } : {}) })),
+      overrides: p.o,
+    };
+  }
+  // Structs only bindings use (wgsl_reflect lists module structs; a binding's type may be one too) stay in `structs`.
+  return { entries, structs, overrides: p.o };
+}
+
 const layouts = new Map<string, ModuleInfo>();
 
 /**
  * Records the build-time layout of a shader's text and returns the text. Called by the code the `.wgsl` loader
  * emits; a program never needs to call it (a WgslFile made in code can carry its `layout` instead).
  */
-export function registerWgsl(text: string, layout: ModuleInfo): string {
-  layouts.set(text, layout);
+export function registerWgsl(text: string, layout: PackedLayout): string {
+  layouts.set(text, unpackLayout(layout));
   return text;
 }
 
