@@ -104,7 +104,7 @@ describe('training on your own data (CPU runner)', () => {
     const classes = await trainer.predictClasses(xs);
     const accuracy = classes.reduce((n, c, i) => n + (c === ys[i] ? 1 : 0), 0) / ys.length;
     expect(accuracy, 'training accuracy on the spirals').toBeGreaterThan(0.8);
-    await expect(trainer.predict([[1, 2, 3]])).rejects.toThrow("dataset 'predict' has 3 values per example but the model takes 2 inputs");
+    await expect(trainer.predict([[1, 2, 3]])).rejects.toThrow("dataset 'predict' has 3 values per example (shape 3) but the model takes 2 inputs");
   });
 
   it('predictProba is the sigmoid for bce and refuses mse', async () => {

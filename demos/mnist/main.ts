@@ -262,7 +262,7 @@ async function train(): Promise<DemoResult> {
       callbacks: {
         onMetrics(m: MetricsReport) {
           if (m.rows === 0) return;
-          curve.windows.push({ step: m.lastStep + 1, loss: m.lossSum / m.rows, accuracy: m.correct / m.rows });
+          curve.windows.push({ step: m.lastStep + 1, loss: m.loss, accuracy: m.accuracy });
           drawCurve(curve);
         },
         onStep(s) {

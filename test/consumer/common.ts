@@ -4,7 +4,7 @@
  * from the packed tarball). It trains a classifier of two spirals and a blob on data made here, predicts, saves the
  * model as bytes, loads them into a new trainer and predicts again.
  */
-import { Dataset, Trainer, createGpuRunner, loadTrainer, parseModelSpec, type Engine, type EpochRecord, type RunnerConfig } from 'wgtrain';
+import { Dataset, Trainer, createGpuRunner, dense, loadTrainer, relu, sequential, type Engine, type EpochRecord, type RunnerConfig } from 'wgtrain';
 
 /** Class 0 and 1: interleaved spiral arms; class 2: a blob in the middle. Rows of [x, y], generated class by class. */
 export function spirals(perClass: number): { xs: number[][]; ys: number[] } {
@@ -25,7 +25,7 @@ export function spirals(perClass: number): { xs: number[][]; ys: number[] } {
 export const PROBE: number[][] = [[0, 0], [0.5, 0.1], [-0.5, -0.1], [0.2, -0.7], [-0.3, 0.6], [0.9, 0.9]];
 
 export const CONFIG: RunnerConfig = {
-  model: parseModelSpec('2-24-24-3:relu'),
+  model: sequential([dense(24), relu(), dense(24), relu(), dense(3)], { inputs: 2 }),
   batchSize: 32,
   optimizer: { name: 'Adam', hyperparams: { lr: 0.02 } },
 };
