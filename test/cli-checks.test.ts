@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadMnist } from '../src/data/mnist-node.js';
-import { createEngine } from '../src/gpu/index.js';
+import { createEngine } from '../src/gpu/node.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint-file.js';
 import { runCli as run } from './helpers/cli.js';
 

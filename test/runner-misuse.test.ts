@@ -15,7 +15,7 @@ import { createGpuRunner } from '../src/train/gpu-runner.js';
 import type { Runner, RunnerConfig } from '../src/train/runner.js';
 import { RunnerConfigError, validateRunnerConfig } from '../src/train/runner-checks.js';
 import { Trainer } from '../src/train/trainer.js';
-import { createEngine } from '../src/gpu/index.js';
+import { createEngine } from '../src/gpu/node.js';
 import { gpu } from './helpers/gpu.js';
 
 afterAll(async () => (await gpu()).destroy());

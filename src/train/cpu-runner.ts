@@ -220,10 +220,10 @@ export class CpuRunner implements Runner {
 
   async predict(ds: Dataset, start = 0, rows = ds.length - start): Promise<Float32Array> {
     this.alive('predict');
-    checkDataset(ds, this.config);
+    const data = forPrediction(ds, this.config.model); // labels are not needed (nor checked) to predict
     checkRange(ds.length, start, rows, 'predict');
     const idx = Uint32Array.from({ length: rows }, (_, i) => start + i);
-    const { x } = this.batch(forPrediction(ds, this.config.model), idx, rows);
+    const { x } = this.batch(data, idx, rows);
     const f = this.model.forward(this.params, this.stats, x, rows, { training: false, seed: runnerSeed(this.config), step: 0 });
     return Float32Array.from(f.out);
   }
