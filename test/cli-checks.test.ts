@@ -22,8 +22,8 @@ vi.mock('../src/data/mnist-node.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../src/data/mnist-node.js')>();
   return { ...real, loadMnist: vi.fn(real.loadMnist) };
 });
-vi.mock('../src/gpu/index.js', async (importOriginal) => {
-  const real = await importOriginal<typeof import('../src/gpu/index.js')>();
+vi.mock('../src/gpu/node.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../src/gpu/node.js')>();
   return { ...real, createEngine: vi.fn(real.createEngine) };
 });
 
