@@ -143,15 +143,28 @@ export async function lockstep(g: GpuRunner, config: RunnerConfig, ds: Dataset, 
   return losses;
 }
 
-/** runner.evaluate(ds) against the bounded float64 forward on the runner's own parameters (evaluation mode). */
-export async function expectEvaluateWithin(runner: Runner, config: RunnerConfig, ds: Dataset, what: string): Promise<void> {
+/** The bounded float64 evaluation-mode forward of ds (labelled) on the runner's own parameters. */
+async function boundedForward(runner: Runner, config: RunnerConfig, ds: Dataset): Promise<ReturnType<BoundedModel['step']>> {
   const state = await runner.exportState();
-  const got = await runner.evaluate(ds);
   const ref64 = await createCpuRunner(config, { dtype: 'float64' });
   const idx = Uint32Array.from({ length: ds.length }, (_, i) => i);
   const { x, targets } = await batchOf(ref64, ds, idx, ds.length, config);
-  const ref = new BoundedModel(config.model).step(state.params, state.stats, x, ds.length, targets, { training: false, seed: runnerSeed(config), step: 0 });
+  ref64.destroy();
+  return new BoundedModel(config.model).step(state.params, state.stats, x, ds.length, targets, { training: false, seed: runnerSeed(config), step: 0 });
+}
+
+/** runner.evaluate(ds) against the bounded float64 forward on the runner's own parameters (evaluation mode). */
+export async function expectEvaluateWithin(runner: Runner, config: RunnerConfig, ds: Dataset, what: string): Promise<void> {
+  const ref = await boundedForward(runner, config, ds);
+  const got = await runner.evaluate(ds);
   const graded = config.model.loss === 'bce' ? ds.length * ds.targetSize! : ds.length;
   expectMetrics({ lossSum: got.loss * ds.length, correct: Math.round(got.accuracy * graded) }, ref, `${what}: evaluate`);
-  ref64.destroy();
+}
+
+/** runner.predict(ds) (ds labelled) against the bounded float64 forward on the runner's own parameters; returns it. */
+export async function expectPredictWithin(runner: Runner, config: RunnerConfig, ds: Dataset, what: string): Promise<Float32Array> {
+  const ref = await boundedForward(runner, config, ds);
+  const got = await runner.predict(ds);
+  expectWithin(got, ref.out, `${what}: predictions`);
+  return got;
 }
