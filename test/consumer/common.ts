@@ -1,7 +1,7 @@
 /**
  * The consumer app's own code, shared by its page, its Worker and its Node script: everything it knows of wgtrain
- * comes from `import ... from 'wgtrain'`, as in an app that ran `npm install wgtrain` (test/package.test.ts builds it
- * from the packed tarball). It trains a classifier of two spirals and a blob on data made here, predicts, saves the
+ * comes from `import ... from 'wgtrain'`, as in an app that ran `npm install wgtrain` (test/browser-package.test.ts
+ * builds it from the packed tarball). It trains a classifier of two spirals and a blob on data made here, predicts, saves the
  * model as bytes, loads them into a new trainer and predicts again.
  */
 import { Dataset, Trainer, createGpuRunner, dense, loadTrainer, relu, sequential, type Engine, type EpochRecord, type RunnerConfig } from 'wgtrain';

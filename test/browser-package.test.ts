@@ -9,6 +9,8 @@
  *   - run in headless Chromium: the same in the page and in a dedicated Worker, models kept in IndexedDB, a download,
  *     and models crossing between the browser and Node with the same predictions;
  *   - and with navigator.gpu present but no adapter, the error names --enable-unsafe-webgpu and chrome://gpu.
+ * Named browser-*: it needs Chromium (and npm), so runs where there is no browser leave it out with the other browser
+ * tests (scripts/device-check.sh excludes test files named browser*.test.ts).
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
