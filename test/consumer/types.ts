@@ -8,6 +8,10 @@ export const wrongKey: OptimizerConfig = { name: 'Adam', hyperparams: { momentum
 export const wrongName: OptimizerConfig = { name: 'adam' };
 // @ts-expect-error nesterov is a boolean
 export const wrongType: OptimizerConfig = { name: 'SGD', hyperparams: { momentum: 0.9, nesterov: 1 } };
+// Full-batch methods take their own keyword arguments.
+export const lbfgs: OptimizerConfig = { name: 'LBFGS', hyperparams: { history_size: 10, line_search_fn: 'strong_wolfe' } };
+// @ts-expect-error NonlinearCG's variant is 'PR+' or 'FR'
+export const ncg: OptimizerConfig = { name: 'NonlinearCG', hyperparams: { variant: 'HS' } };
 export const rpropKeys: (keyof OptimizerHyperparams['Rprop'])[] = ['lr', 'etas', 'step_sizes', 'maximize'];
 // seed is optional (0 by default).
 export const noSeed: Omit<RunnerConfig, 'model'> = { batchSize: 8, optimizer: { name: 'SGD' } };
