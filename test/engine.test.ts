@@ -3,7 +3,7 @@
  * label, device loss as a DeviceLostError, uniforms written by field name only, and buffer accounting back to zero.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { DeviceLostError, GpuError, ShaderCompileError, UniformBlock, defineKernel } from '../src/gpu/index.js';
+import { DeviceLostError, GpuError, ShaderCompileError, UniformBlock, createEngine as createPlatformEngine, defineKernel } from '../src/gpu/index.js';
 import { createEngine } from '../src/gpu/node.js';
 import { wgslFile } from '../tools/wgsl-loader.js';
 import { reflectWgsl } from '../tools/wgsl-reflect.js';
@@ -64,6 +64,14 @@ describe('engine errors and accounting', () => {
     expect(() => u.set({ m: 1 })).toThrow(/has no field 'm'/);
     expect(() => u.set({ n: 1.5 })).toThrow(/non-integer/);
     expect(() => u.set({ v: [1, 2] })).toThrow(/holds 4 value/);
+  });
+
+  it('the platform createEngine (gpu/index.ts, what library code calls) finds Dawn once the Node side is loaded', async () => {
+    const lines: string[] = [];
+    const e = await createPlatformEngine({ log: (line) => lines.push(line) });
+    expect(e.info.via).not.toMatch(/navigator\.gpu/);
+    expect(lines).toHaveLength(1);
+    e.destroy();
   });
 
   it('device loss turns into a DeviceLostError, and destroy() frees every buffer', async () => {

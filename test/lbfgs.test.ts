@@ -18,7 +18,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createEngine, type Engine } from '../src/gpu/index.js';
+import type { Engine } from '../src/gpu/index.js';
+import { createEngine } from '../src/gpu/node.js';
 import { CpuMachine } from '../src/linalg/cpu-machine.js';
 import { GpuMachine } from '../src/linalg/gpu-machine.js';
 import { NonFiniteError } from '../src/minimize/errors.js';

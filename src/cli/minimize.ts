@@ -11,7 +11,8 @@
  * Exit status: 0 converged or ran its steps, 1 stalled or failed (the reason on stderr), 2 bad arguments.
  * The logic lives in src/minimize/minimize.ts; this module parses and prints.
  */
-import { createEngine, type Engine } from '../gpu/index.js';
+import type { Engine } from '../gpu/index.js';
+import { createEngine } from '../gpu/node.js';
 import { METHODS } from '../minimize/methods.js';
 import { minimize, type IterateRecord } from '../minimize/minimize.js';
 import { getRule } from '../optim/registry.js';

@@ -40,12 +40,23 @@ const RAISED_LIMITS = [
   'maxComputeWorkgroupsPerDimension',
 ] as const;
 
+let platform: { acquire: AdapterSource; log: (line: string) => void } = { acquire: acquireAdapter, log: (line) => console.info(line) };
+
 /**
- * An engine on the adapter `navigator.gpu` gives (browsers and workers). In Node, `createEngine` from wgtrain's Node
- * entry (gpu/node.ts) finds Dawn's adapter instead, with the SwiftShader fallback.
+ * Where `createEngine` finds its adapter and reports it: `navigator.gpu` and console.info by default; wgtrain's Node
+ * entry (gpu/node.ts) installs Dawn's acquisition and stderr when it loads, so code that creates engines itself
+ * (minimize without an engine, function traces) gets the platform's adapter without importing Node code here.
+ */
+export function setAdapterSource(acquire: AdapterSource, log: (line: string) => void): void {
+  platform = { acquire, log };
+}
+
+/**
+ * An engine on the platform's adapter: `navigator.gpu` in browsers and workers; in Node (wgtrain's Node entry), Dawn's,
+ * with the SwiftShader fallback.
  */
 export function createEngine(options: EngineOptions = {}): Promise<Engine> {
-  return createEngineWith(acquireAdapter, options, (line) => console.info(line));
+  return createEngineWith(platform.acquire, options, platform.log);
 }
 
 /** An engine on the adapter `acquire` finds; `defaultLog` takes the adapter report unless `options.log` is given. */

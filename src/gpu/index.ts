@@ -1,4 +1,4 @@
-export { createEngine, Engine, type EngineOptions, type AdapterSummary } from './engine.js';
+export { createEngine, setAdapterSource, Engine, type EngineOptions, type AdapterSummary } from './engine.js';
 export { Kernel, defineKernel, resourceBytes, definedKernels, checkBindings, grid1d, align, UniformBuffer, type KernelDef, type Resource } from './kernel.js';
 export { composeLayout, layoutOf, registerWgsl, type ModuleInfo, type EntryInfo, type BindingInfo, type StructLayout, type FieldLayout, type BindingKind } from './layout.js';
 export { UniformBlock, type FieldValue } from './uniforms.js';

@@ -4,11 +4,16 @@
  * browser-safe ones of gpu/index.ts; Node tests and tools import them from here.
  */
 import { acquireNodeAdapter } from './acquire-node.js';
-import { createEngineWith, type Engine, type EngineOptions } from './engine.js';
+import { createEngineWith, setAdapterSource, type Engine, type EngineOptions } from './engine.js';
 
 export { acquireNodeAdapter as acquireAdapter };
 
+const stderr = (line: string): void => void process.stderr.write(line + '\n');
+
+// Engines the library creates by itself (gpu/engine.ts createEngine) use Dawn from now on.
+setAdapterSource(acquireNodeAdapter, stderr);
+
 /** An engine on the best adapter Node has: hardware through Dawn, else SwiftShader. Reports it on stderr. */
 export function createEngine(options: EngineOptions = {}): Promise<Engine> {
-  return createEngineWith(acquireNodeAdapter, options, (line) => process.stderr.write(line + '\n'));
+  return createEngineWith(acquireNodeAdapter, options, stderr);
 }

@@ -12,3 +12,4 @@ export { HessianVector, type HessianMode } from './hvp.js';
 export { strongWolfe, cubicInterpolate, type Trial, type StrongWolfeOptions, type LineSearchResult } from './line-search.js';
 export { runFunctionTrace, traceOnMachine, parseFunctionSpec, type FunctionTraceSpec, type FunctionTraceResult } from './trace.js';
 export { MinimizeError, NonFiniteError, DescentDirectionError } from './errors.js';
+export type { FullBatchConfig, FullBatchHyperparams } from './config.js';
