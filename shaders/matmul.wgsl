@@ -10,7 +10,10 @@
 //                                             db = 1ᵀ·dY beside dW = Xᵀ·dY in one dispatch
 //
 //   op(A) = A (A is M×K) or Aᵀ (TRANS_A: A is stored K×M);  op(B) = B (B is K×N) or Bᵀ (TRANS_B: B is stored N×K).
-//   All matrices are row-major, dense f32: element (r, c) of an R×C matrix is at r·C + c.
+//   All matrices are row-major, dense f32: element (r, c) of an R×C matrix is at r·C + c — except C and z with
+//   C_NCHW: rows are (g, q) pairs, i = g·P + q with P = c_plane (M a multiple of P), and element (i, j) is stored
+//   at (g·N + j)·P + q. A convolution's im2col product has rows (example n, output pixel q) and columns (channel j):
+//   this stores it as the (N, C, H, W) activation directly (conv2d.wgsl). Bias stays per column j.
 //
 // C is written. It is also read (accumulated into) only when β ≠ 0: with β = 0 the old contents of C are never
 // read, so C may hold garbage or NaN (BLAS convention). β = 1 accumulates, e.g. gradients over micro-batches.
@@ -28,7 +31,8 @@
 //                      tiled8 also: av, bv (A and B again, as vec4); splitk_reduce: part [splits·M·N] (read)
 // Unused bias / z must still be bound (any buffer; z must not alias c).
 //
-// Overrides: TRANS_A, TRANS_B, ACT (activation code), HAS_BIAS, STORE_Z, ACT_GRAD; tile shape per entry point (below).
+// Overrides: TRANS_A, TRANS_B, ACT (activation code), HAS_BIAS, STORE_Z, ACT_GRAD, C_NCHW; tile shape per entry point
+// (below).
 //
 // Entry points (same math, same bindings; the host picks one per adapter):
 //   matmul_registers  Each invocation computes a 4×4 block of C in registers, reading A and B straight from storage
@@ -90,6 +94,7 @@ override HAS_BIAS: bool = false;
 override STORE_Z: bool = false;
 override ACT_GRAD: bool = false;
 override ONES_ROW: bool = false;
+override C_NCHW: bool = false;
 
 override RB_WG_X: u32 = 8u;
 override RB_WG_Y: u32 = 8u;
@@ -117,6 +122,8 @@ struct Params {
   k_chunk: u32,
   /** matmul_splitk_reduce: number of partial sums. */
   splits: u32,
+  /** C_NCHW: rows per group (P, the output pixels of one example). */
+  c_plane: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -137,7 +144,8 @@ struct Params {
 
 /** Finishes one output element: scale, accumulate, bias, store Z, activate, store C. Caller checks bounds. */
 fn epilogue(row: u32, col: u32, acc: f32) {
-  let idx = row * p.N + col;
+  var idx = row * p.N + col;
+  if (C_NCHW) { idx = ((row / p.c_plane) * p.N + col) * p.c_plane + row % p.c_plane; }
   var v = p.alpha * acc;
   if (p.beta != 0.0) { v += p.beta * c[idx]; }
   if (HAS_BIAS) { v += bias[col]; }

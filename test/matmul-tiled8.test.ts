@@ -160,6 +160,54 @@ describe(`matmul tiled8 and autotuning, GPU vs float64 reference (${seedInfo()})
     buf.destroy();
   });
 
+  it('nchwPlane: C and z stored as (G, N, P) — a convolution\'s output in NCHW — in every variant, with β, bias, z and split-K', async () => {
+    const e = await gpu();
+    const rand = rng();
+    // M = G·P rows (example g, pixel q), N channels; P = 7 is not a multiple of any block size.
+    const P = 7;
+    const toNchw = (rows: ArrayLike<number>, M: number, N: number) => {
+      const out = new Float64Array(M * N);
+      for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) out[((Math.floor(i / P) * N + j) * P) + (i % P)] = rows[i * N + j]!;
+      return out;
+    };
+    const fromNchw = (t: ArrayLike<number>, M: number, N: number) => {
+      const out = new Float64Array(M * N);
+      for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) out[i * N + j] = t[((Math.floor(i / P) * N + j) * P) + (i % P)]!;
+      return out;
+    };
+    const cases = [
+      ['registers', undefined, [21, 10, 13]],
+      ['registers-vec4', undefined, [28, 12, 36]],
+      ['tiled', { wgX: 8, wgY: 8, bk: 8 }, [35, 9, 19]],
+      ['tiled8', SMALL, [42, 37, 13]],
+      ['tiled8', { ...SMALL, splitK: 3 }, [35, 35, 45]],
+    ] as const;
+    for (const [variant, tile, [M, N, K]] of cases) {
+      const a = uniformArray(M * K, -1, 1, rand);
+      const b = uniformArray(K * N, -1, 1, rand);
+      const cOld = uniformArray(M * N, -1, 1, rand);
+      const bias = uniformArray(N, -1, 1, rand);
+      const bufs = [e.storage('a', a), e.storage('b', b), e.storage('c', Float32Array.from(toNchw(cOld, M, N))), e.storage('bias', bias), poisoned(e, 'z', M * N)] as const;
+      const [ab, bb, cb, biasb, zb] = bufs;
+      const o = { M, N, K, activation: 'relu' as const, alpha: 0.5, beta: 0.5 };
+      const op = await MatmulOp.create(e, { ...o, a: ab, b: bb, c: cb, bias: biasb, z: zb, nchwPlane: P, variant, tile });
+      try {
+        e.run('nchw', (pass) => op.encode(pass));
+        const ref = matmulRef({ ...o, a, b, c: cOld, bias }, 'float64');
+        const what = `${variant} ${JSON.stringify(tile ?? {})} nchwPlane ${P} ${M}×${N}×${K}`;
+        expectClose(await e.readF32(cb), toNchw(ref.y, M, N), matmulTol(K), `${what}: C`);
+        expectClose(await e.readF32(zb), toNchw(ref.z, M, N), matmulTol(K), `${what}: Z`);
+        expect(fromNchw(toNchw(cOld, M, N), M, N)).toEqual(Float64Array.from(cOld));
+      } finally {
+        op.destroy();
+        for (const x of bufs) x.destroy();
+      }
+    }
+    const buf = e.storage('x', 4096);
+    await expect(MatmulOp.create(e, { M: 10, N: 4, K: 4, a: buf, b: buf, c: e.storage('c4', 256), nchwPlane: 3 })).rejects.toThrow(/nchwPlane 3 must be a positive integer dividing M = 10/);
+    buf.destroy();
+  });
+
   it('columnSums: db = 1ᵀ·dY beside dW = Xᵀ·dY, as tiled8\'s ones row (scalar, vec4, split-K) or a product of its own', async () => {
     const e = await gpu();
     const rand = rng();

@@ -78,7 +78,7 @@ export function matmulCandidates(engine: Engine, o: MatmulLayout): MatmulConfig[
 
 function key(o: MatmulOptions): string {
   const vec = `${operandVec4(o, 'A') === null ? 'a' : ''}${operandVec4(o, 'B') === null ? 'b' : ''}`;
-  const extras = [o.bias && 'bias', o.z && 'z', o.activationGrad && 'dact', o.columnSums && 'sums'].filter(Boolean).join(',');
+  const extras = [o.bias && 'bias', o.z && 'z', o.activationGrad && 'dact', o.columnSums && 'sums', o.nchwPlane && `nchw${o.nchwPlane}`].filter(Boolean).join(',');
   return `${o.M}x${o.N}x${o.K}${o.transA ? 'T' : 'N'}${o.transB ? 'T' : 'N'}|${vec}|${extras}`;
 }
 

@@ -158,6 +158,12 @@ export interface MatmulOptions {
    * 'tiled8' (transA) it is an extra row of the same dispatch; other variants add a 1×K by K×N product.
    */
   columnSums?: Resource;
+  /**
+   * Store C (and z) as (G, N, P) instead of M×N: row i = g·P + q, column j goes to (g·N + j)·P + q, with P = this
+   * and M a multiple of it. A convolution's im2col product (rows: example × output pixel, columns: channels) lands
+   * in NCHW order this way. Bias stays per column.
+   */
+  nchwPlane?: number;
   /** Scale of the product (default 1). */
   alpha?: number;
   /** Scale of the old C (default 0: C is not read). */
@@ -217,6 +223,10 @@ export class MatmulOp {
       if (o.z || o.activationGrad) throw new Error('matmul: columnSums uses the z binding; it cannot be combined with z or activationGrad');
       if (o.columnSums === o.c) throw new Error('matmul: columnSums must be a different buffer from c');
     }
+    const plane = o.nchwPlane ?? 0;
+    if (o.nchwPlane !== undefined && !(Number.isInteger(plane) && plane >= 1 && M % plane === 0)) {
+      throw new RangeError(`matmul: nchwPlane ${o.nchwPlane} must be a positive integer dividing M = ${M}`);
+    }
     let variant = o.variant;
     let tileOpt = o.tile;
     if (variant === undefined && !o.tile && matmulAutotune(engine)) ({ variant, tile: tileOpt } = await tuneMatmul(engine, o));
@@ -236,6 +246,7 @@ export class MatmulOp {
       HAS_BIAS: o.bias ? 1 : 0,
       STORE_Z: o.z ? 1 : 0,
       ACT_GRAD: o.activationGrad ? 1 : 0,
+      C_NCHW: plane ? 1 : 0,
     };
     // The ones row rides in tiled8's A tiles (only when A is read transposed: its rows run along M).
     const onesRow = !!o.columnSums && variant === 'tiled8' && !!o.transA;
@@ -251,7 +262,7 @@ export class MatmulOp {
         VEC_A: operandVec4(o, 'A') === null ? 1 : 0, VEC_B: operandVec4(o, 'B') === null ? 1 : 0,
       });
       // The partial pass has no epilogue of its own.
-      if (splits > 1) Object.assign(overrides, { PARTIAL: 1, ACT: 0, HAS_BIAS: 0, STORE_Z: 0, ACT_GRAD: 0 });
+      if (splits > 1) Object.assign(overrides, { PARTIAL: 1, ACT: 0, HAS_BIAS: 0, STORE_Z: 0, ACT_GRAD: 0, C_NCHW: 0 });
     } else Object.assign(overrides, { RB_WG_X: tile.wgX, RB_WG_Y: tile.wgY });
     const defs: Record<MatmulVariant, KernelDef> = {
       registers: matmulRegistersKernel, 'registers-vec4': matmulRegistersVec4Kernel, tiled: matmulTiledKernel, tiled8: matmulTiled8Kernel,
@@ -264,6 +275,7 @@ export class MatmulOp {
     ]);
     const u = k.uniforms('p').set({
       M, N, K, alpha: o.alpha ?? 1, beta: o.beta ?? 0, act_alpha: o.activationAlpha ?? defaultAlpha(kind), k_chunk: kChunk, splits,
+      c_plane: Math.max(plane, 1),
     });
     u.write();
     // Unused bindings still need a buffer: bias borrows A (both read-only); z gets a 4-byte placeholder (it is
