@@ -11,6 +11,12 @@ export type ArgType =
   /** Finite number. */
   | 'number'
   | 'bool'
+  /** A pair of integers ≥ 1 for (rows, columns): `3` (both) or `3x5`. */
+  | 'pair'
+  /** A pair of integers ≥ 0: `1` or `1x2`. */
+  | 'pair0'
+  /** Padding: a 'pair0', or the word `same` or `valid`. */
+  | 'padding'
   /** One of the listed words. */
   | readonly string[];
 
@@ -21,7 +27,7 @@ export interface ArgDecl {
   positional?: boolean;
 }
 
-export type ArgValue = number | boolean | string;
+export type ArgValue = number | boolean | string | readonly [number, number];
 
 function convert(layer: string, key: string, raw: string, type: ArgType): ArgValue {
   const bad = (want: string): never => {
@@ -36,6 +42,14 @@ function convert(layer: string, key: string, raw: string, type: ArgType): ArgVal
     return Number.isFinite(v) ? v : bad('a finite number');
   }
   if (type === 'bool') return raw === 'true' ? true : raw === 'false' ? false : bad('true or false');
+  if (type === 'padding' && (raw === 'same' || raw === 'valid')) return raw;
+  if (type === 'pair' || type === 'pair0' || type === 'padding') {
+    const min = type === 'pair' ? 1 : 0;
+    const parts = raw.split('x').map((t) => (t.trim() === '' ? NaN : Number(t)));
+    const ok = (parts.length === 1 || parts.length === 2) && parts.every((v) => Number.isInteger(v) && v >= min);
+    const want = `${min ? 'a positive integer' : 'an integer ≥ 0'} or two as HxW (e.g. ${min ? '3 or 3x5' : '1 or 1x2'})${type === 'padding' ? ', or same or valid' : ''}`;
+    return ok ? ([parts[0]!, parts[parts.length - 1]!] as const) : bad(want);
+  }
   return type.includes(raw) ? raw : bad(`one of ${type.join(', ')}`);
 }
 
@@ -60,11 +74,17 @@ export function bindArgs(layer: string, args: LayerArgs, decls: readonly ArgDecl
   return out;
 }
 
-/** `name` or `name(a,b,k=v)` from the given arguments (those undefined left out). */
+/** A pair as the text form writes it: `3` when both are equal, else `3x5`. */
+export function formatPair(p: readonly [number, number]): string {
+  return p[0] === p[1] ? String(p[0]) : `${p[0]}x${p[1]}`;
+}
+
+/** `name` or `name(a,b,k=v)` from the given arguments (those undefined left out; pairs as formatPair). */
 export function formatCall(name: string, positional: readonly (ArgValue | undefined)[], named: Record<string, ArgValue | undefined> = {}): string {
+  const show = (v: ArgValue): string => (Array.isArray(v) ? formatPair(v as readonly [number, number]) : String(v));
   const parts = [
-    ...positional.filter((v) => v !== undefined).map(String),
-    ...Object.entries(named).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`),
+    ...positional.filter((v) => v !== undefined).map((v) => show(v!)),
+    ...Object.entries(named).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${show(v!)}`),
   ];
   return parts.length ? `${name}(${parts.join(',')})` : name;
 }

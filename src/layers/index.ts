@@ -8,7 +8,7 @@ export type {
 } from './layer.js';
 export { shapeSize, showShape, plannedOps } from './layer.js';
 export { BUILTIN_LAYERS, registerLayerKind, layerKind, layerKinds, type LayerSpec, type LayerInput } from './registry.js';
-export { bindArgs, formatCall, type ArgDecl, type ArgType, type ArgValue } from './args.js';
+export { bindArgs, formatCall, formatPair, type ArgDecl, type ArgType, type ArgValue } from './args.js';
 export { INITIALIZERS, defaultWeightInit, gainNonlinearity, initWeights, type Initializer } from './weights.js';
 export { dense, denseLayer, type DenseSpec, type DenseInput } from './dense.js';
 export {
@@ -17,3 +17,4 @@ export {
 export { batchNorm, batchNormLayer, type BatchNormSpec, type BatchNormInput } from './batchnorm.js';
 export { dropout, dropoutLayer, type DropoutSpec, type DropoutInput } from './dropout.js';
 export { reshape, reshapeLayer, type ReshapeSpec, type ReshapeInput } from './reshape.js';
+export { conv2d, conv2dLayer, type Conv2dSpec, type Conv2dInput, type Conv2dOptions } from './conv2d.js';

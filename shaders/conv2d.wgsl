@@ -1,0 +1,138 @@
+// 2-D convolution (cross-correlation, as torch.nn.functional.conv2d) over NCHW activations, computed as im2col plus
+// the matmul family (matmul.wgsl): this file holds the data movement around the three products; the products,
+// the bias and the fused activation are matmul.wgsl's (activation functions: activation_fns.wgsl, composed in front).
+//
+// Shape legend: N examples, C input channels of H×W, F filters (output channels) of OH×OW; kernel kh×kw, stride
+//   (sh, sw), zero padding (ph, pw), dilation (dh, dw):  OH = ⌊(H + 2ph − dh·(kh − 1) − 1) / sh⌋ + 1  (OW alike).
+//   P = OH·OW output pixels per example; K = C·kh·kw taps per output; k = (c·kh + ky)·kw + kx.
+//   x, dx: [N, C, H, W];  y, dy: [N, F, OH, OW];  weight W: [C, kh, kw, F] = K × F row-major (like a Dense layer's
+//   in × out);  bias b: [F];  cols, dcols: [N·P, K];  rows: [N·P, F].
+//
+// Forward:   y[n,f,oy,ox] = b[f] + Σ_k X̃[(n,oy,ox), k] · W[k, f]
+//              X̃[(n,oy,ox), k] = x[n, c, oy·sh − ph + ky·dh, ox·sw − pw + kx·dw]   (0 outside the image)
+//            im2col writes X̃ to `cols`; matmul NN (M = N·P, N = F, K = K) with bias, the next layer's activation
+//            and C_NCHW (row (n, q) of the product lands at y[n, :, q]) writes y (and z, the pre-activation).
+// Backward:  dyᵀ: rows[(n,q), f] = dy[n, f, q]                                   nchw_to_rows
+//            dW = X̃ᵀ · rows  (matmul TN: M = K, N = F, K = N·P),  db = 1ᵀ · rows  (its columnSums)
+//            dX̃ = rows · Wᵀ  (matmul NT: M = N·P, N = K, K = F), written over `cols` once dW has read it
+//            dx[n,c,iy,ix] = Σ_{ky,kx} dX̃[(n,oy,ox), k]  over the taps that read (iy, ix):                col2im
+//              oy = (iy + ph − ky·dh) / sh when that divides exactly and 0 ≤ oy < OH (ox alike)
+//            With ACT_GRAD, col2im also applies the backward of the activation before the convolution:
+//              dx = (Σ …) · act'(z), z (read, the shape of dx) that activation's input.
+// Every output is WRITTEN, not accumulated.
+//
+// Why im2col and not an implicit GEMM (the tap gathered inside the product's loads): the products then run on the
+// matmul kernels as they are — on hardware adapters 'tiled8' with plan-time tuning and split-K (measured at 30+
+// TFLOP/s on an H200, BENCHMARKS.md), on software adapters 'registers-vec4' / 'registers' — and the extra traffic
+// is one write and one read of N·P·K floats per pass (im2col, col2im) plus the N·P·F transpose, bandwidth-bound
+// passes that cost a few percent of the products for the layers of an MNIST CNN (K = 9…576, F = 32…64). The
+// price is memory: `cols` holds N·P·K floats (115 MB for a batch of 128 at 28×28 with C = 32, 3×3).
+//
+// Bindings (group 0; p: uniform Params, the rest storage):
+//   im2col:        x_in (read [N·C·H·W]: x), cols (read_write [N·P·K])
+//   col2im:        dcols (read [N·P·K]), dx (read_write [N·C·H·W]), z (read: only with ACT_GRAD; else any buffer)
+//   nchw_to_rows:  dy (read [N·F·P]), rows (read_write [N·P·F])
+// Dispatch: one invocation per output element, ceil(total / WG) workgroups, maybe as a 2-D grid (linear index
+//   wid.x + wid.y·nwg.x); `total` is that count (N·P·K, N·C·H·W, N·P·F).
+// Numerics: im2col and nchw_to_rows copy exactly; col2im adds at most kh·kw terms in (ky, kx) order.
+
+override WG: u32 = 256u;
+override ACT: u32 = 0u;
+override ACT_GRAD: bool = false;
+
+struct Params {
+  batch: u32,
+  channels: u32,
+  height: u32,
+  width: u32,
+  filters: u32,
+  kh: u32,
+  kw: u32,
+  sh: u32,
+  sw: u32,
+  ph: u32,
+  pw: u32,
+  dh: u32,
+  dw: u32,
+  out_h: u32,
+  out_w: u32,
+  /** Invocations that do work (the element count of the output). */
+  total: u32,
+  /** α of leaky_relu / elu for ACT_GRAD. */
+  act_alpha: f32,
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x_in: array<f32>;
+@group(0) @binding(2) var<storage, read_write> cols: array<f32>;
+@group(0) @binding(3) var<storage, read> dcols: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(5) var<storage, read> z: array<f32>;
+@group(0) @binding(6) var<storage, read> dy: array<f32>;
+@group(0) @binding(7) var<storage, read_write> rows: array<f32>;
+
+fn linear_index(wid: vec3u, nwg: vec3u, lid: u32) -> u32 {
+  return (wid.x + wid.y * nwg.x) * WG + lid;
+}
+
+@compute @workgroup_size(WG)
+fn im2col(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = linear_index(wid, nwg, lid);
+  if (i >= p.total) { return; }
+  let K = p.channels * p.kh * p.kw;
+  let k = i % K;
+  let r = i / K;                 // (n, oy, ox)
+  let ox = r % p.out_w;
+  let oy = (r / p.out_w) % p.out_h;
+  let n = r / (p.out_w * p.out_h);
+  let kx = k % p.kw;
+  let ky = (k / p.kw) % p.kh;
+  let c = k / (p.kw * p.kh);
+  // Unsigned arithmetic: a row above the image wraps to a huge value and fails the bounds test like one below it.
+  let iy = oy * p.sh + ky * p.dh - p.ph;
+  let ix = ox * p.sw + kx * p.dw - p.pw;
+  var v = 0.0;
+  if (iy < p.height && ix < p.width) { v = x_in[((n * p.channels + c) * p.height + iy) * p.width + ix]; }
+  cols[i] = v;
+}
+
+@compute @workgroup_size(WG)
+fn col2im(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = linear_index(wid, nwg, lid);
+  if (i >= p.total) { return; }
+  let ix = i % p.width;
+  let iy = (i / p.width) % p.height;
+  let c = (i / (p.width * p.height)) % p.channels;
+  let n = i / (p.width * p.height * p.channels);
+  let K = p.channels * p.kh * p.kw;
+  var s = 0.0;
+  for (var ky = 0u; ky < p.kh; ky++) {
+    let ty = iy + p.ph;            // ≥ 0; the tap ky reads row iy from output row oy = (ty − ky·dh) / sh
+    if (ty < ky * p.dh) { break; }
+    let ry = ty - ky * p.dh;
+    let oy = ry / p.sh;
+    if (oy * p.sh != ry || oy >= p.out_h) { continue; }
+    for (var kx = 0u; kx < p.kw; kx++) {
+      let tx = ix + p.pw;
+      if (tx < kx * p.dw) { break; }
+      let rx = tx - kx * p.dw;
+      let ox = rx / p.sw;
+      if (ox * p.sw != rx || ox >= p.out_w) { continue; }
+      s += dcols[((n * p.out_h + oy) * p.out_w + ox) * K + (c * p.kh + ky) * p.kw + kx];
+    }
+  }
+  if (ACT_GRAD) { s *= act_derivative(ACT, z[i], p.act_alpha); }
+  dx[i] = s;
+}
+
+@compute @workgroup_size(WG)
+fn nchw_to_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = linear_index(wid, nwg, lid);
+  if (i >= p.total) { return; }
+  let P = p.out_h * p.out_w;
+  let f = i % p.filters;
+  let r = i / p.filters;         // (n, q)
+  let q = r % P;
+  let n = r / P;
+  rows[i] = dy[(n * p.filters + f) * P + q];
+}

@@ -1,0 +1,196 @@
+/**
+ * 2-D convolution on the GPU: the TypeScript side of shaders/conv2d.wgsl (whose header states the math, shapes and
+ * bindings, and why im2col + matmul). Three planned data-movement ops, each one dispatch; the products are
+ * MatmulOps (src/kernels/matmul.ts), planned by the Conv2D layer (src/layers/conv2d.ts):
+ *   ConvDataOp.im2col      x [N, C, H, W] → cols [N·P, K]
+ *   ConvDataOp.col2im      dcols [N·P, K] → dx [N, C, H, W] (written), optionally ⊙ act'(z)
+ *   ConvDataOp.nchwToRows  dy [N, F, OH, OW] → rows [N·P, F]
+ */
+import src from '../../shaders/conv2d.wgsl';
+import { defineKernel, resourceBytes, type Engine, type Resource, type UniformBuffer } from '../gpu/index.js';
+import { conv2dOutputSize, conv2dTaps, type Conv2dGeometry } from '../ref/conv2d.js';
+import { activationCode, defaultAlpha, type Activation } from '../shared.js';
+import { ACTIVATION_FNS_FILE } from './activation.js';
+import { MatmulOp } from './matmul.js';
+
+const files = [ACTIVATION_FNS_FILE, { file: 'conv2d.wgsl', text: src }];
+
+export const im2colKernel = defineKernel({ label: 'conv2d.im2col', files, entry: 'im2col', bindings: { p: 'uniform', x_in: 'read', cols: 'read_write' } });
+export const col2imKernel = defineKernel({
+  label: 'conv2d.col2im',
+  files,
+  entry: 'col2im',
+  bindings: { p: 'uniform', dcols: 'read', dx: 'read_write', z: 'read' },
+});
+export const nchwToRowsKernel = defineKernel({
+  label: 'conv2d.nchw_to_rows',
+  files,
+  entry: 'nchw_to_rows',
+  bindings: { p: 'uniform', dy: 'read', rows: 'read_write' },
+});
+
+const WG = 256;
+
+/** Elements of each tensor of a convolution over `rows` examples. */
+export function conv2dSizes(g: Conv2dGeometry, rows: number): { x: number; y: number; cols: number; rowsF: number; P: number; K: number } {
+  const [OH, OW] = conv2dOutputSize(g);
+  const P = OH * OW;
+  const K = conv2dTaps(g);
+  return { x: rows * g.channels * g.height * g.width, y: rows * g.filters * P, cols: rows * P * K, rowsF: rows * P * g.filters, P, K };
+}
+
+function check(what: string, buffers: Record<string, [Resource, number]>): void {
+  for (const [name, [r, floats]] of Object.entries(buffers)) {
+    if (resourceBytes(r) < floats * 4) throw new RangeError(`${what}: ${name} holds ${resourceBytes(r)} bytes, needs ${floats * 4} (${floats} f32)`);
+  }
+  const total = Math.max(...Object.values(buffers).map(([, n]) => n));
+  if (total >= 2 ** 32) throw new RangeError(`${what}: ${total} elements exceed u32 indexing`);
+}
+
+/** One planned dispatch; bind group and uniforms built once, `encode` records it. */
+export class ConvDataOp {
+  private constructor(
+    private readonly dispatchFn: (pass: GPUComputePassEncoder) => void,
+    private readonly uniforms: UniformBuffer,
+  ) {}
+
+  private static uniforms(u: UniformBuffer, g: Conv2dGeometry, rows: number, total: number, actAlpha = 0): UniformBuffer {
+    const [OH, OW] = conv2dOutputSize(g);
+    u.set({
+      batch: rows, channels: g.channels, height: g.height, width: g.width, filters: g.filters,
+      kh: g.kernel[0], kw: g.kernel[1], sh: g.stride[0], sw: g.stride[1], ph: g.padding[0], pw: g.padding[1],
+      dh: g.dilation[0], dw: g.dilation[1], out_h: OH, out_w: OW, total, act_alpha: actAlpha,
+    });
+    u.write();
+    return u;
+  }
+
+  /** cols[(n, oy, ox), k] = the input value tap k of output pixel (oy, ox) reads (0 in the padding). */
+  static async im2col(engine: Engine, o: { geometry: Conv2dGeometry; rows: number; x: Resource; cols: Resource }): Promise<ConvDataOp> {
+    const s = conv2dSizes(o.geometry, o.rows);
+    check('ConvDataOp.im2col', { x: [o.x, s.x], cols: [o.cols, s.cols] });
+    const k = await engine.kernel(im2colKernel, { WG });
+    const u = ConvDataOp.uniforms(k.uniforms('p'), o.geometry, o.rows, s.cols);
+    const bg = k.bind({ p: u.buffer, x_in: o.x, cols: o.cols });
+    const groups = Math.ceil(s.cols / WG);
+    return new ConvDataOp((pass) => k.dispatch1d(pass, bg, groups), u);
+  }
+
+  /**
+   * dx[n, c, iy, ix] = Σ of dcols over the taps that read (iy, ix); with `activationGrad`, times act'(z) (the
+   * backward of the activation whose output the convolution read, z its input).
+   */
+  static async col2im(
+    engine: Engine,
+    o: { geometry: Conv2dGeometry; rows: number; dcols: Resource; dx: Resource; activationGrad?: { kind: Activation; alpha?: number; z: Resource } },
+  ): Promise<ConvDataOp> {
+    const s = conv2dSizes(o.geometry, o.rows);
+    const g = o.activationGrad;
+    check('ConvDataOp.col2im', { dcols: [o.dcols, s.cols], dx: [o.dx, s.x], ...(g ? { z: [g.z, s.x] as [Resource, number] } : {}) });
+    const k = await engine.kernel(col2imKernel, { WG, ACT: g ? activationCode(g.kind) : 0, ACT_GRAD: g ? 1 : 0 });
+    const u = ConvDataOp.uniforms(k.uniforms('p'), o.geometry, o.rows, s.x, g ? (g.alpha ?? defaultAlpha(g.kind)) : 0);
+    // Without ACT_GRAD, z is never read; any readable buffer fills the binding.
+    const bg = k.bind({ p: u.buffer, dcols: o.dcols, dx: o.dx, z: g?.z ?? o.dcols });
+    const groups = Math.ceil(s.x / WG);
+    return new ConvDataOp((pass) => k.dispatch1d(pass, bg, groups), u);
+  }
+
+  /** rows[(n, q), f] = dy[n, f, q]: the output gradient as the product's N·P × F operand. */
+  static async nchwToRows(engine: Engine, o: { geometry: Conv2dGeometry; rows: number; dy: Resource; out: Resource }): Promise<ConvDataOp> {
+    const s = conv2dSizes(o.geometry, o.rows);
+    check('ConvDataOp.nchwToRows', { dy: [o.dy, s.y], rows: [o.out, s.rowsF] });
+    const k = await engine.kernel(nchwToRowsKernel, { WG });
+    const u = ConvDataOp.uniforms(k.uniforms('p'), o.geometry, o.rows, s.rowsF);
+    const bg = k.bind({ p: u.buffer, dy: o.dy, rows: o.out });
+    const groups = Math.ceil(s.rowsF / WG);
+    return new ConvDataOp((pass) => k.dispatch1d(pass, bg, groups), u);
+  }
+
+  encode(pass: GPUComputePassEncoder): void {
+    this.dispatchFn(pass);
+  }
+
+  destroy(): void {
+    this.uniforms.destroy();
+  }
+}
+
+/** A planned op with its name in profiles (the shape of PlannedOp in src/layers/layer.ts). */
+export interface NamedOp {
+  name: string;
+  op: { encode(pass: GPUComputePassEncoder): void; destroy(): void };
+}
+
+async function collect(build: (add: (name: string, op: NamedOp['op']) => void) => Promise<void>): Promise<NamedOp[]> {
+  const ops: NamedOp[] = [];
+  try {
+    await build((name, op) => ops.push({ name, op }));
+    return ops;
+  } catch (e) {
+    for (const o of ops) o.op.destroy();
+    throw e;
+  }
+}
+
+export interface Conv2dForwardOptions {
+  geometry: Conv2dGeometry;
+  rows: number;
+  x: Resource;
+  /** [C, kh, kw, F] */
+  weight: Resource;
+  bias?: Resource;
+  /** [rows, F, OH, OW]: the convolution's output, or its pre-activation when `epilogue` is given. */
+  y: Resource;
+  /** The next layer's activation, fused: its output goes to `epilogue.y`, and y keeps the pre-activation. */
+  epilogue?: { activation: Activation; alpha?: number; y: Resource };
+  /** Scratch [rows·P, K] (im2col). */
+  cols: Resource;
+}
+
+/** Forward: im2col, then one matmul (bias and the activation in its epilogue) that stores NCHW. */
+export function conv2dForwardOps(engine: Engine, o: Conv2dForwardOptions): Promise<NamedOp[]> {
+  const s = conv2dSizes(o.geometry, o.rows);
+  return collect(async (add) => {
+    add('im2col', await ConvDataOp.im2col(engine, { geometry: o.geometry, rows: o.rows, x: o.x, cols: o.cols }));
+    const epi = o.epilogue;
+    add('forward', await MatmulOp.create(engine, {
+      M: o.rows * s.P, N: o.geometry.filters, K: s.K, a: o.cols, b: o.weight, bias: o.bias,
+      c: epi ? epi.y : o.y, z: epi ? o.y : undefined, activation: epi?.activation ?? 'identity', activationAlpha: epi?.alpha,
+      nchwPlane: s.P,
+    }));
+  });
+}
+
+export interface Conv2dBackwardOptions {
+  geometry: Conv2dGeometry;
+  rows: number;
+  weight: Resource;
+  /** ∂loss/∂y [rows, F, OH, OW] (read). */
+  dy: Resource;
+  /** Gradients, written. */
+  dweight: Resource;
+  dbias?: Resource;
+  /** ∂loss/∂x [rows, C, H, W], written when given. */
+  dx?: Resource;
+  /** With dx: multiply by act'(z), the backward of the activation before the convolution (z: its input). */
+  activationGrad?: { kind: Activation; alpha?: number; z: Resource };
+  /** The forward's im2col of x (read, then overwritten with dX̃ when dx is asked for). */
+  cols: Resource;
+  /** Scratch [rows·P, F]. */
+  rowsBuf: Resource;
+}
+
+/** Backward: dy to rows, dW (+ db as its column sums), and when asked dX̃ = rows·Wᵀ into cols, then col2im. */
+export function conv2dBackwardOps(engine: Engine, o: Conv2dBackwardOptions): Promise<NamedOp[]> {
+  const s = conv2dSizes(o.geometry, o.rows);
+  const F = o.geometry.filters;
+  const NP = o.rows * s.P;
+  return collect(async (add) => {
+    add('dy rows', await ConvDataOp.nchwToRows(engine, { geometry: o.geometry, rows: o.rows, dy: o.dy, out: o.rowsBuf }));
+    add('dW', await MatmulOp.create(engine, { M: s.K, N: F, K: NP, transA: true, a: o.cols, b: o.rowsBuf, c: o.dweight, columnSums: o.dbias }));
+    if (!o.dx) return;
+    // After dW has read cols (ops of a pass run in order), cols takes dX̃.
+    add('dcols', await MatmulOp.create(engine, { M: NP, N: s.K, K: F, transB: true, a: o.rowsBuf, b: o.weight, c: o.cols }));
+    add(o.activationGrad ? `dX+${o.activationGrad.kind}′` : 'dX', await ConvDataOp.col2im(engine, { geometry: o.geometry, rows: o.rows, dcols: o.cols, dx: o.dx, activationGrad: o.activationGrad }));
+  });
+}
