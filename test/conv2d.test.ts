@@ -43,7 +43,7 @@ describe('conv2d CPU reference', () => {
       const b = Float64Array.from(uniformArray(g.filters, -1, 1, rand));
       const dy = Float64Array.from(uniformArray(rows * g.filters * OH * OW, -1, 1, rand));
       const loss = (xx: Float64Array, ww: Float64Array, bb: Float64Array) =>
-        conv2dForwardRef(g, rows, xx, ww, bb, 'float64').y.reduce((s, v, i) => s + v * dy[i]!, 0);
+        Array.from(conv2dForwardRef(g, rows, xx, ww, bb, 'float64').y).reduce((s, v, i) => s + v * dy[i]!, 0);
       const grads = conv2dBackwardRef(g, rows, x, w, dy, true, 'float64');
       const h = 1e-5;
       for (const [name, base, grad] of [['x', x, grads.dx!], ['W', w, grads.dw], ['b', b, grads.db]] as const) {
@@ -53,7 +53,7 @@ describe('conv2d CPU reference', () => {
           return name === 'x' ? loss(moved, w, b) : name === 'W' ? loss(x, moved, b) : loss(x, w, moved);
         };
         const fd = (at(1) - at(-1)) / (2 * h);
-        const an = grad.reduce((s, gi, i) => s + gi * v[i]!, 0);
+        const an = Array.from(grad).reduce((s, gi, i) => s + gi * v[i]!, 0);
         // The loss is linear in each argument: the central difference is exact up to the rounding of the loss (~1e-16·Σ|terms| / h).
         expect(Math.abs(fd - an), `${name}: ∇·v = ${an} vs ${fd}`).toBeLessThan(1e-8 * (1 + Math.abs(an)));
       }

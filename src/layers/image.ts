@@ -2,6 +2,7 @@
  * What the layers over images (N, C, H, W) share: reading their input shape, and their window options (kernel,
  * stride, padding, dilation) as (rows, columns) pairs that users may write as one number.
  */
+import { formatCall } from './args.js';
 import { showShape, type LayerSite, type Shape } from './layer.js';
 
 export type Pair = readonly [number, number];
@@ -33,4 +34,56 @@ export function showPair(p: Pair): string {
 /** The per-example shape (C, H, W) as messages show it with the batch. */
 export function showImage(c: number, h: number, w: number): string {
   return showShape([c, h, w] as Shape);
+}
+
+/** A pooling window as users write it: the kernel, and a stride (default: the kernel) and padding (default 0). */
+export interface PoolWindowInput {
+  kernel: number | Pair;
+  stride?: number | Pair;
+  padding?: number | Pair;
+}
+
+/** A pooling window, complete. */
+export interface PoolWindow {
+  kernel: Pair;
+  stride: Pair;
+  padding: Pair;
+}
+
+/**
+ * The complete window of a pooling layer over `site`'s (C, H, W) input, checked as torch checks it: padding at most
+ * half the kernel (so no window lies wholly in the padding), and at least one output.
+ */
+export function resolvePoolWindow(l: PoolWindowInput, site: LayerSite): PoolWindow & { input: [number, number, number] } {
+  const input = imageInput(site);
+  const [C, H, W] = input;
+  const kernel = toPair('kernel', l.kernel, 1);
+  const stride = toPair('stride', l.stride ?? kernel, 1);
+  const padding = toPair('padding', l.padding ?? 0, 0);
+  if (2 * padding[0] > kernel[0] || 2 * padding[1] > kernel[1]) {
+    throw new Error(`padding ${showPair(padding)} must be at most half the kernel ${showPair(kernel)} (as torch requires)`);
+  }
+  if (H + 2 * padding[0] < kernel[0] || W + 2 * padding[1] < kernel[1]) {
+    throw new Error(`its kernel ${showPair(kernel)} is larger than its padded input ${H + 2 * padding[0]}×${W + 2 * padding[1]} (input ${showImage(C, H, W)}, padding ${showPair(padding)})`);
+  }
+  return { kernel, stride, padding, input };
+}
+
+/** The text arguments of a pooling layer: `maxpool(K[,S][,pad=P])`. */
+export const POOL_ARGS = [
+  { key: 'kernel', type: 'pair', positional: true },
+  { key: 'stride', type: 'pair', positional: true },
+  { key: 'pad', type: 'pair0' },
+] as const;
+
+/** The window options given in a pooling layer's text arguments (bound by bindArgs against POOL_ARGS). */
+export function poolWindowInput(name: string, a: Record<string, unknown>): PoolWindowInput {
+  if (a.kernel === undefined) throw new Error(`${name}: give the kernel size, e.g. ${name}(2)`);
+  return { kernel: a.kernel as Pair, ...(a.stride !== undefined ? { stride: a.stride as Pair } : {}), ...(a.pad !== undefined ? { padding: a.pad as Pair } : {}) };
+}
+
+/** `maxpool(2)`, `maxpool(3,2,pad=1)`: the stride left out when it equals the kernel, the padding when 0. */
+export function formatPoolWindow(name: string, s: PoolWindow): string {
+  const same = s.stride[0] === s.kernel[0] && s.stride[1] === s.kernel[1];
+  return formatCall(name, [s.kernel, same ? undefined : s.stride], { pad: s.padding[0] || s.padding[1] ? s.padding : undefined });
 }

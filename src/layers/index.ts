@@ -18,3 +18,7 @@ export { batchNorm, batchNormLayer, type BatchNormSpec, type BatchNormInput } fr
 export { dropout, dropoutLayer, type DropoutSpec, type DropoutInput } from './dropout.js';
 export { reshape, reshapeLayer, type ReshapeSpec, type ReshapeInput } from './reshape.js';
 export { conv2d, conv2dLayer, type Conv2dSpec, type Conv2dInput, type Conv2dOptions } from './conv2d.js';
+export { maxPool2d, maxPool2dLayer, type MaxPool2dSpec, type MaxPool2dInput } from './maxpool2d.js';
+export { avgPool2d, avgPool2dLayer, type AvgPool2dSpec, type AvgPool2dInput } from './avgpool2d.js';
+export { globalAvgPool, globalAvgPoolLayer, type GlobalAvgPoolSpec, type GlobalAvgPoolInput } from './globalavgpool.js';
+export { flatten, flattenLayer, type FlattenSpec, type FlattenInput } from './flatten.js';

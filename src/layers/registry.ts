@@ -5,13 +5,20 @@
  */
 import { activationLayer } from './activation.js';
 import { batchNormLayer } from './batchnorm.js';
+import { avgPool2dLayer } from './avgpool2d.js';
 import { conv2dLayer } from './conv2d.js';
+import { flattenLayer } from './flatten.js';
+import { globalAvgPoolLayer } from './globalavgpool.js';
+import { maxPool2dLayer } from './maxpool2d.js';
 import { denseLayer } from './dense.js';
 import { dropoutLayer } from './dropout.js';
 import type { LayerKind, LayerSpecBase } from './layer.js';
 import { reshapeLayer } from './reshape.js';
 
-export const BUILTIN_LAYERS = [denseLayer, activationLayer, batchNormLayer, dropoutLayer, reshapeLayer, conv2dLayer] as const;
+export const BUILTIN_LAYERS = [
+  denseLayer, activationLayer, batchNormLayer, dropoutLayer, reshapeLayer, conv2dLayer,
+  maxPool2dLayer, avgPool2dLayer, globalAvgPoolLayer, flattenLayer,
+] as const;
 
 type Builtin = (typeof BUILTIN_LAYERS)[number];
 /** A complete layer spec of a built-in kind (what ModelSpec.layers holds). */

@@ -5,7 +5,7 @@
  * no ops; on the CPU it passes the array through.
  */
 import { formatCall } from './args.js';
-import { shapeSize, showShape, type LayerKind } from './layer.js';
+import { shapeSize, showShape, type CpuLayer, type GpuLayer, type LayerKind } from './layer.js';
 
 export interface ReshapeSpec {
   type: 'reshape';
@@ -19,6 +19,17 @@ export type ReshapeInput = ReshapeSpec;
 export function reshape(...shape: number[]): ReshapeInput {
   return { type: 'reshape', shape };
 }
+
+/** The CPU and GPU parts of a layer whose output is its input's memory under another shape (reshape, flatten). */
+export const ALIAS_CPU: CpuLayer<unknown> = {
+  forward: (_s, c) => ({ y: c.x }),
+  backward: (_s, c) => (c.needsDx ? c.dy : undefined),
+};
+export const ALIAS_GPU: GpuLayer<unknown> = {
+  aliasesInput: () => true,
+  forward: async () => [],
+  backward: async () => [],
+};
 
 export const reshapeLayer: LayerKind<ReshapeSpec, ReshapeInput> = {
   type: 'reshape',
@@ -49,13 +60,6 @@ export const reshapeLayer: LayerKind<ReshapeSpec, ReshapeInput> = {
   },
   outputShape: (s) => s.shape,
   label: () => 'reshape',
-  cpu: {
-    forward: (_s, c) => ({ y: c.x }),
-    backward: (_s, c) => (c.needsDx ? c.dy : undefined),
-  },
-  gpu: {
-    aliasesInput: () => true,
-    forward: async () => [],
-    backward: async () => [],
-  },
+  cpu: ALIAS_CPU,
+  gpu: ALIAS_GPU,
 };

@@ -1,0 +1,65 @@
+/**
+ * AvgPool2D over (N, C, H, W), torch.nn.AvgPool2d semantics with its defaults ceil_mode = False and
+ * count_include_pad = True: each output is the sum of its kh×kw window divided by kh·kw, the zeros of the padding
+ * (at most half the kernel) counted. Stride default: the kernel. Math and bindings: shaders/pool2d.wgsl; CPU
+ * reference: src/ref/pool2d.ts. Its backward spreads dy / (kh·kw) over each window (gathered per input element) and
+ * applies the backward of an activation before it when it absorbs one (`acceptsGradEpilogue`).
+ */
+import { PoolOp } from '../kernels/pool2d.js';
+import { avgPoolBackwardRef, avgPoolForwardRef, pool2dOutputSize } from '../ref/pool2d.js';
+import { bindArgs } from './args.js';
+import { POOL_ARGS, formatPoolWindow, poolWindowInput, resolvePoolWindow, type Pair, type PoolWindow, type PoolWindowInput } from './image.js';
+import type { LayerKind } from './layer.js';
+import { poolGeometry } from './maxpool2d.js';
+
+export interface AvgPool2dSpec extends PoolWindow {
+  type: 'avgpool2d';
+}
+
+export interface AvgPool2dInput extends PoolWindowInput {
+  type: 'avgpool2d';
+}
+
+/** Builder: `avgPool2d(2)`, `avgPool2d(3, { stride: 2, padding: 1 })`. */
+export function avgPool2d(kernel: number | Pair, options: { stride?: number | Pair; padding?: number | Pair } = {}): AvgPool2dInput {
+  return { type: 'avgpool2d', kernel, ...options };
+}
+
+export const avgPool2dLayer: LayerKind<AvgPool2dSpec, AvgPool2dInput> = {
+  type: 'avgpool2d',
+  summary: 'average pooling over (N, C, H, W) windows (kernel, stride, padding counted as zeros)',
+  syntax: {
+    names: ['avgpool', 'avgpool2d'],
+    help: [['avgpool(K[,S][,pad=P])', 'AvgPool2D, K×K windows, stride S (default K), padding P ≤ K/2 counted as zeros (also: avgpool2d)']],
+    parse: (name, args) => ({ type: 'avgpool2d', ...poolWindowInput(name, bindArgs(name, args, POOL_ARGS)) }),
+    format: (s) => formatPoolWindow('avgpool', s),
+  },
+  resolve(l, site) {
+    const { kernel, stride, padding } = resolvePoolWindow(l, site);
+    return { type: 'avgpool2d', kernel, stride, padding };
+  },
+  outputShape(s, input) {
+    const [OH, OW] = pool2dOutputSize(poolGeometry(s, input));
+    return [input[0]!, OH, OW];
+  },
+  label: () => 'avgpool2d',
+  cpu: {
+    forward: (s, c) => ({ y: avgPoolForwardRef(poolGeometry(s, c.input), c.rows, c.x, c.dtype).y }),
+    backward: (s, c) => (c.needsDx ? avgPoolBackwardRef(poolGeometry(s, c.input), c.rows, c.dy, c.dtype).dx : undefined),
+  },
+  gpu: {
+    acceptsGradEpilogue: true,
+    async forward(s, c) {
+      return [{ name: 'forward', op: await PoolOp.avgForward(c.engine, { geometry: poolGeometry(s, c.input), rows: c.rows, x: c.x, y: c.y }) }];
+    },
+    async backward(s, c) {
+      const g = c.gradEpilogue;
+      if (!c.needsDx && !g) return [];
+      const op = await PoolOp.avgBackward(c.engine, {
+        geometry: poolGeometry(s, c.input), rows: c.rows, dy: c.dy,
+        ...(g ? { dx: g.dx, activationGrad: { kind: g.activation, alpha: g.alpha, z: g.z } } : { dx: c.dx }),
+      });
+      return [{ name: g ? `backward+${g.activation}′` : 'backward', op }];
+    },
+  },
+};

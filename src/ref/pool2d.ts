@@ -1,0 +1,138 @@
+/**
+ * CPU reference of shaders/pool2d.wgsl (torch's F.max_pool2d and F.avg_pool2d with ceil_mode = False,
+ * count_include_pad = True, dilation 1): plain loops over planes = rows·C of H×W. See the shader header for the math.
+ * float32 rounds every sum and product; float64 none. Sums come with Σ|terms| for the tests' bounds.
+ */
+import { allocate, rounder, type Dtype, type FloatArray } from './dtype.js';
+
+/** Sizes of a pooling: per-example input (C, H, W) and the window. Pairs are (rows, columns). */
+export interface Pool2dGeometry {
+  channels: number;
+  height: number;
+  width: number;
+  kernel: readonly [number, number];
+  stride: readonly [number, number];
+  padding: readonly [number, number];
+}
+
+/** (OH, OW) = ⌊(H + 2p − k) / s⌋ + 1 each. */
+export function pool2dOutputSize(g: Pool2dGeometry): [number, number] {
+  return [
+    Math.floor((g.height + 2 * g.padding[0] - g.kernel[0]) / g.stride[0]) + 1,
+    Math.floor((g.width + 2 * g.padding[1] - g.kernel[1]) / g.stride[1]) + 1,
+  ];
+}
+
+/** Visits the in-image elements (plane index iy·W + ix) of output (oy, ox)'s window in (ky, kx) order. */
+function forEachInWindow(g: Pool2dGeometry, oy: number, ox: number, visit: (at: number) => void): void {
+  for (let ky = 0; ky < g.kernel[0]; ky++) {
+    const iy = oy * g.stride[0] - g.padding[0] + ky;
+    if (iy < 0 || iy >= g.height) continue;
+    for (let kx = 0; kx < g.kernel[1]; kx++) {
+      const ix = ox * g.stride[1] - g.padding[1] + kx;
+      if (ix >= 0 && ix < g.width) visit(iy * g.width + ix);
+    }
+  }
+}
+
+/** y [planes, OH, OW] and the argmax (plane index of the first maximum; NaN wins, the last one, as torch). */
+export function maxPoolForwardRef(g: Pool2dGeometry, rows: number, x: ArrayLike<number>, dtype: Dtype): { y: FloatArray; argmax: Uint32Array } {
+  const [OH, OW] = pool2dOutputSize(g);
+  const planes = rows * g.channels;
+  const inPlane = g.height * g.width;
+  const y = allocate(dtype, planes * OH * OW);
+  const argmax = new Uint32Array(planes * OH * OW);
+  for (let pl = 0; pl < planes; pl++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        let best = NaN;
+        let at = -1;
+        forEachInWindow(g, oy, ox, (j) => {
+          const v = x[pl * inPlane + j]!;
+          if (at < 0 || v > best || Number.isNaN(v)) {
+            best = v;
+            at = j;
+          }
+        });
+        const o = (pl * OH + oy) * OW + ox;
+        y[o] = best;
+        argmax[o] = at;
+      }
+    }
+  }
+  return { y, argmax };
+}
+
+/** dx [planes, H, W]: each dy routed to its window's argmax (summed where windows overlap). */
+export function maxPoolBackwardRef(g: Pool2dGeometry, rows: number, dy: ArrayLike<number>, argmax: ArrayLike<number>, dtype: Dtype): { dx: FloatArray; abs: Float64Array } {
+  const r = rounder(dtype);
+  const [OH, OW] = pool2dOutputSize(g);
+  const inPlane = g.height * g.width;
+  const planes = rows * g.channels;
+  const dx = allocate(dtype, planes * inPlane);
+  const abs = new Float64Array(planes * inPlane);
+  for (let pl = 0; pl < planes; pl++) {
+    for (let o = 0; o < OH * OW; o++) {
+      const i = pl * inPlane + argmax[pl * OH * OW + o]!;
+      const d = dy[pl * OH * OW + o]!;
+      dx[i] = r(dx[i]! + d);
+      abs[i]! += Math.abs(d);
+    }
+  }
+  return { dx, abs };
+}
+
+/** y = (Σ window) / (kh·kw), the padding's zeros counted. */
+export function avgPoolForwardRef(g: Pool2dGeometry, rows: number, x: ArrayLike<number>, dtype: Dtype): { y: FloatArray; abs: Float64Array } {
+  const r = rounder(dtype);
+  const [OH, OW] = pool2dOutputSize(g);
+  const planes = rows * g.channels;
+  const inPlane = g.height * g.width;
+  const count = g.kernel[0] * g.kernel[1];
+  const y = allocate(dtype, planes * OH * OW);
+  const abs = new Float64Array(planes * OH * OW);
+  for (let pl = 0; pl < planes; pl++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        let s = 0;
+        let a = 0;
+        forEachInWindow(g, oy, ox, (j) => {
+          s = r(s + x[pl * inPlane + j]!);
+          a += Math.abs(x[pl * inPlane + j]!);
+        });
+        const o = (pl * OH + oy) * OW + ox;
+        y[o] = r(s / count);
+        abs[o] = a / count;
+      }
+    }
+  }
+  return { y, abs };
+}
+
+/** dx = Σ over the windows holding the element of dy / (kh·kw). */
+export function avgPoolBackwardRef(g: Pool2dGeometry, rows: number, dy: ArrayLike<number>, dtype: Dtype): { dx: FloatArray; abs: Float64Array } {
+  const r = rounder(dtype);
+  const [OH, OW] = pool2dOutputSize(g);
+  const planes = rows * g.channels;
+  const inPlane = g.height * g.width;
+  const count = g.kernel[0] * g.kernel[1];
+  const dx = allocate(dtype, planes * inPlane);
+  const abs = new Float64Array(planes * inPlane);
+  for (let pl = 0; pl < planes; pl++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        const d = dy[(pl * OH + oy) * OW + ox]!;
+        forEachInWindow(g, oy, ox, (j) => {
+          const i = pl * inPlane + j;
+          dx[i] = r(dx[i]! + d);
+          abs[i]! += Math.abs(d);
+        });
+      }
+    }
+  }
+  for (let i = 0; i < dx.length; i++) {
+    dx[i] = r(dx[i]! / count);
+    abs[i] = abs[i]! / count;
+  }
+  return { dx, abs };
+}
