@@ -64,7 +64,7 @@ export const batchNormLayer: LayerKind<BatchNormSpec, BatchNormInput> = {
       }),
   },
   resolve(l, site) {
-    if (site.input.length !== 1) throw new Error(`is BatchNorm1d over (N, F) but its input is ${showShape(site.input)}`);
+    if (site.input.length !== 1) throw new Error(`is BatchNorm1d over (N, F) but its input is ${showShape(site.input)}${site.input.length === 3 ? ': for per-channel BatchNorm2d write bn2d' : ''}`);
     const width = site.input[0]!;
     if (l.features !== undefined && l.features !== width) throw new Error(`has ${l.features} features but its input has ${width} (${showShape(site.input)})`);
     const eps = l.eps ?? BATCHNORM_DEFAULTS.eps;

@@ -22,3 +22,4 @@ export { maxPool2d, maxPool2dLayer, type MaxPool2dSpec, type MaxPool2dInput } fr
 export { avgPool2d, avgPool2dLayer, type AvgPool2dSpec, type AvgPool2dInput } from './avgpool2d.js';
 export { globalAvgPool, globalAvgPoolLayer, type GlobalAvgPoolSpec, type GlobalAvgPoolInput } from './globalavgpool.js';
 export { flatten, flattenLayer, type FlattenSpec, type FlattenInput } from './flatten.js';
+export { batchNorm2d, batchNorm2dLayer, type BatchNorm2dSpec, type BatchNorm2dInput } from './batchnorm2d.js';

@@ -5,6 +5,7 @@
  */
 import { activationLayer } from './activation.js';
 import { batchNormLayer } from './batchnorm.js';
+import { batchNorm2dLayer } from './batchnorm2d.js';
 import { avgPool2dLayer } from './avgpool2d.js';
 import { conv2dLayer } from './conv2d.js';
 import { flattenLayer } from './flatten.js';
@@ -17,7 +18,7 @@ import { reshapeLayer } from './reshape.js';
 
 export const BUILTIN_LAYERS = [
   denseLayer, activationLayer, batchNormLayer, dropoutLayer, reshapeLayer, conv2dLayer,
-  maxPool2dLayer, avgPool2dLayer, globalAvgPoolLayer, flattenLayer,
+  batchNorm2dLayer, maxPool2dLayer, avgPool2dLayer, globalAvgPoolLayer, flattenLayer,
 ] as const;
 
 type Builtin = (typeof BUILTIN_LAYERS)[number];

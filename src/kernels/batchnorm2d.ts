@@ -1,0 +1,164 @@
+/**
+ * BatchNorm2d on the GPU: the TypeScript side of shaders/batchnorm2d.wgsl (header: math, shapes, bindings).
+ * Three planned ops, each one dispatch:
+ *   BatchNorm2dOp.forwardTrain  y from the batch statistics of each channel; saves (mean, invstd); updates running
+ *   BatchNorm2dOp.forwardEval   y from the running statistics
+ *   BatchNorm2dOp.backward      dx, and dγ, dβ WRITTEN
+ * Both forwards may apply the next layer's activation (`epilogue`: out = act(y), y kept for that activation's
+ * backward). γ, β, dγ, dβ, running may be ranges of the flat buffers. Training with N·H·W = 1 is rejected.
+ */
+import src from '../../shaders/batchnorm2d.wgsl';
+import { defineKernel, resourceBytes, type Engine, type Resource, type UniformBuffer } from '../gpu/index.js';
+import { BATCHNORM_DEFAULTS } from '../ref/batchnorm.js';
+import { activationCode, defaultAlpha, type Activation } from '../shared.js';
+import { ACTIVATION_FNS_FILE } from './activation.js';
+
+const files = [ACTIVATION_FNS_FILE, { file: 'batchnorm2d.wgsl', text: src }];
+
+export const batchnorm2dForwardTrainKernel = defineKernel({
+  label: 'batchnorm2d.forward_train',
+  files,
+  entry: 'forward_train',
+  bindings: { p: 'uniform', x_in: 'read', y: 'read_write', out: 'read_write', gamma: 'read', beta: 'read', running: 'read_write', saved: 'read_write' },
+});
+export const batchnorm2dForwardEvalKernel = defineKernel({
+  label: 'batchnorm2d.forward_eval',
+  files,
+  entry: 'forward_eval',
+  bindings: { p: 'uniform', x_in: 'read', y: 'read_write', out: 'read_write', gamma: 'read', beta: 'read', running_stats: 'read' },
+});
+export const batchnorm2dBackwardKernel = defineKernel({
+  label: 'batchnorm2d.backward',
+  files,
+  entry: 'backward',
+  bindings: { p: 'uniform', x_in: 'read', dy: 'read', gamma: 'read', saved_stats: 'read', dx: 'read_write', dgamma: 'read_write', dbeta: 'read_write' },
+});
+
+const WG = 256;
+
+export interface BatchNorm2dShape {
+  /** N */
+  batch: number;
+  /** C */
+  channels: number;
+  /** H·W */
+  plane: number;
+}
+
+export function batchnorm2dCountError(batch: number, plane: number): string {
+  return (
+    `BatchNorm2d in training needs more than 1 value per channel, got ${batch} example${batch === 1 ? '' : 's'} of ${plane} value${plane === 1 ? '' : 's'}: the ` +
+    `unbiased running variance divides by N·H·W − 1 (torch raises "Expected more than 1 value per channel when training"). Use a batch of ≥ 2.`
+  );
+}
+
+/** The next layer's activation, applied in the forward: out = act(y). */
+export interface BatchNorm2dEpilogue {
+  activation: Activation;
+  alpha?: number;
+  out: Resource;
+}
+
+function check(what: string, o: BatchNorm2dShape, buffers: Record<string, [Resource, number]>): void {
+  for (const [name, v] of [['batch', o.batch], ['channels', o.channels], ['plane', o.plane]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`${what}: ${name} ${v} must be a positive integer`);
+  }
+  if (o.batch * o.channels * o.plane >= 2 ** 32) throw new RangeError(`${what}: ${o.batch}×${o.channels}×${o.plane} exceeds u32 indexing`);
+  for (const [name, [r, floats]] of Object.entries(buffers)) {
+    if (resourceBytes(r) < floats * 4) throw new RangeError(`${what}: ${name} holds ${resourceBytes(r)} bytes, needs ${floats * 4} (${floats} f32)`);
+  }
+}
+
+/** The `out` binding: the epilogue's buffer, or (never written without EPILOGUE) a 4-byte placeholder, owned by the op. */
+function outBinding(engine: Engine, epi?: BatchNorm2dEpilogue): [Resource, GPUBuffer[]] {
+  if (epi) return [epi.out, []];
+  const b = engine.storage('batchnorm2d.out-unused', 4);
+  return [b, [b]];
+}
+
+export class BatchNorm2dOp {
+  private constructor(
+    private readonly dispatchFn: (pass: GPUComputePassEncoder) => void,
+    private readonly uniforms: UniformBuffer,
+    private readonly owned: GPUBuffer[] = [],
+  ) {}
+
+  private static uniforms(u: UniformBuffer, o: BatchNorm2dShape & { eps?: number; momentum?: number }, epi?: BatchNorm2dEpilogue): UniformBuffer {
+    const eps = o.eps ?? BATCHNORM_DEFAULTS.eps;
+    const momentum = o.momentum ?? BATCHNORM_DEFAULTS.momentum;
+    if (!(eps > 0)) throw new RangeError(`BatchNorm2d: eps ${eps} must be > 0`);
+    if (!(momentum >= 0 && momentum <= 1)) throw new RangeError(`BatchNorm2d: momentum ${momentum} must be in [0, 1]`);
+    u.set({ batch: o.batch, channels: o.channels, plane: o.plane, eps, momentum, act_alpha: epi ? (epi.alpha ?? defaultAlpha(epi.activation)) : 0 });
+    u.write();
+    return u;
+  }
+
+  private static overrides(epi?: BatchNorm2dEpilogue): Record<string, number> {
+    return { WG, ACT: epi ? activationCode(epi.activation) : 0, EPILOGUE: epi ? 1 : 0 };
+  }
+
+  /** Training forward; `saved` ← (mean, invstd), `running` ← updated; with `epilogue`, out = act(y). */
+  static async forwardTrain(
+    engine: Engine,
+    o: BatchNorm2dShape & { eps?: number; momentum?: number; x: Resource; y: Resource; gamma: Resource; beta: Resource; running: Resource; saved: Resource; epilogue?: BatchNorm2dEpilogue },
+  ): Promise<BatchNorm2dOp> {
+    if (o.batch * o.plane < 2) throw new RangeError(batchnorm2dCountError(o.batch, o.plane));
+    const n = o.batch * o.channels * o.plane;
+    const C = o.channels;
+    check('BatchNorm2dOp.forwardTrain', o, {
+      x: [o.x, n], y: [o.y, n], gamma: [o.gamma, C], beta: [o.beta, C], running: [o.running, 2 * C], saved: [o.saved, 2 * C],
+      ...(o.epilogue ? { out: [o.epilogue.out, n] as [Resource, number] } : {}),
+    });
+    const k = await engine.kernel(batchnorm2dForwardTrainKernel, BatchNorm2dOp.overrides(o.epilogue));
+    const u = BatchNorm2dOp.uniforms(k.uniforms('p'), o, o.epilogue);
+    const [out, owned] = outBinding(engine, o.epilogue);
+    const bg = k.bind({ p: u.buffer, x_in: o.x, y: o.y, out, gamma: o.gamma, beta: o.beta, running: o.running, saved: o.saved });
+    return new BatchNorm2dOp((pass) => k.dispatch(pass, bg, C), u, owned);
+  }
+
+  /** Evaluation forward from the running statistics; with `epilogue`, out = act(y). */
+  static async forwardEval(
+    engine: Engine,
+    o: BatchNorm2dShape & { eps?: number; x: Resource; y: Resource; gamma: Resource; beta: Resource; running: Resource; epilogue?: BatchNorm2dEpilogue },
+  ): Promise<BatchNorm2dOp> {
+    const n = o.batch * o.channels * o.plane;
+    const C = o.channels;
+    check('BatchNorm2dOp.forwardEval', o, {
+      x: [o.x, n], y: [o.y, n], gamma: [o.gamma, C], beta: [o.beta, C], running: [o.running, 2 * C],
+      ...(o.epilogue ? { out: [o.epilogue.out, n] as [Resource, number] } : {}),
+    });
+    const k = await engine.kernel(batchnorm2dForwardEvalKernel, BatchNorm2dOp.overrides(o.epilogue));
+    const u = BatchNorm2dOp.uniforms(k.uniforms('p'), o, o.epilogue);
+    const groups = Math.ceil(n / WG);
+    const [out, owned] = outBinding(engine, o.epilogue);
+    const bg = k.bind({ p: u.buffer, x_in: o.x, y: o.y, out, gamma: o.gamma, beta: o.beta, running_stats: o.running });
+    return new BatchNorm2dOp((pass) => k.dispatch1d(pass, bg, groups), u, owned);
+  }
+
+  /** Training backward from `saved` of the same step: dx; dγ, dβ written. */
+  static async backward(
+    engine: Engine,
+    o: BatchNorm2dShape & { x: Resource; dy: Resource; gamma: Resource; saved: Resource; dx: Resource; dgamma: Resource; dbeta: Resource },
+  ): Promise<BatchNorm2dOp> {
+    if (o.batch * o.plane < 2) throw new RangeError(batchnorm2dCountError(o.batch, o.plane));
+    const n = o.batch * o.channels * o.plane;
+    const C = o.channels;
+    check('BatchNorm2dOp.backward', o, {
+      x: [o.x, n], dy: [o.dy, n], gamma: [o.gamma, C], saved: [o.saved, 2 * C], dx: [o.dx, n], dgamma: [o.dgamma, C], dbeta: [o.dbeta, C],
+    });
+    const k = await engine.kernel(batchnorm2dBackwardKernel, { WG });
+    const u = BatchNorm2dOp.uniforms(k.uniforms('p'), o);
+    const bg = k.bind({ p: u.buffer, x_in: o.x, dy: o.dy, gamma: o.gamma, saved_stats: o.saved, dx: o.dx, dgamma: o.dgamma, dbeta: o.dbeta });
+    return new BatchNorm2dOp((pass) => k.dispatch(pass, bg, C), u);
+  }
+
+
+  encode(pass: GPUComputePassEncoder): void {
+    this.dispatchFn(pass);
+  }
+
+  destroy(): void {
+    this.uniforms.destroy();
+    for (const b of this.owned) b.destroy();
+  }
+}
