@@ -70,7 +70,11 @@ export const denseLayer: LayerKind<DenseSpec, DenseInput> = {
       throw new Error(`takes (N, F) input but its input is ${showShape(site.input)}: reshape it to (N, ${n}) first (reshape(${n}))`);
     }
     const width = site.input[0]!;
-    if (l.inputs !== undefined && l.inputs !== width) throw new Error(`expects ${l.inputs} inputs but the previous layer gives ${width} (its output is ${showShape(site.input)})`);
+    if (l.inputs !== undefined && l.inputs !== width) {
+      const p = site.previous;
+      const from = p && p.input.length > 1 ? `: layers[${p.index}] (${p.type}) turns ${showShape(p.input)} into ${width} values` : '';
+      throw new Error(`expects ${l.inputs} inputs but the previous layer gives ${width} (its output is ${showShape(site.input)})${from}`);
+    }
     if (!Number.isInteger(l.outputs) || l.outputs < 1) throw new Error(`outputs must be a positive integer (got ${JSON.stringify(l.outputs)})`);
     const init = l.init ?? defaultWeightInit(site.nextActivation, site.init);
     if (!isInitializer(init)) throw new Error(`unknown initializer '${init}' (known: ${INITIALIZERS.join(', ')})`);

@@ -46,6 +46,8 @@ export interface LayerSite {
   nextActivation: Activation | undefined;
   /** The model-wide default initializer (ModelInput.init, or `init=NAME` in the text form), if any. */
   init?: Initializer;
+  /** The layer whose output is this layer's input (absent for the first layer), for messages. */
+  previous?: { index: number; type: string; input: Shape };
 }
 
 /** A parameter tensor of a layer: the optimizer updates it. */

@@ -44,7 +44,11 @@ export function resolveLayers(layers: readonly LayerSpecBase[], input: Shape, in
   let shape = input;
   layers.forEach((raw, index) => {
     const kind = kinds[index]!;
-    const site: LayerSite = { index, input: shape, nextActivation: nextActivation(index), ...(init ? { init } : {}) };
+    const prev = out[index - 1];
+    const site: LayerSite = {
+      index, input: shape, nextActivation: nextActivation(index), ...(init ? { init } : {}),
+      ...(prev ? { previous: { index: prev.index, type: prev.spec.type, input: prev.input } } : {}),
+    };
     let spec: LayerSpec;
     let output: Shape;
     try {

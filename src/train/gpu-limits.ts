@@ -50,7 +50,7 @@ export function checkGpuRunnerFits(limits: GPUSupportedLimits, config: RunnerCon
   let scratch = 0;
   for (const l of layers) {
     for (const d of l.kind.gpu.buffers?.(l.spec, { input: l.input, output: l.output, batch: B }) ?? []) {
-      checkBufferFits(limits, d.bytes, `layers.${l.index}.${d.name}`, 'use a smaller batch size or layer');
+      checkBufferFits(limits, d.bytes, `layers[${l.index}] (${l.spec.type})'s scratch buffer '${d.name}' for batch size ${B}`, 'use a smaller batch size or layer');
       scratch += d.bytes;
     }
   }

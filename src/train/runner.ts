@@ -180,6 +180,18 @@ export function invalidLabelsError(ds: Dataset | undefined, outputs: number, whi
 
 /** Each example must have as many values as the model has inputs. */
 export function checkWidth(ds: Dataset, model: ModelSpec): void {
+  // An image model (input C×H×W) must agree with image data on H×W and the channels (H×W data has one channel); flat
+  // data of the right size may feed it as it is.
+  const data = ds.inputShape.length === 2 ? [1, ...ds.inputShape] : ds.inputShape;
+  if (model.inputShape?.length === 3 && data.length === 3) {
+    const [c, h, w] = model.inputShape as [number, number, number];
+    const [dc, dh, dw] = data as [number, number, number];
+    const fix = `write the model's input as ${dc}x${dh}x${dw}`;
+    if (h !== dh || w !== dw) throw new Error(`dataset '${ds.name}' holds ${dh}×${dw} images but the model takes ${h}×${w} (input ${c}x${h}x${w}): ${fix}`);
+    if (c !== dc) {
+      throw new Error(`the model's input has ${c} channel${c === 1 ? '' : 's'} of ${h}×${w} but dataset '${ds.name}' has ${dc} (its examples are ${dc}×${dh}×${dw}): ${fix}`);
+    }
+  }
   if (ds.exampleSize !== model.inputs) {
     const shape = model.inputShape ? ` (shape ${model.inputShape.join('x')})` : '';
     throw new Error(`dataset '${ds.name}' has ${ds.exampleSize} values per example (shape ${ds.inputShape.join('x')}) but the model takes ${model.inputs} inputs${shape}`);
