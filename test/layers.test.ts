@@ -5,7 +5,7 @@
  * parameter gradient, tensor shapes included (a reshape to a 3-D shape and back).
  */
 import { describe, expect, it } from 'vitest';
-import { batchNorm, dense, dropout, elu, leakyRelu, relu, reshape, tanh } from '../src/layers/index.js';
+import { avgPool2d, batchNorm, batchNorm2d, conv2d, dense, dropout, elu, flatten, globalAvgPool, leakyRelu, maxPool2d, relu, reshape, tanh } from '../src/layers/index.js';
 import { layerKind, layerKinds, registerLayerKind } from '../src/layers/registry.js';
 import { CpuModel, type Targets } from '../src/model/cpu-model.js';
 import { layoutModel } from '../src/model/layout.js';
@@ -93,6 +93,58 @@ describe('model descriptions: text, builder and object forms', () => {
   });
 });
 
+describe('CNN descriptions: conv2d, pooling, bn2d, flatten and gap in every form', () => {
+  const TEXT = '1x28x28-conv(32,3,pad=1)-bn2d-relu-maxpool(2)-conv(64,3,stride=2,pad=same)-relu-avgpool(3,2,pad=1)-dropout(0.25)-flatten-dense(10)';
+
+  it('text, builder and object give the same complete spec, with shapes by layer', () => {
+    expect(() => parseModelSpec(TEXT)).toThrow(/padding 'same' needs stride 1/);
+    const text = TEXT.replace('pad=same', 'pad=1');
+    const m = parseModelSpec(text);
+    const built = sequential([
+      conv2d({ filters: 32, kernel: 3, padding: 1 }), batchNorm2d(), relu(), maxPool2d(2),
+      conv2d(64, 3, { stride: 2, padding: 1 }), relu(), avgPool2d(3, { stride: 2, padding: 1 }), dropout(0.25), flatten(), dense(10),
+    ], { inputs: [1, 28, 28] });
+    const object = validateModelSpec({
+      inputs: 784, inputShape: [1, 28, 28],
+      layers: [
+        { type: 'conv2d', filters: 32, kernel: [3, 3], padding: [1, 1] }, { type: 'batchnorm2d' }, { type: 'activation', kind: 'relu' }, { type: 'maxpool2d', kernel: 2 },
+        { type: 'conv2d', filters: 64, kernel: 3, stride: 2, padding: 1 }, { type: 'activation', kind: 'relu' }, { type: 'avgpool2d', kernel: 3, stride: 2, padding: 1 },
+        { type: 'dropout', p: 0.25 }, { type: 'flatten' }, { type: 'dense', outputs: 10 },
+      ],
+    });
+    expect(built).toEqual(m);
+    expect(object).toEqual(m);
+    expect(m.layers[0]).toEqual({ type: 'conv2d', inChannels: 1, filters: 32, kernel: [3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], bias: true, init: 'he_normal' });
+    expect(m.layers[1]).toEqual({ type: 'batchnorm2d', channels: 32, eps: 1e-5, momentum: 0.1 });
+    expect(m.layers[3]).toEqual({ type: 'maxpool2d', kernel: [2, 2], stride: [2, 2], padding: [0, 0] });
+    expect(modelSizes(m)).toBe('1x28x28-32x28x28-32x14x14-64x7x7-64x4x4-1024-10');
+    expect(describeModel(m)).toBe('1x28x28-32x28x28-32x14x14-64x7x7-64x4x4-1024-10 bn2d,relu,dropout=0.25 (softmax_ce)');
+    expect(formatModelSpec(m)).toBe(text);
+    expect(parseModelSpec(formatModelSpec(m))).toEqual(m);
+    // 'same' padding (stride 1) keeps the size; kernels, strides and padding as HxW pairs; gap; aliases.
+    const same = parseModelSpec('3x9x8-conv2d(4,3x5,pad=same,dilation=2x1,bias=false)-maxpool2d(3x2,2x1,pad=1x0)-gap-dense(2)');
+    expect(modelSizes(same)).toBe('3x9x8-4x9x8-4x5x7-4-2');
+    expect(formatModelSpec(same)).toBe('3x9x8-conv(4,3x5,pad=2,dilation=2x1,bias=false)-maxpool(3x2,2x1,pad=1x0)-gap-dense(2)');
+    expect(sequential([conv2d(4, [3, 5], { padding: 'same', dilation: [2, 1], bias: false }), maxPool2d([3, 2], { stride: [2, 1], padding: [1, 0] }), globalAvgPool(), dense(2)], { inputs: [3, 9, 8] })).toEqual(same);
+  });
+
+  it('names and shapes every tensor by layer: conv weights [C, kh, kw, F] with fans C·kh·kw and F·kh·kw', () => {
+    const m = parseModelSpec('2x5x5-conv(3,3)-bn2d-relu-flatten-dense(4)');
+    const L = layoutModel(m);
+    expect(L.params.map((p) => [p.name, p.shape])).toEqual([
+      ['layers.0.weight', [2, 3, 3, 3]], ['layers.4.weight', [27, 4]],
+      ['layers.0.bias', [3]], ['layers.1.gamma', [3]], ['layers.1.beta', [3]], ['layers.4.bias', [4]],
+    ]);
+    expect(L.stats.map((s) => [s.name, s.shape])).toEqual([['layers.1.running_mean', [3]], ['layers.1.running_var', [3]]]);
+    // He normal (through bn2d to the ReLU): std √(2 / (C·kh·kw)) = √(2/18).
+    const p = initParams(parseModelSpec('16x12x12-conv(64,3)-relu-flatten-dense(2)'), layoutModel(parseModelSpec('16x12x12-conv(64,3)-relu-flatten-dense(2)')), 5);
+    const w = Array.from(p.subarray(0, 16 * 9 * 64));
+    const std = Math.sqrt(w.reduce((a, v) => a + v * v, 0) / w.length);
+    expect(std).toBeGreaterThan(0.95 * Math.sqrt(2 / 144));
+    expect(std).toBeLessThan(1.05 * Math.sqrt(2 / 144));
+  });
+});
+
 describe('bad model descriptions get a message naming the layer and the shapes', () => {
   const bad: [string, RegExp][] = [
     ['784-dense(256)-relux-dense(10)', /unknown layer 'relux' \(known: dense, identity, relu/],
@@ -117,6 +169,19 @@ describe('bad model descriptions get a message naming the layer and the shapes',
     ['784-reshape(5,5)', /layers\[0\] \(reshape\): cannot reshape \(N, 784\) \(784 values per example\) to \(N, 5, 5\)/],
     ['784-reshape(-1,-1)', /more than one -1/],
     ['784-dense(10)-1x2', /'1x2' looks like an input shape, which only the first part may be/],
+    ['1x5x5-conv(4,7)', /layers\[0\] \(conv2d\): its kernel 7×7 is larger than its padded input 5×5 \(input \(N, 1, 5, 5\), padding 0×0\)/],
+    ['1x5x5-conv(4,3,dilation=3)', /layers\[0\] \(conv2d\): its kernel 3×3 \(dilated: 7×7\) is larger than its padded input 5×5/],
+    ['1x8x8-conv(4,3)-maxpool(7)', /layers\[1\] \(maxpool2d\): its kernel 7×7 is larger than its padded input 6×6 \(input \(N, 4, 6, 6\)/],
+    ['1x8x8-conv(4,3,stride=0)', /conv: stride=0 must be a positive integer or two as HxW/],
+    ['1x8x8-avgpool(2,0)', /avgpool: stride=0 must be a positive integer/],
+    ['1x8x8-maxpool(2,pad=2)', /layers\[0\] \(maxpool2d\): padding 2×2 must be at most half the kernel 2×2/],
+    ['784-conv(8,3)', /layers\[0\] \(conv2d\): takes \(N, C, H, W\) input but its input is \(N, 784\): .*reshape\(1,28,28\), or an input shape 1x28x28/],
+    ['784-dense(10)-maxpool(2)', /layers\[1\] \(maxpool2d\): takes \(N, C, H, W\) input but its input is \(N, 10\)/],
+    ['1x28x28-bn', /is BatchNorm1d over \(N, F\) but its input is \(N, 1, 28, 28\): for per-channel BatchNorm2d write bn2d/],
+    ['784-bn2d', /layers\[0\] \(batchnorm2d\): takes \(N, C, H, W\) input but its input is \(N, 784\)/],
+    ['1x8x8-conv(4,3)-dense(10)', /layers\[1\] \(dense\): takes \(N, F\) input but its input is \(N, 4, 6, 6\): reshape it to \(N, 144\) first/],
+    ['1x8x8-conv(4)', /conv: give the filters and the kernel size, e.g. conv\(32,3\)/],
+    ['1x8x8-gap(2)', /gap: takes no positional arguments/],
   ];
   for (const [text, why] of bad) {
     it(text, () => {
@@ -137,6 +202,13 @@ describe('bad model descriptions get a message naming the layer and the shapes',
     expect(() => validateModelSpec({ inputs: 4, layers: [dense(3), { type: 'activation', kind: 'relu', alpha: 0.1 }] })).toThrow(/layers\[1\] \(activation\): relu takes no alpha \(only leaky_relu and elu do\)/);
     expect(() => validateModelSpec({ inputs: 4, layers: [dense(3), { type: 'activation', kind: 'swish' as 'relu' }] })).toThrow(/unknown activation 'swish'/);
     expect(() => validateModelSpec({ inputs: 4, layers: [dense(3)], loss: 'hinge' as 'mse' })).toThrow(/loss must be one of softmax_ce, mse, bce/);
+    // Section 4 of the CNN work, in object form: a stride of 0, channels that disagree, a flatten that does not fit the next dense layer.
+    expect(() => validateModelSpec({ inputs: [1, 8, 8], layers: [conv2d(4, 3, { stride: 0 })] })).toThrow(/layers\[0\] \(conv2d\): stride must be an integer ≥ 1 or a pair \[rows, columns\] of them \(got 0\)/);
+    expect(() => validateModelSpec({ inputs: [1, 8, 8], layers: [maxPool2d(2, { stride: 0 })] })).toThrow(/layers\[0\] \(maxpool2d\): stride must be an integer ≥ 1/);
+    expect(() => validateModelSpec({ inputs: [3, 8, 8], layers: [{ type: 'conv2d', filters: 4, kernel: 3, inChannels: 1 }] })).toThrow(/layers\[0\] \(conv2d\): expects 1 input channels but its input \(N, 3, 8, 8\) has 3/);
+    expect(() => validateModelSpec({ inputs: [1, 8, 8], layers: [conv2d(4, 3), flatten(), { type: 'dense', inputs: 100, outputs: 10 }] })).toThrow(
+      /layers\[2\] \(dense\): expects 100 inputs but the previous layer gives 144 \(its output is \(N, 144\)\): layers\[1\] \(flatten\) turns \(N, 4, 6, 6\) into 144 values/,
+    );
   });
 
   it('the registry refuses a kind or a text name that is taken', () => {
@@ -156,6 +228,10 @@ describe(`CPU reference of every layer kind: directional finite differences of t
     ['reshape, dense, bn, leaky_relu(α), dropout; softmax_ce', parseModelSpec('2x3-reshape(6)-dense(5)-bn-leaky_relu(0.2)-dropout(0.3)-dense(3)')],
     ['elu(α), tanh, dense without bias, reshape to 3-D and back; mse', sequential([dense(8), elu(0.7), reshape(2, 2, 2), reshape(-1), dense(4, { bias: false }), tanh(), dense(2)], { inputs: 5, loss: 'mse' })],
     ['input dropout (no input gradient below it); bce', sequential([dropout(0.25), dense(6), leakyRelu(), batchNorm({ momentum: 0.3 }), dense(3)], { inputs: 4, loss: 'bce' })],
+    ['conv (pad), bn2d, relu, maxpool, strided conv without bias, avgpool, dropout on (C, H, W), flatten; softmax_ce',
+      parseModelSpec('1x6x7-conv(3,3,pad=1)-bn2d-relu-maxpool(2)-conv(4,2,stride=2,pad=1,bias=false)-dropout(0.3)-avgpool(2,1)-flatten-dense(3)')],
+    ['dilated conv (pad 2), elu, overlapping maxpool with padding, gap; mse',
+      parseModelSpec('2x5x5-conv(4,3,dilation=2,pad=2)-elu-maxpool(3,1,pad=1)-gap-dense(2):loss=mse')],
   ];
   for (const [name, spec] of cases) {
     it(name, () => {
