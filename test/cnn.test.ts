@@ -1,0 +1,110 @@
+/**
+ * CNNs through the runners: the GPU step plan of a small CNN (conv with its ReLU fused, a ReLU′ absorbed by the
+ * max pooling, bn2d with its ReLU fused, flatten as an alias) trains like the CPU reference, step for step over 3
+ * epochs with partial batches; one command buffer per step, with the dispatches counted. On the CPU runner a CNN
+ * reads MNIST's 28×28 images as 1×28×28, learns, and resumes from a checkpoint bit for bit; its tensors are named
+ * and shaped by layer in the file; data whose channels disagree with the model is refused with both shapes named.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadCheckpointFile } from '../src/checkpoint/file.js';
+import type { Dataset } from '../src/data/dataset.js';
+import { loadMnist } from '../src/data/mnist-node.js';
+import { parseModelSpec } from '../src/model/spec.js';
+import { expectClose } from '../src/testing/compare.js';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint.js';
+import { createCpuRunner } from '../src/train/cpu-runner.js';
+import { createGpuRunner } from '../src/train/gpu-runner.js';
+import type { Runner, RunnerConfig } from '../src/train/runner.js';
+import { Trainer } from '../src/train/trainer.js';
+import { gpu } from './helpers/gpu.js';
+import { syntheticSet } from './helpers/mlp-v1.js';
+
+describe('a CNN on the GPU runner trains like the CPU reference', () => {
+  afterAll(async () => (await gpu()).destroy());
+
+  it('3 epochs with partial batches: parameters and BatchNorm statistics agree; dispatches counted; nothing leaks', async () => {
+    const engine = await gpu();
+    // 2×6×7 images (84 values, flat data viewed as C×H×W); 90 = 2×32 + 26.
+    const ds: Dataset = syntheticSet(90, 84, 5, 3);
+    // No bias before bn2d: its exact gradient is 0 and Adam would turn the rounding noise of either side into steps of lr.
+    const model = parseModelSpec('2x6x7-conv(4,3,pad=1)-relu-maxpool(2)-conv(6,2,bias=false)-bn2d-relu-dropout(0.2)-flatten-dense(5)');
+    const config: RunnerConfig = { model, batchSize: 32, optimizer: { name: 'Adam', hyperparams: { lr: 3e-3 } }, seed: 9 };
+    const before = engine.memory();
+    const run = async (r: Runner) => {
+      await new Trainer(r, config).fit(ds, { epochs: 3, seed: 4 });
+      return r.exportState();
+    };
+    const g = await createGpuRunner(engine, config);
+    const gs = await run(g);
+    const cs = await run(await createCpuRunner(config));
+    // f32 sums in other orders (im2col products, tree reductions), compounded over 9 Adam steps: as the MLP tests.
+    expectClose(gs.params, cs.params, { atol: 2e-4, rtol: 2e-3 }, 'CNN parameters, GPU vs CPU');
+    expectClose(gs.stats, cs.stats, { atol: 2e-4, rtol: 2e-3 }, 'CNN BatchNorm2d running statistics, GPU vs CPU');
+    // gather; conv+relu: im2col, matmul; maxpool; conv: im2col, matmul; bn2d+relu; dropout; dense; loss; metrics ‖
+    // dense: dW, db, dX; dropout; relu; bn2d; conv: rows, dW, dcols, col2im; maxpool+relu′; conv: rows, dW(+db) ‖
+    // optimizer: grad stats + update. (db rides in dW only with tiled8; other variants add a product of its own.)
+    const separateDb = engine.software ? 1 : 0;
+    expect(g.dispatchesPerStep).toBe(1 + 2 + 1 + 2 + 1 + 1 + 1 + 2 + 3 + 1 + 1 + 1 + 4 + 1 + 2 + 2 + separateDb);
+    const profile = await g.profileStep({ step: 99, start: 0, rows: 32, lr: 1e-3 });
+    if (profile) {
+      const ops = profile.map((p) => p.op);
+      expect(ops).toEqual(expect.arrayContaining([
+        'layers.0.conv2d+relu im2col', 'layers.0.conv2d+relu forward', 'layers.2.maxpool2d backward+relu′', 'layers.4.batchnorm2d+relu forward',
+        'layers.3.conv2d dX', 'layers.0.conv2d dW',
+      ]));
+      expect(ops.filter((o) => o.startsWith('layers.1.') || o.startsWith('layers.7.'))).toEqual([]);
+      expect(ops).not.toContain('layers.0.conv2d dX');
+    }
+    g.destroy();
+    expect(engine.memory().buffers).toBe(before.buffers);
+  });
+});
+
+describe('a CNN on MNIST images (CPU runner)', () => {
+  let train: Dataset;
+  let dir: string;
+  const config: RunnerConfig = {
+    model: parseModelSpec('1x28x28-conv(4,5,stride=2)-relu-maxpool(2)-flatten-dense(10)'),
+    batchSize: 50,
+    optimizer: { name: 'Adam', hyperparams: { lr: 1e-2 } },
+    seed: 2,
+  };
+  beforeAll(async () => {
+    train = (await loadMnist()).train.subset(Uint32Array.from({ length: 300 }, (_, i) => i), 'mnist-300');
+    dir = mkdtempSync(join(tmpdir(), 'wgtrain-cnn-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('learns from 28×28 images as 1×28×28; 2 + 2 epochs through a checkpoint equal 4; tensors by layer in the file', async () => {
+    const whole = new Trainer(await createCpuRunner(config), config);
+    const result = await whole.fit(train, { epochs: 4, seed: 1 });
+    expect(result.history[3]!.trainLoss).toBeLessThan(result.history[0]!.trainLoss * 0.7);
+    const path = join(dir, 'cnn.safetensors');
+    await new Trainer(await createCpuRunner(config), config, { save: saveTrainingCheckpoint }).fit(train, { epochs: 2, seed: 1, checkpoint: { path } });
+    const file = await loadCheckpointFile(path);
+    expect(Object.fromEntries(Object.entries(file.tensors).filter(([k]) => k.startsWith('layers.')).map(([k, t]) => [k, t.shape]))).toEqual({
+      'layers.0.weight': [1, 5, 5, 4], 'layers.4.weight': [144, 10], 'layers.0.bias': [4], 'layers.4.bias': [10],
+    });
+    const snap = await loadTrainingCheckpoint(path);
+    expect(snap.config.model).toEqual(config.model);
+    const resumedRunner = await createCpuRunner(snap.config);
+    const resumed = new Trainer(resumedRunner, snap.config);
+    await resumed.restore(snap);
+    await resumed.fit(train, { epochs: 4, seed: 1 });
+    expect((await resumedRunner.exportState()).params).toEqual((await (whole as unknown as { runner: Runner }).runner.exportState()).params);
+  });
+
+  it('data whose channels or image size disagree with the model is refused, naming both shapes', async () => {
+    const three = { ...config, model: parseModelSpec('3x28x28-conv(4,5)-gap-dense(10)') };
+    await expect(new Trainer(await createCpuRunner(three), three).fit(train, { epochs: 1, seed: 1 })).rejects.toThrow(
+      /the model's input has 3 channels of 28×28 but dataset 'mnist-300' has 1 \(its examples are 1×28×28\): write the model's input as 1x28x28/,
+    );
+    const wide = { ...config, model: parseModelSpec('1x14x56-conv(4,5)-gap-dense(10)') };
+    await expect(new Trainer(await createCpuRunner(wide), wide).fit(train, { epochs: 1, seed: 1 })).rejects.toThrow(
+      /dataset 'mnist-300' holds 28×28 images but the model takes 14×56 \(input 1x14x56\): write the model's input as 1x28x28/,
+    );
+  });
+});
