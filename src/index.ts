@@ -44,6 +44,7 @@ export { createGpuRunner, GpuRunner } from './train/gpu-runner.js';
 export { Trainer, type FitOptions, type FitResult, type EpochRecord, type StepRecord, type FitCallbacks, type PredictInput, type TrainingSnapshot, type TrainerPosition } from './train/trainer.js';
 export { EarlyStopping, type EarlyStoppingOptions } from './train/early-stopping.js';
 export { optimizerConfig } from './train/optimizer-config.js';
+export { PRESETS, presetByName, type Preset } from './train/presets.js';
 export { DEFAULT_SEED, runnerSeed, type Runner, type RunnerConfig, type RunnerState, type OptimizerConfig, type ClipConfig, type MetricsReport, type EvalResult, type StepInput } from './train/runner.js';
 
 // Test functions and regression problems; second-order and line-search methods on a vector machine (CPU or GPU)

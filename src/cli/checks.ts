@@ -51,6 +51,10 @@ export async function probeWritable(path: string, flag: string, command: string)
 /** The model must take MNIST's 784 pixels and give at least its 10 classes as softmax logits. */
 export function checkMnistModel(model: ModelSpec, what: string, command: string): void {
   const pixels = MNIST_IMAGE_SHAPE[0] * MNIST_IMAGE_SHAPE[1];
+  const image = model.inputShape?.length === 3 ? model.inputShape : undefined;
+  if (image && (image[0] !== 1 || image[1] !== MNIST_IMAGE_SHAPE[0] || image[2] !== MNIST_IMAGE_SHAPE[1])) {
+    throw new ArgError(`${command}: ${what} takes ${image.join('×')} images but MNIST images are 1×28×28 (one channel of 28×28); start the layer list with 1x28x28-`);
+  }
   if (model.inputs !== pixels) {
     throw new ArgError(`${command}: ${what} takes ${model.inputs} inputs but MNIST images have ${pixels} pixels (28×28); start the sizes with ${pixels}-`);
   }

@@ -4,7 +4,8 @@
  * early stopping, checkpoints and resume.
  *
  * Default configuration (reaches >= 98% test accuracy): 784-256-256-10 relu MLP, Adam lr 1e-3 with cosine decay to
- * 0 over the run, batch 128, 5 epochs (2150 steps), seed 0.
+ * 0 over the run, batch 128, 5 epochs (2150 steps), seed 0. `--model cnn` (or another name of src/train/presets.ts)
+ * trains a built-in model with its own recipe; flags given on the command line override the recipe.
  *
  * Every argument is checked before any data loads or the GPU starts (planRun): values, the model against MNIST, the
  * optimizer's hyperparameters, the schedule, whether --save can be written, and on --resume the checkpoint, its data
@@ -38,6 +39,7 @@ import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../train/checkpo
 import { createCpuRunner } from '../train/cpu-runner.js';
 import { createGpuRunner } from '../train/gpu-runner.js';
 import { parseEarlyStopping, type EarlyStoppingOptions } from '../train/early-stopping.js';
+import { PRESETS, presetByName } from '../train/presets.js';
 import { Progress } from '../train/progress.js';
 import { validateRunnerConfig } from '../train/runner-checks.js';
 import { givenLr, type ClipConfig, type Runner, type RunnerConfig } from '../train/runner.js';
@@ -63,14 +65,18 @@ export const ADAPTER_FLAG = {
 } as const;
 
 export const TRAIN_FLAGS = {
-  model: { type: 'string', value: 'SPEC', help: 'an MLP (784-256-256-10:relu,bn,dropout=0.1) or a layer list (784-dense(256)-relu-dense(10)); see Models below', default: DEFAULTS.model },
+  model: {
+    type: 'string', value: 'SPEC',
+    help: `a built-in model with its own recipe (${Object.keys(PRESETS).join(', ')}), an MLP (784-256-256-10:relu,bn,dropout=0.1) or a layer list (784-dense(256)-relu-dense(10)); see Models below`,
+    default: DEFAULTS.model,
+  },
   optimizer: { type: 'string', value: 'NAME', help: `torch.optim class, case-insensitive: ${OPTIMIZER_NAMES.join(' ')}`, default: DEFAULTS.optimizer },
   lr: { type: 'number', help: 'base learning rate', default: DEFAULTS.lr },
   schedule: { type: 'string', value: 'SPEC', help: "learning-rate schedule, e.g. warmup:100+cosine:T=2000 (default: cosine to 0 over the run; with --resume: the checkpoint's, or this one from the checkpoint's step on)" },
   clip: { type: 'string', value: 'norm=X|value=Y', help: 'gradient clipping: global L2 norm and/or element value (norm=1.0,value=0.5)' },
-  'weight-decay': { type: 'number', value: 'X', help: "the optimizer's weight_decay (Dense weights only)" },
+  'weight-decay': { type: 'number', value: 'X', help: "the optimizer's weight_decay (Dense and Conv2D weights only)" },
   batch: { type: 'int', value: 'N', help: 'examples per step', default: DEFAULTS.batch },
-  epochs: { type: 'int', value: 'N', help: `epochs in total (default ${DEFAULTS.epochs}; not with --steps)` },
+  epochs: { type: 'int', value: 'N', help: `epochs in total (default ${DEFAULTS.epochs}, or a built-in model's own; not with --steps)` },
   steps: { type: 'int', value: 'N', help: 'steps in total, crossing epochs as needed (not with --epochs)' },
   seed: { type: 'int', value: 'S', help: 'seeds the weights, dropout, the data split and the shuffles (with --resume: the checkpoint\'s)', default: DEFAULTS.seed },
   device: { type: 'string', help: 'where steps run', choices: ['gpu', 'cpu'], default: 'gpu' },
@@ -86,8 +92,9 @@ export const TRAIN_FLAGS = {
 const USAGE_LINE = 'wgtrain train [flags]';
 const COMMAND = 'wgtrain train';
 
-/** Values per MNIST image: the input of a --model layer list that names none. */
+/** MNIST images as a --model layer list that names no input takes them: 784 values, or 1×28×28 (for a first conv). */
 const MNIST_INPUTS = 28 * 28;
+const MNIST_IMAGE: readonly number[] = [1, 28, 28];
 
 /** Torch class name for a case-insensitive optimizer name. */
 export function optimizerName(name: string): string {
@@ -160,7 +167,9 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
   }
   if (args.help) {
     io.stdout(
-      `${usage(TRAIN_FLAGS, USAGE_LINE)}\n\nModels (--model):\n${modelSyntaxHelp()}\n\n` +
+      `${usage(TRAIN_FLAGS, USAGE_LINE)}\n\nBuilt-in models (--model NAME; flags given override their recipe):\n` +
+        `${Object.values(PRESETS).map((p) => `  ${p.name.padEnd(6)}${p.summary}\n`).join('')}\n` +
+        `Models (--model):\n${modelSyntaxHelp()}\n\n` +
         `Schedules (--schedule NAME:field=value,...; '+' chains a warm-up):\n${specHelp()}\n`,
     );
     return 0;
@@ -184,7 +193,7 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
     io.stderr(`${COMMAND}: ${(e as Error).message}\n`);
     return 1;
   }
-  const { config, resume, fit, split, schedule, totalSteps, totalEpochs, adapter } = plan;
+  const { config, resume, fit, split, schedule, totalSteps, totalEpochs, adapter, preset } = plan;
   let engine: Engine | undefined;
   let runner: Runner | undefined;
   const controller = new AbortController();
@@ -210,7 +219,7 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
       log(`resumed from ${v.resume}: epoch ${p.epoch + (p.batch > 0 ? 1 : 0)}${p.batch > 0 ? ` (batch ${p.batch})` : ''}, step ${p.step}`);
     }
     log(
-      `model ${describeModel(config.model)}, ${config.optimizer.name} lr ${baseLrOf(config)}, schedule ${describeSchedule(schedule)}, ` +
+      `model ${preset ? `${preset} ` : ''}${describeModel(config.model)}, ${config.optimizer.name} lr ${baseLrOf(config)}, schedule ${describeSchedule(schedule)}, ` +
         `batch ${config.batchSize}, ${fit.epochs !== undefined ? `${fit.epochs} epochs (${totalSteps} steps)` : `${totalSteps} steps`}, ` +
         `device ${made.adapter}`,
     );
@@ -297,8 +306,12 @@ async function planRun(v: TrainValues, given: Set<string>, log: (line: string) =
   checkDtype(v.device!, v.dtype!, given, COMMAND);
   const adapter = v.device === 'gpu' ? adapterChoice(v.adapter, COMMAND) : undefined;
   const earlyStopping: EarlyStoppingOptions | undefined = v['early-stopping'] === undefined ? undefined : parseFlag('early-stopping', () => parseEarlyStopping(v['early-stopping']!));
+  const preset = v.resume ? undefined : presetByName(v.model!);
   const fit = { epochs: v.epochs, steps: v.steps, earlyStopping };
-  if (fit.epochs === undefined && fit.steps === undefined) fit.epochs = DEFAULTS.epochs;
+  if (fit.epochs === undefined && fit.steps === undefined) fit.epochs = preset?.epochs ?? DEFAULTS.epochs;
+  // A built-in model brings its recipe; each flag given on the command line wins over it.
+  const pick = <T>(flag: keyof typeof TRAIN_FLAGS & string, fromFlag: T, fromPreset: T | undefined): T => (preset && !given.has(flag) && fromPreset !== undefined ? fromPreset : fromFlag);
+  const scheduleSpec = pick('schedule', v.schedule, preset?.schedule);
   if (v.save !== undefined) await probeWritable(v.save, 'save', COMMAND);
 
   let resume: TrainingSnapshot | undefined;
@@ -317,17 +330,18 @@ async function planRun(v: TrainValues, given: Set<string>, log: (line: string) =
   } else {
     let model: ModelSpec;
     try {
-      model = parseModelSpec(v.model!, { inputs: MNIST_INPUTS });
+      model = parseModelSpec(preset?.model ?? v.model!, { inputs: MNIST_INPUTS, inputViews: [MNIST_IMAGE] });
     } catch (e) {
       throw new ArgError(`${COMMAND}: --model: ${(e as Error).message}`);
     }
     checkMnistModel(model, `--model ${v.model}`, COMMAND);
-    const hyperparams: Record<string, unknown> = { lr: v.lr };
-    if (v['weight-decay'] !== undefined) hyperparams.weight_decay = v['weight-decay'];
+    const hyperparams: Record<string, unknown> = { lr: pick('lr', v.lr, preset?.lr) };
+    const weightDecay = pick('weight-decay', v['weight-decay'], preset?.weightDecay);
+    if (weightDecay !== undefined) hyperparams.weight_decay = weightDecay;
     config = {
       model,
-      batchSize: v.batch!,
-      optimizer: optimizerConfig(optimizerName(v.optimizer!), hyperparams),
+      batchSize: pick('batch', v.batch!, preset?.batch),
+      optimizer: optimizerConfig(optimizerName(pick('optimizer', v.optimizer!, preset?.optimizer)), hyperparams),
       seed: v.seed!,
       ...(v.clip !== undefined ? { clip: parseClip(v.clip) } : {}),
     };
@@ -345,15 +359,15 @@ async function planRun(v: TrainValues, given: Set<string>, log: (line: string) =
   const totalSteps = fit.steps ?? fit.epochs! * batchesPerEpoch;
   const totalEpochs = fit.epochs ?? Math.ceil(totalSteps / batchesPerEpoch);
   if (resume) checkNothingLeft(resume, fit, v.resume!, given);
-  const schedule = makeSchedule(v.schedule, resume, config, totalSteps, log);
+  const schedule = makeSchedule(scheduleSpec, resume, config, totalSteps, log);
   if (schedule.needs === 'metric' && schedule.unit !== 'epoch') {
-    throw new ArgError(`${COMMAND}: --schedule ${v.schedule}: '${schedule.name}' is fed a validation metric, so it must step per epoch (add unit=epoch)`);
+    throw new ArgError(`${COMMAND}: --schedule ${scheduleSpec}: '${schedule.name}' is fed a validation metric, so it must step per epoch (add unit=epoch)`);
   }
-  checkHorizon(schedule, v.schedule !== undefined, schedule.unit === 'epoch' ? totalEpochs : totalSteps, log);
+  checkHorizon(schedule, scheduleSpec !== undefined, schedule.unit === 'epoch' ? totalEpochs : totalSteps, log);
   // The gradient-magnitude control runs inside the optimizer step, on the device, from each step's gradient norm.
   const gradmag = gradMagnitudeControl(schedule);
   if (gradmag) config.gradLr = { c: gradmag.c };
-  return { config, resume, fit, split, schedule, totalSteps, totalEpochs, adapter };
+  return { config, resume, fit, split, schedule, totalSteps, totalEpochs, adapter, preset: preset?.name };
 }
 
 /** A resumed run whose target is already reached would train nothing: refuse rather than report 0 steps. */

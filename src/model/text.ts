@@ -18,7 +18,7 @@
  * A string is an MLP when none of its parts names a layer or has parentheses.
  */
 import type { LayerArgs, Shape } from '../layers/layer.js';
-import { layerKindByName, layerKinds, type LayerInput } from '../layers/registry.js';
+import { layerKind, layerKindByName, layerKinds, type LayerInput } from '../layers/registry.js';
 import { INITIALIZERS, isInitializer, type Initializer } from '../layers/weights.js';
 import { ACTIVATIONS, LOSSES, isActivation, type Activation, type Loss } from '../shared.js';
 import { inputShape, modelLayers, validateModelSpec, type ModelSpec } from './spec.js';
@@ -53,18 +53,25 @@ const SHAPE_TOKEN = /^\d+(?:x\d+)*$/;
 
 const namesLayer = (token: string): boolean => token.includes('(') || layerKindByName(token.toLowerCase()) !== undefined;
 
-/**
- * Parses the text form (see the module comment) into the complete ModelSpec. `options.inputs` is the input shape
- * when the text gives none (a layer list without INPUT).
- */
-export function parseModelSpec(spec: string, options: { inputs?: number | readonly number[] } = {}): ModelSpec {
+export interface ParseOptions {
+  /** The input shape when the text gives none (a layer list without INPUT). */
+  inputs?: number | readonly number[];
+  /**
+   * Other shapes the caller's data may be seen as (MNIST: 784, or 1×28×28): a layer list without INPUT takes the first
+   * of `inputs`, then these, under which its first layer resolves — dense(…) gets 784, conv(…) gets 1×28×28.
+   */
+  inputViews?: readonly (readonly number[])[];
+}
+
+/** Parses the text form (see the module comment) into the complete ModelSpec. */
+export function parseModelSpec(spec: string, options: ParseOptions = {}): ModelSpec {
   if (typeof spec !== 'string') throw new Error(`model spec: expected a string, got ${JSON.stringify(spec)}`);
   const text = spec.trim();
   const colon = text.indexOf(':');
   const body = colon < 0 ? text : text.slice(0, colon);
   const opts = colon < 0 ? '' : text.slice(colon + 1);
   const tokens = splitTop(spec, body, '-');
-  const built = tokens.some(namesLayer) ? layerList(spec, tokens, opts, options.inputs) : mlp(spec, tokens, opts);
+  const built = tokens.some(namesLayer) ? layerList(spec, tokens, opts, options) : mlp(spec, tokens, opts);
   try {
     return validateModelSpec(built);
   } catch (e) {
@@ -145,10 +152,11 @@ function layerArgs(spec: string, token: string, inner: string | undefined): Laye
 }
 
 /** A layer list: an optional input shape, then layers by name. */
-function layerList(spec: string, tokens: string[], opts: string, defaultInputs: number | readonly number[] | undefined) {
-  let inputs: number | readonly number[] | undefined = defaultInputs;
+function layerList(spec: string, tokens: string[], opts: string, o: ParseOptions) {
+  let inputs: number | readonly number[] | undefined = o.inputs;
   let rest = tokens;
-  if (SHAPE_TOKEN.test(tokens[0]!)) {
+  const given = SHAPE_TOKEN.test(tokens[0]!);
+  if (given) {
     const dims = tokens[0]!.split('x').map(Number);
     inputs = dims.length === 1 ? dims[0]! : dims;
     rest = tokens.slice(1);
@@ -172,6 +180,7 @@ function layerList(spec: string, tokens: string[], opts: string, defaultInputs: 
       return fail(spec, (e as Error).message);
     }
   });
+  if (!given && o.inputViews?.length) inputs = firstViewTaken(layers[0]!, [typeof inputs === 'number' ? [inputs] : inputs!, ...o.inputViews]);
   let loss: Loss = 'softmax_ce';
   let init: Initializer | undefined;
   for (const [key, value] of options(opts)) {
@@ -180,6 +189,20 @@ function layerList(spec: string, tokens: string[], opts: string, defaultInputs: 
     else fail(spec, `unknown option '${value === undefined ? key : `${key}=${value}`}' (a layer list takes loss=NAME and init=NAME; write activations, bn and dropout as layers)`);
   }
   return { inputs, layers, loss, ...(init ? { init } : {}) };
+}
+
+/** The first of `views` under which `first` (the first layer) resolves; the first view when none does (its error stands). */
+function firstViewTaken(first: LayerInput, views: readonly (readonly number[])[]): readonly number[] {
+  const kind = layerKind(first.type);
+  for (const input of views) {
+    try {
+      kind.resolve(first, { index: 0, input, nextActivation: undefined });
+      return input;
+    } catch {
+      // not this view
+    }
+  }
+  return views[0]!;
 }
 
 const showInput = (s: Shape) => s.join('x');
@@ -206,7 +229,8 @@ export function modelSyntaxHelp(): string {
       ['[INPUT-]LAYER-LAYER-...[:OPTIONS]', 'a layer list; INPUT: the per-example shape, 784 or CxHxW (1x28x28), default'],
       ['', "the data's; OPTIONS: loss=NAME, init=NAME (for every layer with weights naming none)"],
     ]),
-    '  e.g. 784-dense(256)-bn-relu-dropout(0.1)-dense(10) is 784-256-10:relu,bn,dropout=0.1',
+    '  e.g. 784-dense(256)-bn-relu-dropout(0.1)-dense(10) is 784-256-10:relu,bn,dropout=0.1;',
+    '  a CNN: 1x28x28-conv(32,3,pad=1)-bn2d-relu-maxpool(2)-conv(64,3,pad=1)-relu-maxpool(2)-flatten-dense(10)',
     'Layers:',
     ...columns(layerKinds().flatMap((k) => k.syntax.help)),
     `Initializers (init=): ${INITIALIZERS.join(', ')}. Losses (loss=): ${LOSSES.join(', ')}.`,
