@@ -21,6 +21,7 @@ import {
   OPTIMIZER_NAMES,
   optimizerConfig,
   parseModelSpec,
+  presetByName,
   splitMnist,
   Trainer,
   type Dataset,
@@ -218,7 +219,9 @@ async function train(): Promise<DemoResult> {
   const steps = intParam('steps');
   const subset = intParam('subset');
   const seed = Number(params.get('seed') ?? 0);
-  const model = parseModelSpec(opts.model, { inputs: 28 * 28 }); // a layer list may leave out MNIST's input size
+  // A built-in model by name (mlp, cnn; the form keeps its optimizer, lr, batch and epochs), an MLP or a layer list,
+  // which may leave out MNIST's input: 784 values, or 1×28×28 before a convolution.
+  const model = parseModelSpec(presetByName(opts.model)?.model ?? opts.model, { inputs: 28 * 28, inputViews: [[1, 28, 28]] });
 
   if (!mnist) {
     const base = new URL(params.get('data') ?? '/mnist-data/', location.href);
