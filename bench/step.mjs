@@ -1,15 +1,21 @@
 #!/usr/bin/env node
 /**
- * One full training step of an MLP on MNIST batches — forward, softmax cross-entropy, backward, Adam update — timed
- * for wgtrain's GPU runner, TensorFlow.js (WebGPU backend) and jax-js (WebGPU backend, `jit`), side by side on the
- * same adapter in the same process. Benchmarks do not check results; the last loss is printed only as a sign that
- * each framework really trains.
+ * One full training step of an MLP or a CNN on MNIST batches — forward, softmax cross-entropy, backward, Adam update
+ * — timed for wgtrain's GPU runner, TensorFlow.js (WebGPU backend) and jax-js (WebGPU backend, `jit`), side by side on
+ * the same adapter in the same process. Benchmarks do not check results; the last loss is printed only as a sign
+ * that each framework really trains.
  *
  * The same work in each framework:
  *   - training set: the first `--examples` MNIST images (bytes for wgtrain, normalised on the device; pre-normalised
  *     f32 for the others), uploaded once; a fixed permutation; every step gathers its batch on the device from it
  *     (wgtrain: its gather kernel; tfjs: tf.gather of index tensors made once; jax-js: np.take inside the jit);
- *   - model: Dense+ReLU layers, a final Dense, softmax cross-entropy (mean over the batch);
+ *   - model: `784-…-10@B` Dense+ReLU layers, a final Dense; `cnn@B` the built-in CNN (`wgtrain train --model cnn`):
+ *     two blocks of two 3×3 convolutions (32, 64 filters, padding 1, no bias) each with BatchNorm (batch
+ *     statistics) and ReLU, 2×2 max pooling after each block, dense 128 + ReLU, dropout 0.25, dense 10. tfjs runs it
+ *     NHWC (its native layout: tf.conv2d, tf.moments + tf.batchNorm, tf.maxPool, tf.dropout), jax-js NCHW
+ *     (lax.conv, BatchNorm from np.mean / np.var_, 2×2 max pooling as a reshape and np.max, dropout from
+ *     random.bernoulli with a key per step); neither updates running statistics (wgtrain does, in the same pass);
+ *   - softmax cross-entropy (mean over the batch);
  *   - Adam, lr 1e-3, betas (0.9, 0.999), eps 1e-8 (torch's defaults; tfjs's own default eps is 1e-7, set here).
  * Differences that belong to each framework's normal use: wgtrain also runs its non-finite guard (default on)
  * and accumulates loss/accuracy on the device (read back every 50 steps); tfjs trains through `optimizer.minimize`
@@ -21,7 +27,7 @@
  * `blockUntilReady` of the new parameters, Adam moments and loss. Repeats of the frameworks are interleaved
  * (A B C A B C ...) so that the machine's load changes hit all of them alike.
  *
- *   node bench/step.mjs [--configs 784-128-10@64,784-256-256-10@128] [--repeats 5] [--target-ms 800]
+ *   node bench/step.mjs [--configs 784-128-10@64,784-256-256-10@128,cnn@128] [--repeats 5] [--target-ms 800]
  *                       [--frameworks wgtrain,wgtrain-noguard,tfjs,jax] [--examples 2048] [--breakdown] [--json out.json]
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -30,6 +36,8 @@ import { counters, gitState, load1, machine, median, parseArgs, setupGpu, timeIt
 const args = parseArgs(process.argv.slice(2));
 const CONFIGS = (args.configs ?? '784-128-10@64,784-128-10@128,784-256-256-10@64,784-256-256-10@128').split(',').map((c) => {
   const [spec, batch] = c.split('@');
+  if (spec === 'cnn') return { spec, cnn: true, batch: Number(batch) };
+  if (!/^\d+(-\d+)+$/.test(spec) || !(Number(batch) >= 1)) throw new Error(`--configs: '${c}' is not SIZES@BATCH (784-256-10@128) or cnn@BATCH`);
   return { spec, widths: spec.split('-').map(Number), batch: Number(batch) };
 });
 const REPEATS = Number(args.repeats ?? 5);
@@ -62,6 +70,50 @@ const { scale: NORM_SCALE, shift: NORM_SHIFT } = { scale: 1 / 255 / 0.3081, shif
 const xNorm = Float32Array.from(ds.inputs, (v) => v * NORM_SCALE + NORM_SHIFT);
 const yInt = Int32Array.from(ds.labels);
 
+/** tfjs Dense+ReLU layers, He-normal weights: { vars, forward(x) → logits }. */
+function tfjsMlp(tf, widths) {
+  const layers = [];
+  for (let i = 0; i + 1 < widths.length; i++) {
+    const [fin, fout] = [widths[i], widths[i + 1]];
+    layers.push({ w: tf.variable(tf.randomNormal([fin, fout], 0, Math.sqrt(2 / fin)), true, `w${i}`), b: tf.variable(tf.zeros([fout]), true, `b${i}`) });
+  }
+  const forward = (x) => {
+    let h = x;
+    layers.forEach((l, i) => {
+      h = tf.fused.matMul({ a: h, b: l.w, bias: l.b, activation: i + 1 < layers.length ? 'relu' : 'linear' });
+    });
+    return h;
+  };
+  return { vars: layers.flatMap((l) => [l.w, l.b]), forward };
+}
+
+/** The CNN of `wgtrain train --model cnn` in tfjs, NHWC (see the header): { vars, forward(x [B, 28, 28, 1]) → logits }. */
+function tfjsCnn(tf) {
+  const vars = [];
+  const v = (t, name) => (vars.push(tf.variable(t, true, name)), vars.at(-1));
+  const convs = [[1, 32], [32, 32], [32, 64], [64, 64]].map(([cin, cout], i) => ({
+    k: v(tf.randomNormal([3, 3, cin, cout], 0, Math.sqrt(2 / (9 * cin))), `conv${i}`),
+    gamma: v(tf.ones([cout]), `gamma${i}`),
+    beta: v(tf.zeros([cout]), `beta${i}`),
+  }));
+  const w1 = v(tf.randomNormal([3136, 128], 0, Math.sqrt(2 / 3136)), 'w1');
+  const b1 = v(tf.zeros([128]), 'b1');
+  const w2 = v(tf.randomNormal([128, 10], 0, Math.sqrt(1 / 128)), 'w2');
+  const b2 = v(tf.zeros([10]), 'b2');
+  const forward = (x) => {
+    let h = x;
+    convs.forEach((c, i) => {
+      h = tf.conv2d(h, c.k, 1, 'same');
+      const { mean, variance } = tf.moments(h, [0, 1, 2]);
+      h = tf.relu(tf.batchNorm(h, mean, variance, c.beta, c.gamma, 1e-5));
+      if (i % 2 === 1) h = tf.maxPool(h, 2, 2, 'valid');
+    });
+    h = tf.fused.matMul({ a: tf.reshape(h, [h.shape[0], 3136]), b: w1, bias: b1, activation: 'relu' });
+    return tf.fused.matMul({ a: tf.dropout(h, 0.25), b: w2, bias: b2 });
+  };
+  return { vars, forward };
+}
+
 /** Each framework: `make(cfg)` → { steps(n) (enqueue n steps, then sync), lastLoss(), dispatchesPerStep?, destroy() }. */
 const cache = {}; // framework modules / the wgtrain engine, loaded once
 const makers = {
@@ -74,7 +126,7 @@ const makers = {
   async wgtrain(cfg, extra = {}) {
     const engine = (cache.engine ??= await wg.createEngine({ log: false }));
     const runner = await wg.createGpuRunner(engine, {
-      model: wg.parseModelSpec(`${cfg.spec}:relu`),
+      model: wg.parseModelSpec(cfg.cnn ? wg.presetByName('cnn').model : `${cfg.spec}:relu`),
       batchSize: cfg.batch,
       optimizer: { name: 'Adam', hyperparams: { lr: LR, betas: [BETA1, BETA2], eps: EPS } },
       seed: 1,
@@ -185,26 +237,13 @@ const makers = {
       await tf.ready();
       return tf;
     })());
-    const xAll = tf.tensor2d(xNorm, [EXAMPLES, cfg.widths[0]]);
+    const xAll = cfg.cnn ? tf.tensor4d(xNorm, [EXAMPLES, 28, 28, 1]) : tf.tensor2d(xNorm, [EXAMPLES, cfg.widths[0]]);
     const yAll = tf.tensor1d(yInt, 'int32');
     const perEpoch = Math.floor(EXAMPLES / cfg.batch);
     const idx = Array.from({ length: perEpoch }, (_, b) => tf.tensor1d(Int32Array.from(perm.subarray(b * cfg.batch, (b + 1) * cfg.batch)), 'int32'));
-    const layers = [];
-    for (let i = 0; i + 1 < cfg.widths.length; i++) {
-      const [fin, fout] = [cfg.widths[i], cfg.widths[i + 1]];
-      layers.push({
-        w: tf.variable(tf.randomNormal([fin, fout], 0, Math.sqrt(2 / fin)), true, `w${i}`),
-        b: tf.variable(tf.zeros([fout]), true, `b${i}`),
-      });
-    }
+    const { vars, forward } = cfg.cnn ? tfjsCnn(tf) : tfjsMlp(tf, cfg.widths);
     const opt = tf.train.adam(LR, BETA1, BETA2, EPS);
-    const lossOf = (batchIdx) => () => {
-      let h = tf.gather(xAll, batchIdx);
-      layers.forEach((l, i) => {
-        h = tf.fused.matMul({ a: h, b: l.w, bias: l.b, activation: i + 1 < layers.length ? 'relu' : 'linear' });
-      });
-      return tf.losses.softmaxCrossEntropy(tf.oneHot(tf.gather(yAll, batchIdx), cfg.widths.at(-1)), h);
-    };
+    const lossOf = (batchIdx) => () => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.gather(yAll, batchIdx), 10), forward(tf.gather(xAll, batchIdx)));
     let s = 0;
     let loss = NaN;
     return {
@@ -219,7 +258,7 @@ const makers = {
       totalSteps: () => s,
       destroy() {
         opt.dispose();
-        for (const t of [xAll, yAll, ...idx, ...layers.flatMap((l) => [l.w, l.b])]) t.dispose();
+        for (const t of [xAll, yAll, ...idx, ...vars]) t.dispose();
       },
     };
   },
@@ -233,11 +272,11 @@ const makers = {
       return jax;
     })());
     const { numpy: np, nn, tree } = jax;
-    const xAll = np.array(xNorm).reshape([EXAMPLES, cfg.widths[0]]);
+    const xAll = np.array(xNorm).reshape(cfg.cnn ? [EXAMPLES, 1, 28, 28] : [EXAMPLES, cfg.widths[0]]);
     const yAll = np.array(yInt, { dtype: np.int32 });
     const perEpoch = Math.floor(EXAMPLES / cfg.batch);
     const idx = Array.from({ length: perEpoch }, (_, b) => np.array(Int32Array.from(perm.subarray(b * cfg.batch, (b + 1) * cfg.batch)), { dtype: np.int32 }));
-    const classes = cfg.widths.at(-1);
+    const classes = 10;
     // He-normal weights from a host RNG (the timing does not depend on the values).
     let seed = 7;
     const randn = (n, std) => {
@@ -251,26 +290,52 @@ const makers = {
       return out;
     };
     let params = [];
-    for (let i = 0; i + 1 < cfg.widths.length; i++) {
-      const [fin, fout] = [cfg.widths[i], cfg.widths[i + 1]];
-      params.push(np.array(randn(fin * fout, Math.sqrt(2 / fin))).reshape([fin, fout]), np.zeros([fout]));
-    }
+    const dense = (fin, fout) => params.push(np.array(randn(fin * fout, Math.sqrt(2 / fin))).reshape([fin, fout]), np.zeros([fout]));
+    if (cfg.cnn) {
+      // Per convolution: kernel [F, C, 3, 3] (OIHW), γ, β; then dense 3136→128 and 128→10.
+      for (const [cin, cout] of [[1, 32], [32, 32], [32, 64], [64, 64]]) {
+        params.push(np.array(randn(cout * cin * 9, Math.sqrt(2 / (9 * cin)))).reshape([cout, cin, 3, 3]), np.ones([cout]), np.zeros([cout]));
+      }
+      dense(3136, 128);
+      dense(128, 10);
+    } else for (let i = 0; i + 1 < cfg.widths.length; i++) dense(cfg.widths[i], cfg.widths[i + 1]);
     let m = params.map((p) => np.zeros(p.shape));
     let v = params.map((p) => np.zeros(p.shape));
 
     // jax-js owns arguments: each use consumes one reference (`.ref` adds one). See its README.
-    const lossFn = (ps, x, y1h) => {
+    const mlpLogits = (ps, x) => {
       let h = x;
       for (let i = 0; i < ps.length; i += 2) {
         h = np.matmul(h, ps[i]).add(ps[i + 1]);
         if (i + 2 < ps.length) h = nn.relu(h);
       }
+      return h;
+    };
+    const cnnLogits = (ps, x, key) => {
+      let h = x;
+      for (let i = 0; i < 4; i++) {
+        const [k, gamma, beta] = ps.slice(3 * i, 3 * i + 3);
+        h = jax.lax.conv(h, k, [1, 1], 'SAME');
+        const [B, C, H, W] = h.shape;
+        const centered = h.ref.sub(np.mean(h, [0, 2, 3], { keepdims: true }));
+        const variance = np.mean(np.square(centered.ref), [0, 2, 3], { keepdims: true });
+        h = nn.relu(centered.div(np.sqrt(variance.add(1e-5))).mul(gamma.reshape([1, C, 1, 1])).add(beta.reshape([1, C, 1, 1])));
+        if (i % 2 === 1) h = np.max(h.reshape([B, C, H / 2, 2, W / 2, 2]), [3, 5]);
+      }
+      const B = h.shape[0];
+      h = nn.relu(np.matmul(h.reshape([B, 3136]), ps[12]).add(ps[13]));
+      const keep = jax.random.bernoulli(key, 0.75, [B, 128]).astype(np.float32);
+      return np.matmul(h.mul(keep).mul(1 / 0.75), ps[14]).add(ps[15]);
+    };
+    const lossFn = (ps, x, y1h, key) => {
+      const h = cfg.cnn ? cnnLogits(ps, x, key) : mlpLogits(ps, x);
       return np.mean(np.sum(nn.logSoftmax(h, -1).mul(y1h), -1)).mul(-1);
     };
-    const step = jax.jit((ps, ms, vs, xs, ys, bi, c1, c2) => {
+    // The CNN's step takes a PRNG key (its dropout mask) as a ninth argument.
+    const stepFn = (ps, ms, vs, xs, ys, bi, c1, c2, ...key) => {
       const x = np.take(xs, bi.ref, 0);
       const y1h = nn.oneHot(np.take(ys, bi, 0), classes);
-      const [loss, grads] = jax.valueAndGrad(lossFn)(tree.ref(ps), x, y1h);
+      const [loss, grads] = jax.valueAndGrad(lossFn)(tree.ref(ps), x, y1h, ...key);
       const newP = [];
       const newM = [];
       const newV = [];
@@ -286,7 +351,8 @@ const makers = {
       c1.dispose();
       c2.dispose();
       return [newP, newM, newV, loss];
-    });
+    };
+    const step = jax.jit(cfg.cnn ? (ps, ms, vs, xs, ys, bi, c1, c2, key) => stepFn(ps, ms, vs, xs, ys, bi, c1, c2, key) : (ps, ms, vs, xs, ys, bi, c1, c2) => stepFn(ps, ms, vs, xs, ys, bi, c1, c2));
     let s = 0;
     let loss = NaN;
     return {
@@ -300,7 +366,8 @@ const makers = {
           const c1 = np.array(new Float32Array([LR / (1 - BETA1 ** t)]));
           const c2 = np.array(new Float32Array([1 / Math.sqrt(1 - BETA2 ** t)]));
           let l;
-          [params, m, v, l] = step(params, m, v, xAll.ref, yAll.ref, idx[s % perEpoch].ref, c1, c2);
+          const key = cfg.cnn ? [jax.random.key(s)] : [];
+          [params, m, v, l] = step(params, m, v, xAll.ref, yAll.ref, idx[s % perEpoch].ref, c1, c2, ...key);
           losses.push(l);
         }
         await jax.blockUntilReady([params, m, v, losses]);

@@ -3,8 +3,10 @@
 
 The same work as wgtrain's step (see bench/step.mjs): the first --examples MNIST training images uploaded once
 (normalised on the device), a fixed permutation, each step gathers its batch on the device; Dense+ReLU layers, a final
-Dense, softmax cross-entropy (mean over the batch), Adam (lr 1e-3, betas (0.9, 0.999), eps 1e-8; fused=True, the
-fastest torch.optim implementation). float32 throughout: TF32 is OFF for matmuls and cuDNN, like WebGPU's f32.
+Dense (`784-…-10@B`), or the built-in CNN (`cnn@B`: scripts/torch_cnn.py's model, NCHW, cuDNN with
+cudnn.benchmark on, BatchNorm updating its running statistics, dropout), softmax cross-entropy (mean over the
+batch), Adam (lr 1e-3, betas (0.9, 0.999), eps 1e-8; fused=True, the fastest torch.optim implementation). float32
+throughout: TF32 is OFF for matmuls and cuDNN, like WebGPU's f32.
 
   eager      one Python step per training step (launch overhead included, as a user's loop pays it);
   cudagraph  the whole step (gather, forward, backward, Adam with capturable=True, step counter) captured once and
@@ -13,7 +15,7 @@ fastest torch.optim implementation). float32 throughout: TF32 is OFF for matmuls
 Timing: warm-up, then R repeats of n steps each ended by torch.cuda.synchronize(); median ms per step.
 Prints one line per row and, with --json F, writes {"bench": "torch-step", "results": [...]} like step.mjs.
 
-    python3 bench/torch_step.py [--configs 784-256-256-10@128,...] [--repeats 5] [--target-ms 800] [--json out.json]
+    python3 bench/torch_step.py [--configs 784-256-256-10@128,cnn@128,...] [--repeats 5] [--target-ms 800] [--json out.json]
 """
 import argparse
 import gzip
@@ -22,6 +24,13 @@ import os
 import statistics
 import sys
 import time
+
+
+def cnn_model():
+    """The model of `wgtrain train --model cnn`, as scripts/torch_cnn.py builds it."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'scripts'))
+    from torch_cnn import model
+    return model()
 
 
 def load_mnist_images(n):
@@ -40,7 +49,7 @@ def load_mnist_images(n):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--configs', default='784-256-256-10@128,784-1024-1024-10@512,784-4096-4096-10@1024')
+    ap.add_argument('--configs', default='784-256-256-10@128,784-1024-1024-10@512,784-4096-4096-10@1024,cnn@128')
     ap.add_argument('--repeats', type=int, default=5)
     ap.add_argument('--target-ms', type=float, default=800)
     ap.add_argument('--warmup', type=int, default=20)
@@ -59,6 +68,7 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     torch.set_float32_matmul_precision('highest')
+    torch.backends.cudnn.benchmark = True
     dev = torch.device('cuda')
     name = torch.cuda.get_device_name(0)
     raw, size = load_mnist_images(args.examples)
@@ -76,7 +86,8 @@ def main():
     print(f'torch-step: torch {torch.__version__}, {name}, TF32 off, {data}')
     for cfg in args.configs.split(','):
         spec, batch = cfg.split('@')
-        widths = [int(w) for w in spec.split('-')]
+        cnn = spec == 'cnn'
+        widths = [] if cnn else [int(w) for w in spec.split('-')]
         B = int(batch)
         per_epoch = args.examples // B
         gen = torch.Generator(device='cpu').manual_seed(12345)
@@ -92,7 +103,8 @@ def main():
                     layers.append(lin)
                     if i + 2 < len(widths):
                         layers.append(torch.nn.ReLU())
-                model = torch.nn.Sequential(*layers)
+                model = cnn_model().to(dev) if cnn else torch.nn.Sequential(*layers)
+                inputs = x_all.view(-1, 1, 28, 28) if cnn else x_all
                 graph = mode == 'cudagraph'
                 opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8, fused=True, capturable=graph)
                 step_t = torch.zeros((), dtype=torch.long, device=dev)
@@ -100,7 +112,7 @@ def main():
 
                 def train_step():
                     idx = perm.index_select(0, step_t.view(1)).view(-1)
-                    out = model(x_all.index_select(0, idx))
+                    out = model(inputs.index_select(0, idx))
                     loss = torch.nn.functional.cross_entropy(out, y_all.index_select(0, idx))
                     opt.zero_grad(set_to_none=False)
                     loss.backward()
