@@ -12,6 +12,9 @@
 #   stepfast  the same, wgtrain only;  hostprof  a V8 CPU profile of the small step's host side, top functions
 #   torch   bench/torch_step.py: the same step in PyTorch, eager and CUDA graph, TF32 off; cuBLAS f32 GFLOP/s
 #   train   the default `wgtrain train` run (5 epochs of MNIST) end to end
+#   cnn     `wgtrain train --model cnn` (the CNN preset, 10 epochs) end to end: test accuracy and time
+#   cnnstep bench/step.mjs cnn@128 (the preset's step) beside TF.js and jax-js, per-op breakdown
+#   cnntorch  bench/torch_step.py cnn@128 (eager, CUDA graph) and scripts/torch_cnn.py (the recipe in PyTorch, CUDA)
 set -uo pipefail
 OUT=${OUT:-/tmp/device-out}
 mkdir -p "$OUT"
@@ -40,6 +43,10 @@ for p in "${phases[@]}"; do
     torch) timeout 200 python3 bench/torch_step.py --json "$OUT/torch.json" 2>&1 | tee "$OUT/torch.log" ;;
     train) timeout 120 node dist/cli.js train --json > "$OUT/train.jsonl" 2> "$OUT/train.err"; echo "train exit $?"; tail -2 "$OUT/train.jsonl" ;;
     cnn)   timeout 300 node dist/cli.js train --model cnn --json > "$OUT/train-cnn.jsonl" 2> "$OUT/train-cnn.err"; echo "cnn exit $?"; tail -2 "$OUT/train-cnn.jsonl" ;;
+    cnnstep) timeout 300 node bench/step.mjs --configs cnn@128 --frameworks wgtrain,tfjs,jax --repeats 3 --target-ms 500 --breakdown \
+             --json "$OUT/step-cnn.json" 2>&1 | tee "$OUT/step-cnn.log" ;;
+    cnntorch) timeout 120 python3 bench/torch_step.py --configs cnn@128 --json "$OUT/torch-cnn-step.json" 2>&1 | tee "$OUT/torch-cnn-step.log"
+           timeout 300 python3 scripts/torch_cnn.py --device cuda --json "$OUT/torch-cnn.json" 2>&1 | tee "$OUT/torch-cnn.log" ;;
     *) echo "unknown phase $p" ;;
   esac
 done

@@ -21,6 +21,7 @@ Usage: /usr/bin/python3 scripts/torch_cnn.py [--epochs 10] [--train-subset N] [-
 Prints one line per epoch (train loss, validation accuracy, seconds) and the final test accuracy.
 """
 import argparse
+import gzip
 import json
 import math
 import os
@@ -35,7 +36,9 @@ DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'node_modu
 
 
 def idx(name):
-    with open(os.path.join(DATA, name), 'rb') as f:
+    path = os.path.join(DATA, name)
+    # The device pack (../shared/device/pack.sh) ships the IDX files gzipped.
+    with (open(path, 'rb') if os.path.exists(path) else gzip.open(path + '.gz', 'rb')) as f:
         data = f.read()
     magic = int.from_bytes(data[0:4], 'big')
     dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], 'big') for i in range(magic & 0xff)]
