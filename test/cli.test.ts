@@ -46,6 +46,25 @@ describe('wgtrain dispatch and arguments', () => {
   });
 });
 
+describe('wgtrain train: CNNs', () => {
+  it('a conv layer list without an input shape reads MNIST as 1x28x28 and trains (CPU); --model cnn names the preset', async () => {
+    const r = await run(['train', '--device', 'cpu', '--model', 'conv(2,5,stride=3)-relu-flatten-dense(10)', '--steps', '3', '--batch', '32', '--validation', '100', '--json']);
+    expect(r.err).not.toMatch(/wgtrain train: /);
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/model 1x28x28-2x8x8-128-10 relu \(softmax_ce\)/);
+    const summary = JSON.parse(r.out.trimEnd().split('\n').pop()!);
+    expect(summary).toMatchObject({ steps: 3, adapter: 'cpu float32' });
+    // The preset's recipe fills what the flags leave out; a flag given wins (here the optimizer, and a bad one fails
+    // before any data is read).
+    const bad = await run(['train', '--model', 'cnn', '--optimizer', 'adamm']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--optimizer "adamm" is not one of');
+    const help = await run(['train', '--help']);
+    expect(help.out).toMatch(/Built-in models \(--model NAME.*\n  mlp .*\n  cnn   two blocks of two 3×3 convolutions/);
+    expect(help.out).toContain('conv(F,K[,stride=S][,pad=P][,dilation=D])');
+  });
+});
+
 describe('wgtrain train --json (CPU)', () => {
   const ckpt = join(dir, 'small.safetensors');
   let first: { code: number; out: string; err: string };

@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpointFile } from '../src/checkpoint/file.js';
 import type { Dataset } from '../src/data/dataset.js';
 import { loadMnist } from '../src/data/mnist-node.js';
-import { parseModelSpec } from '../src/model/spec.js';
+import { layoutModel } from '../src/model/layout.js';
+import { modelSizes, parseModelSpec } from '../src/model/spec.js';
+import { PRESETS } from '../src/train/presets.js';
 import { expectClose } from '../src/testing/compare.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint.js';
 import { createCpuRunner } from '../src/train/cpu-runner.js';
@@ -22,9 +24,9 @@ import { Trainer } from '../src/train/trainer.js';
 import { gpu } from './helpers/gpu.js';
 import { syntheticSet } from './helpers/mlp-v1.js';
 
-describe('a CNN on the GPU runner trains like the CPU reference', () => {
-  afterAll(async () => (await gpu()).destroy());
+afterAll(async () => (await gpu()).destroy());
 
+describe('a CNN on the GPU runner trains like the CPU reference', () => {
   it('3 epochs with partial batches: parameters and BatchNorm statistics agree; dispatches counted; nothing leaks', async () => {
     const engine = await gpu();
     // 2×6×7 images (84 values, flat data viewed as C×H×W); 90 = 2×32 + 26.
@@ -60,6 +62,34 @@ describe('a CNN on the GPU runner trains like the CPU reference', () => {
     }
     g.destroy();
     expect(engine.memory().buffers).toBe(before.buffers);
+  });
+});
+
+describe('the CNN preset (wgtrain train --model cnn)', () => {
+  it('468,010 parameters named by layer, as scripts/torch_cnn.py\'s model; one command buffer of 50 dispatches a step', async () => {
+    const model = parseModelSpec(PRESETS.cnn!.model);
+    expect(modelSizes(model)).toBe('1x28x28-32x28x28-32x28x28-32x14x14-64x14x14-64x14x14-64x7x7-3136-128-10');
+    const L = layoutModel(model);
+    expect(L.params.reduce((a, p) => a + p.size, 0)).toBe(468010);
+    expect(L.params.filter((p) => p.role === 'weight').map((p) => [p.name, p.shape])).toEqual([
+      ['layers.0.weight', [1, 3, 3, 32]], ['layers.3.weight', [32, 3, 3, 32]], ['layers.7.weight', [32, 3, 3, 64]],
+      ['layers.10.weight', [64, 3, 3, 64]], ['layers.15.weight', [3136, 128]], ['layers.18.weight', [128, 10]],
+    ]);
+    const engine = await gpu();
+    const config: RunnerConfig = { model, batchSize: 2, optimizer: { name: 'Adam', hyperparams: { lr: 1e-3 } }, seed: 0 };
+    const g = await createGpuRunner(engine, config);
+    try {
+      await g.setTrainingData(syntheticSet(4, 784, 10, 1));
+      g.beginEpoch(Uint32Array.from([0, 1, 2, 3]));
+      g.step({ step: 0, start: 0, rows: 2, lr: 1e-3 });
+      await g.flushMetrics();
+      // Forward 18 (gather; per conv im2col + matmul, bn2d with its ReLU; two max pools; dense+ReLU, dropout, dense),
+      // loss 2, backward 28 (dense dW, db, dX twice; dropout; ReLU; max pools with the ReLU′ before them; bn2d ×4;
+      // convs: rows, dW, dcols, col2im (the first: rows, dW)), optimizer 2.
+      expect(g.dispatchesPerStep).toBe(50);
+    } finally {
+      g.destroy();
+    }
   });
 });
 
