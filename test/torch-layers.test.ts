@@ -7,7 +7,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { conv2dBackwardOps, conv2dForwardOps, conv2dSizes, type NamedOp } from '../src/kernels/conv2d.js';
+import { conv2dBackwardOps, conv2dForwardOps, conv2dSizes } from '../src/kernels/conv2d.js';
+import type { PlannedOp } from '../src/layers/layer.js';
 import { BatchNorm2dOp } from '../src/kernels/batchnorm2d.js';
 import { PoolOp } from '../src/kernels/pool2d.js';
 import { batchnorm2dBackwardRef, batchnorm2dEvalRef, batchnorm2dTrainRef } from '../src/ref/batchnorm2d.js';
@@ -118,7 +119,7 @@ describe('GPU kernels vs PyTorch (float32 within the bounds of the GPU tests)', 
         y: e.storage('y', nan(s.y)), dw: e.storage('dw', nan(s.K * g.filters)), db: e.storage('db', nan(g.filters)), dx: e.storage('dx', nan(s.x)),
         cols: e.storage('cols', nan(s.cols)), rows: e.storage('rows', nan(s.rowsF)),
       };
-      const ops: NamedOp[] = [];
+      const ops: PlannedOp[] = [];
       try {
         ops.push(...(await conv2dForwardOps(e, { geometry: g, rows, x: bufs.x, weight: bufs.w, bias: f.bias ? bufs.b : undefined, y: bufs.y, cols: bufs.cols })));
         ops.push(...(await conv2dBackwardOps(e, { geometry: g, rows, weight: bufs.w, dy: bufs.dy, dweight: bufs.dw, dbias: f.bias ? bufs.db : undefined, dx: bufs.dx, cols: bufs.cols, rowsBuf: bufs.rows })));

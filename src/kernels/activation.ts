@@ -1,12 +1,22 @@
 /** Element-wise activations on the GPU: the TypeScript side of shaders/activation.wgsl. */
 import fns from '../../shaders/activation_fns.wgsl';
 import src from '../../shaders/activation.wgsl';
-import { defineKernel, type Engine, type UniformBuffer } from '../gpu/index.js';
+import { defineKernel, type Engine, type Resource, type UniformBuffer } from '../gpu/index.js';
 import { activationCode, defaultAlpha, type Activation } from '../shared.js';
 
 export { ACTIVATIONS, activationCode, defaultAlpha, type Activation } from '../shared.js';
 
 export const ACTIVATION_FNS_FILE = { file: 'activation_fns.wgsl', text: fns };
+
+/**
+ * The backward of an activation fused into the op after it (col2im, a pooling's backward): dx ⊙ f′(z), with z (the
+ * shape of dx, read) that activation's input.
+ */
+export interface ActivationGrad {
+  kind: Activation;
+  alpha?: number;
+  z: Resource;
+}
 const files = [ACTIVATION_FNS_FILE, { file: 'activation.wgsl', text: src }];
 
 export const activationForwardKernel = defineKernel({

@@ -7,10 +7,11 @@
  *   ConvDataOp.nchwToRows  dy [N, F, OH, OW] → rows [N·P, F]
  */
 import src from '../../shaders/conv2d.wgsl';
-import { defineKernel, resourceBytes, type Engine, type Resource, type UniformBuffer } from '../gpu/index.js';
+import { defineKernel, resourceBytes, type Engine, type KernelDef, type Resource, type UniformBuffer } from '../gpu/index.js';
 import { conv2dOutputSize, conv2dTaps, type Conv2dGeometry } from '../ref/conv2d.js';
 import { activationCode, defaultAlpha, type Activation } from '../shared.js';
-import { ACTIVATION_FNS_FILE } from './activation.js';
+import { ACTIVATION_FNS_FILE, type ActivationGrad } from './activation.js';
+import { plannedOps, type PlannedOp } from '../layers/layer.js';
 import { MatmulOp } from './matmul.js';
 
 const files = [ACTIVATION_FNS_FILE, { file: 'conv2d.wgsl', text: src }];
@@ -54,56 +55,47 @@ export class ConvDataOp {
     private readonly uniforms: UniformBuffer,
   ) {}
 
-  private static uniforms(u: UniformBuffer, g: Conv2dGeometry, rows: number, total: number, actAlpha = 0): UniformBuffer {
+  /** One invocation per element of the output (`total` of them), the geometry in the uniforms. */
+  private static async plan(
+    engine: Engine, def: KernelDef, g: Conv2dGeometry, rows: number, total: number, resources: Record<string, Resource>, grad?: ActivationGrad,
+  ): Promise<ConvDataOp> {
+    const k = await engine.kernel(def, { WG, ...(def === col2imKernel ? { ACT: grad ? activationCode(grad.kind) : 0, ACT_GRAD: grad ? 1 : 0 } : {}) });
     const [OH, OW] = conv2dOutputSize(g);
-    u.set({
+    const u = k.uniforms('p').set({
       batch: rows, channels: g.channels, height: g.height, width: g.width, filters: g.filters,
       kh: g.kernel[0], kw: g.kernel[1], sh: g.stride[0], sw: g.stride[1], ph: g.padding[0], pw: g.padding[1],
-      dh: g.dilation[0], dw: g.dilation[1], out_h: OH, out_w: OW, total, act_alpha: actAlpha,
+      dh: g.dilation[0], dw: g.dilation[1], out_h: OH, out_w: OW, total, act_alpha: grad ? (grad.alpha ?? defaultAlpha(grad.kind)) : 0,
     });
     u.write();
-    return u;
+    const bg = k.bind({ p: u.buffer, ...resources });
+    const groups = Math.ceil(total / WG);
+    return new ConvDataOp((pass) => k.dispatch1d(pass, bg, groups), u);
   }
 
   /** cols[(n, oy, ox), k] = the input value tap k of output pixel (oy, ox) reads (0 in the padding). */
-  static async im2col(engine: Engine, o: { geometry: Conv2dGeometry; rows: number; x: Resource; cols: Resource }): Promise<ConvDataOp> {
+  static im2col(engine: Engine, o: { geometry: Conv2dGeometry; rows: number; x: Resource; cols: Resource }): Promise<ConvDataOp> {
     const s = conv2dSizes(o.geometry, o.rows);
     check('ConvDataOp.im2col', { x: [o.x, s.x], cols: [o.cols, s.cols] });
-    const k = await engine.kernel(im2colKernel, { WG });
-    const u = ConvDataOp.uniforms(k.uniforms('p'), o.geometry, o.rows, s.cols);
-    const bg = k.bind({ p: u.buffer, x_in: o.x, cols: o.cols });
-    const groups = Math.ceil(s.cols / WG);
-    return new ConvDataOp((pass) => k.dispatch1d(pass, bg, groups), u);
+    return ConvDataOp.plan(engine, im2colKernel, o.geometry, o.rows, s.cols, { x_in: o.x, cols: o.cols });
   }
 
   /**
    * dx[n, c, iy, ix] = Σ of dcols over the taps that read (iy, ix); with `activationGrad`, times act'(z) (the
    * backward of the activation whose output the convolution read, z its input).
    */
-  static async col2im(
-    engine: Engine,
-    o: { geometry: Conv2dGeometry; rows: number; dcols: Resource; dx: Resource; activationGrad?: { kind: Activation; alpha?: number; z: Resource } },
-  ): Promise<ConvDataOp> {
+  static col2im(engine: Engine, o: { geometry: Conv2dGeometry; rows: number; dcols: Resource; dx: Resource; activationGrad?: ActivationGrad }): Promise<ConvDataOp> {
     const s = conv2dSizes(o.geometry, o.rows);
     const g = o.activationGrad;
     check('ConvDataOp.col2im', { dcols: [o.dcols, s.cols], dx: [o.dx, s.x], ...(g ? { z: [g.z, s.x] as [Resource, number] } : {}) });
-    const k = await engine.kernel(col2imKernel, { WG, ACT: g ? activationCode(g.kind) : 0, ACT_GRAD: g ? 1 : 0 });
-    const u = ConvDataOp.uniforms(k.uniforms('p'), o.geometry, o.rows, s.x, g ? (g.alpha ?? defaultAlpha(g.kind)) : 0);
     // Without ACT_GRAD, z is never read; any readable buffer fills the binding.
-    const bg = k.bind({ p: u.buffer, dcols: o.dcols, dx: o.dx, z: g?.z ?? o.dcols });
-    const groups = Math.ceil(s.x / WG);
-    return new ConvDataOp((pass) => k.dispatch1d(pass, bg, groups), u);
+    return ConvDataOp.plan(engine, col2imKernel, o.geometry, o.rows, s.x, { dcols: o.dcols, dx: o.dx, z: g?.z ?? o.dcols }, g);
   }
 
   /** rows[(n, q), f] = dy[n, f, q]: the output gradient as the product's N·P × F operand. */
-  static async nchwToRows(engine: Engine, o: { geometry: Conv2dGeometry; rows: number; dy: Resource; out: Resource }): Promise<ConvDataOp> {
+  static nchwToRows(engine: Engine, o: { geometry: Conv2dGeometry; rows: number; dy: Resource; out: Resource }): Promise<ConvDataOp> {
     const s = conv2dSizes(o.geometry, o.rows);
     check('ConvDataOp.nchwToRows', { dy: [o.dy, s.y], rows: [o.out, s.rowsF] });
-    const k = await engine.kernel(nchwToRowsKernel, { WG });
-    const u = ConvDataOp.uniforms(k.uniforms('p'), o.geometry, o.rows, s.rowsF);
-    const bg = k.bind({ p: u.buffer, dy: o.dy, rows: o.out });
-    const groups = Math.ceil(s.rowsF / WG);
-    return new ConvDataOp((pass) => k.dispatch1d(pass, bg, groups), u);
+    return ConvDataOp.plan(engine, nchwToRowsKernel, o.geometry, o.rows, s.rowsF, { dy: o.dy, rows: o.out });
   }
 
   encode(pass: GPUComputePassEncoder): void {
@@ -112,23 +104,6 @@ export class ConvDataOp {
 
   destroy(): void {
     this.uniforms.destroy();
-  }
-}
-
-/** A planned op with its name in profiles (the shape of PlannedOp in src/layers/layer.ts). */
-export interface NamedOp {
-  name: string;
-  op: { encode(pass: GPUComputePassEncoder): void; destroy(): void };
-}
-
-async function collect(build: (add: (name: string, op: NamedOp['op']) => void) => Promise<void>): Promise<NamedOp[]> {
-  const ops: NamedOp[] = [];
-  try {
-    await build((name, op) => ops.push({ name, op }));
-    return ops;
-  } catch (e) {
-    for (const o of ops) o.op.destroy();
-    throw e;
   }
 }
 
@@ -148,9 +123,9 @@ export interface Conv2dForwardOptions {
 }
 
 /** Forward: im2col, then one matmul (bias and the activation in its epilogue) that stores NCHW. */
-export function conv2dForwardOps(engine: Engine, o: Conv2dForwardOptions): Promise<NamedOp[]> {
+export function conv2dForwardOps(engine: Engine, o: Conv2dForwardOptions): Promise<PlannedOp[]> {
   const s = conv2dSizes(o.geometry, o.rows);
-  return collect(async (add) => {
+  return plannedOps(async (add) => {
     add('im2col', await ConvDataOp.im2col(engine, { geometry: o.geometry, rows: o.rows, x: o.x, cols: o.cols }));
     const epi = o.epilogue;
     add('forward', await MatmulOp.create(engine, {
@@ -173,7 +148,7 @@ export interface Conv2dBackwardOptions {
   /** ∂loss/∂x [rows, C, H, W], written when given. */
   dx?: Resource;
   /** With dx: multiply by act'(z), the backward of the activation before the convolution (z: its input). */
-  activationGrad?: { kind: Activation; alpha?: number; z: Resource };
+  activationGrad?: ActivationGrad;
   /** The forward's im2col of x (read, then overwritten with dX̃ when dx is asked for). */
   cols: Resource;
   /** Scratch [rows·P, F]. */
@@ -181,11 +156,11 @@ export interface Conv2dBackwardOptions {
 }
 
 /** Backward: dy to rows, dW (+ db as its column sums), and when asked dX̃ = rows·Wᵀ into cols, then col2im. */
-export function conv2dBackwardOps(engine: Engine, o: Conv2dBackwardOptions): Promise<NamedOp[]> {
+export function conv2dBackwardOps(engine: Engine, o: Conv2dBackwardOptions): Promise<PlannedOp[]> {
   const s = conv2dSizes(o.geometry, o.rows);
   const F = o.geometry.filters;
   const NP = o.rows * s.P;
-  return collect(async (add) => {
+  return plannedOps(async (add) => {
     add('dy rows', await ConvDataOp.nchwToRows(engine, { geometry: o.geometry, rows: o.rows, dy: o.dy, out: o.rowsBuf }));
     add('dW', await MatmulOp.create(engine, { M: s.K, N: F, K: NP, transA: true, a: o.cols, b: o.rowsBuf, c: o.dweight, columnSums: o.dbias }));
     if (!o.dx) return;

@@ -8,8 +8,8 @@
 import src from '../../shaders/pool2d.wgsl';
 import { defineKernel, resourceBytes, type Engine, type Resource, type UniformBuffer } from '../gpu/index.js';
 import { pool2dOutputSize, type Pool2dGeometry } from '../ref/pool2d.js';
-import { activationCode, defaultAlpha, type Activation } from '../shared.js';
-import { ACTIVATION_FNS_FILE } from './activation.js';
+import { activationCode, defaultAlpha } from '../shared.js';
+import { ACTIVATION_FNS_FILE, type ActivationGrad } from './activation.js';
 
 const files = [ACTIVATION_FNS_FILE, { file: 'pool2d.wgsl', text: src }];
 
@@ -27,14 +27,6 @@ export const avgPoolBackwardKernel = defineKernel({
 });
 
 const WG = 256;
-
-/** The backward of the activation whose output the pooling read, fused into the pooling's backward. */
-export interface ActivationGrad {
-  kind: Activation;
-  alpha?: number;
-  /** That activation's input, the shape of dx (read). */
-  z: Resource;
-}
 
 interface Io {
   geometry: Pool2dGeometry;

@@ -6,11 +6,9 @@
  * applies the backward of an activation before it when it absorbs one (`acceptsGradEpilogue`).
  */
 import { PoolOp } from '../kernels/pool2d.js';
-import { avgPoolBackwardRef, avgPoolForwardRef, pool2dOutputSize } from '../ref/pool2d.js';
-import { bindArgs } from './args.js';
-import { POOL_ARGS, formatPoolWindow, poolWindowInput, resolvePoolWindow, type Pair, type PoolWindow, type PoolWindowInput } from './image.js';
+import { avgPoolBackwardRef, avgPoolForwardRef } from '../ref/pool2d.js';
+import { poolGeometry, poolWindowKind, type Pair, type PoolWindow, type PoolWindowInput } from './image.js';
 import type { LayerKind } from './layer.js';
-import { poolGeometry } from './maxpool2d.js';
 
 export interface AvgPool2dSpec extends PoolWindow {
   type: 'avgpool2d';
@@ -25,23 +23,19 @@ export function avgPool2d(kernel: number | Pair, options: { stride?: number | Pa
   return { type: 'avgpool2d', kernel, ...options };
 }
 
+const base = poolWindowKind('avgpool2d', 'avgpool');
+
 export const avgPool2dLayer: LayerKind<AvgPool2dSpec, AvgPool2dInput> = {
   type: 'avgpool2d',
   summary: 'average pooling over (N, C, H, W) windows (kernel, stride, padding counted as zeros)',
   syntax: {
     names: ['avgpool', 'avgpool2d'],
     help: [['avgpool(K[,S][,pad=P])', 'AvgPool2D, K×K windows, stride S (default K), padding P ≤ K/2 counted as zeros (also: avgpool2d)']],
-    parse: (name, args) => ({ type: 'avgpool2d', ...poolWindowInput(name, bindArgs(name, args, POOL_ARGS)) }),
-    format: (s) => formatPoolWindow('avgpool', s),
+    parse: base.parse,
+    format: base.format,
   },
-  resolve(l, site) {
-    const { kernel, stride, padding } = resolvePoolWindow(l, site);
-    return { type: 'avgpool2d', kernel, stride, padding };
-  },
-  outputShape(s, input) {
-    const [OH, OW] = pool2dOutputSize(poolGeometry(s, input));
-    return [input[0]!, OH, OW];
-  },
+  resolve: base.resolve,
+  outputShape: base.outputShape,
   label: () => 'avgpool2d',
   cpu: {
     forward: (s, c) => ({ y: avgPoolForwardRef(poolGeometry(s, c.input), c.rows, c.x, c.dtype).y }),

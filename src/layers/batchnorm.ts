@@ -12,7 +12,7 @@ import { BATCHNORM_DEFAULTS, batchnormBackwardRef, batchnormEvalRef, batchnormTr
 import type { FloatArray } from '../ref/dtype.js';
 import { batchnormChecks } from '../selftest/batchnorm.js';
 import { bindArgs, formatCall } from './args.js';
-import { showShape, type LayerKind } from './layer.js';
+import { showShape, type LayerArgs, type LayerKind, type ParamDecl, type StatDecl } from './layer.js';
 
 export interface BatchNormSpec {
   type: 'batchnorm';
@@ -37,10 +37,51 @@ export function batchNorm(options: { eps?: number; momentum?: number } = {}): Ba
   return { type: 'batchnorm', ...options };
 }
 
+/** The text arguments of the BatchNorm kinds (bn, bn2d). */
 const ARGS = [
   { key: 'eps', type: 'number' },
   { key: 'momentum', type: 'number' },
 ] as const;
+
+/** eps and momentum from a BatchNorm kind's text arguments (those given). */
+export function parseBatchNormArgs(name: string, args: LayerArgs): { eps?: number; momentum?: number } {
+  const a = bindArgs(name, args, ARGS);
+  return { ...(a.eps !== undefined ? { eps: a.eps as number } : {}), ...(a.momentum !== undefined ? { momentum: a.momentum as number } : {}) };
+}
+
+/** `bn`, `bn2d(eps=0.001)`: the options at their defaults left out. */
+export function formatBatchNorm(name: string, s: { eps: number; momentum: number }): string {
+  return formatCall(name, [], {
+    eps: s.eps === BATCHNORM_DEFAULTS.eps ? undefined : s.eps,
+    momentum: s.momentum === BATCHNORM_DEFAULTS.momentum ? undefined : s.momentum,
+  });
+}
+
+/** eps and momentum with torch's defaults, checked. */
+export function batchNormOptions(l: { eps?: number; momentum?: number }): { eps: number; momentum: number } {
+  const eps = l.eps ?? BATCHNORM_DEFAULTS.eps;
+  const momentum = l.momentum ?? BATCHNORM_DEFAULTS.momentum;
+  if (!(typeof eps === 'number' && eps > 0) || !(typeof momentum === 'number' && momentum >= 0 && momentum <= 1)) {
+    throw new Error(`needs eps > 0 and momentum in [0, 1] (got eps ${eps}, momentum ${momentum})`);
+  }
+  return { eps, momentum };
+}
+
+/** γ (ones) and β (zeros) over n features or channels: no weight decay. */
+export function batchNormParams(n: number): ParamDecl[] {
+  return [
+    { role: 'gamma', shape: [n], group: 'no_decay', init: (out) => out.fill(1) },
+    { role: 'beta', shape: [n], group: 'no_decay' },
+  ];
+}
+
+/** The running mean (zeros) and variance (ones), adjacent: kernels bind them as one [2n] range. */
+export function batchNormStats(n: number): StatDecl[] {
+  return [
+    { role: 'running_mean', shape: [n] },
+    { role: 'running_var', shape: [n], init: (out) => out.fill(1) },
+  ];
+}
 
 interface Saved {
   mean: FloatArray;
@@ -53,39 +94,21 @@ export const batchNormLayer: LayerKind<BatchNormSpec, BatchNormInput> = {
   syntax: {
     names: ['bn', 'batchnorm'],
     help: [['bn[(eps=1e-5,momentum=0.1)]', 'BatchNorm1d over (N, F) (also: batchnorm)']],
-    parse(name, args) {
-      const a = bindArgs(name, args, ARGS);
-      return batchNorm({ ...(a.eps !== undefined ? { eps: a.eps as number } : {}), ...(a.momentum !== undefined ? { momentum: a.momentum as number } : {}) });
-    },
-    format: (s) =>
-      formatCall('bn', [], {
-        eps: s.eps === BATCHNORM_DEFAULTS.eps ? undefined : s.eps,
-        momentum: s.momentum === BATCHNORM_DEFAULTS.momentum ? undefined : s.momentum,
-      }),
+    parse: (name, args) => batchNorm(parseBatchNormArgs(name, args)),
+    format: (s) => formatBatchNorm('bn', s),
   },
   resolve(l, site) {
     if (site.input.length !== 1) throw new Error(`is BatchNorm1d over (N, F) but its input is ${showShape(site.input)}${site.input.length === 3 ? ': for per-channel BatchNorm2d write bn2d' : ''}`);
     const width = site.input[0]!;
     if (l.features !== undefined && l.features !== width) throw new Error(`has ${l.features} features but its input has ${width} (${showShape(site.input)})`);
-    const eps = l.eps ?? BATCHNORM_DEFAULTS.eps;
-    const momentum = l.momentum ?? BATCHNORM_DEFAULTS.momentum;
-    if (!(typeof eps === 'number' && eps > 0) || !(typeof momentum === 'number' && momentum >= 0 && momentum <= 1)) {
-      throw new Error(`needs eps > 0 and momentum in [0, 1] (got eps ${eps}, momentum ${momentum})`);
-    }
-    return { type: 'batchnorm', features: width, eps, momentum };
+    return { type: 'batchnorm', features: width, ...batchNormOptions(l) };
   },
   outputShape: (_s, input) => input,
   label: () => 'batchnorm',
   tag: () => 'bn',
   transparentToInit: true,
-  params: (s) => [
-    { role: 'gamma', shape: [s.features], group: 'no_decay', init: (out) => out.fill(1) },
-    { role: 'beta', shape: [s.features], group: 'no_decay' },
-  ],
-  stats: (s) => [
-    { role: 'running_mean', shape: [s.features] },
-    { role: 'running_var', shape: [s.features], init: (out) => out.fill(1) },
-  ],
+  params: (s) => batchNormParams(s.features),
+  stats: (s) => batchNormStats(s.features),
   cpu: {
     forward(s, c) {
       const gamma = c.param('gamma');

@@ -9,11 +9,10 @@
  * initialisers of the layer before look through it to that activation (`transparentToInit`).
  */
 import { BatchNorm2dOp } from '../kernels/batchnorm2d.js';
-import { BATCHNORM_DEFAULTS } from '../ref/batchnorm.js';
 import { batchnorm2dBackwardRef, batchnorm2dEvalRef, batchnorm2dTrainRef, type Nchw } from '../ref/batchnorm2d.js';
 import type { FloatArray } from '../ref/dtype.js';
 import { batchnorm2dChecks } from '../selftest/batchnorm2d.js';
-import { bindArgs, formatCall } from './args.js';
+import { batchNormOptions, batchNormParams, batchNormStats, formatBatchNorm, parseBatchNormArgs } from './batchnorm.js';
 import { imageInput, showImage } from './image.js';
 import type { LayerKind, Shape } from './layer.js';
 
@@ -40,11 +39,6 @@ export function batchNorm2d(options: { eps?: number; momentum?: number } = {}): 
   return { type: 'batchnorm2d', ...options };
 }
 
-const ARGS = [
-  { key: 'eps', type: 'number' },
-  { key: 'momentum', type: 'number' },
-] as const;
-
 const nchw = (rows: number, input: Shape): Nchw => ({ batch: rows, channels: input[0]!, plane: input[1]! * input[2]! });
 
 interface Saved {
@@ -58,38 +52,20 @@ export const batchNorm2dLayer: LayerKind<BatchNorm2dSpec, BatchNorm2dInput> = {
   syntax: {
     names: ['bn2d', 'batchnorm2d'],
     help: [['bn2d[(eps=1e-5,momentum=0.1)]', 'BatchNorm2d, per channel over (N, C, H, W) (also: batchnorm2d)']],
-    parse(name, args) {
-      const a = bindArgs(name, args, ARGS);
-      return batchNorm2d({ ...(a.eps !== undefined ? { eps: a.eps as number } : {}), ...(a.momentum !== undefined ? { momentum: a.momentum as number } : {}) });
-    },
-    format: (s) =>
-      formatCall('bn2d', [], {
-        eps: s.eps === BATCHNORM_DEFAULTS.eps ? undefined : s.eps,
-        momentum: s.momentum === BATCHNORM_DEFAULTS.momentum ? undefined : s.momentum,
-      }),
+    parse: (name, args) => batchNorm2d(parseBatchNormArgs(name, args)),
+    format: (s) => formatBatchNorm('bn2d', s),
   },
   resolve(l, site) {
     const [C, H, W] = imageInput(site);
     if (l.channels !== undefined && l.channels !== C) throw new Error(`has ${l.channels} channels but its input ${showImage(C, H, W)} has ${C}`);
-    const eps = l.eps ?? BATCHNORM_DEFAULTS.eps;
-    const momentum = l.momentum ?? BATCHNORM_DEFAULTS.momentum;
-    if (!(typeof eps === 'number' && eps > 0) || !(typeof momentum === 'number' && momentum >= 0 && momentum <= 1)) {
-      throw new Error(`needs eps > 0 and momentum in [0, 1] (got eps ${eps}, momentum ${momentum})`);
-    }
-    return { type: 'batchnorm2d', channels: C, eps, momentum };
+    return { type: 'batchnorm2d', channels: C, ...batchNormOptions(l) };
   },
   outputShape: (_s, input) => input,
   label: () => 'batchnorm2d',
   tag: () => 'bn2d',
   transparentToInit: true,
-  params: (s) => [
-    { role: 'gamma', shape: [s.channels], group: 'no_decay', init: (out) => out.fill(1) },
-    { role: 'beta', shape: [s.channels], group: 'no_decay' },
-  ],
-  stats: (s) => [
-    { role: 'running_mean', shape: [s.channels] },
-    { role: 'running_var', shape: [s.channels], init: (out) => out.fill(1) },
-  ],
+  params: (s) => batchNormParams(s.channels),
+  stats: (s) => batchNormStats(s.channels),
   cpu: {
     forward(s, c) {
       const shape = nchw(c.rows, c.input);

@@ -2,8 +2,9 @@
  * What the layers over images (N, C, H, W) share: reading their input shape, and their window options (kernel,
  * stride, padding, dilation) as (rows, columns) pairs that users may write as one number.
  */
-import { formatCall } from './args.js';
-import { showShape, type LayerSite, type Shape } from './layer.js';
+import { pool2dOutputSize, type Pool2dGeometry } from '../ref/pool2d.js';
+import { bindArgs, formatCall } from './args.js';
+import { showShape, type LayerArgs, type LayerSite, type Shape } from './layer.js';
 
 export type Pair = readonly [number, number];
 
@@ -86,4 +87,29 @@ export function poolWindowInput(name: string, a: Record<string, unknown>): PoolW
 export function formatPoolWindow(name: string, s: PoolWindow): string {
   const same = s.stride[0] === s.kernel[0] && s.stride[1] === s.kernel[1];
   return formatCall(name, [s.kernel, same ? undefined : s.stride], { pad: s.padding[0] || s.padding[1] ? s.padding : undefined });
+}
+
+/** The pooling geometry of a window over a (C, H, W) input. */
+export function poolGeometry(s: PoolWindow, input: Shape): Pool2dGeometry {
+  return { channels: input[0]!, height: input[1]!, width: input[2]!, kernel: s.kernel, stride: s.stride, padding: s.padding };
+}
+
+/**
+ * What the pooling kinds share: reading `name(K[,S][,pad=P])`, writing it back, the complete window and the output
+ * shape (N, C, OH, OW).
+ */
+export function poolWindowKind<T extends string>(type: T, name: string) {
+  type Spec = PoolWindow & { type: T };
+  return {
+    parse: (n: string, args: LayerArgs): PoolWindowInput & { type: T } => ({ type, ...poolWindowInput(n, bindArgs(n, args, POOL_ARGS)) }),
+    format: (s: Spec) => formatPoolWindow(name, s),
+    resolve(l: PoolWindowInput, site: LayerSite): Spec {
+      const { kernel, stride, padding } = resolvePoolWindow(l, site);
+      return { type, kernel, stride, padding } as Spec;
+    },
+    outputShape(s: Spec, input: Shape): Shape {
+      const [OH, OW] = pool2dOutputSize(poolGeometry(s, input));
+      return [input[0]!, OH, OW];
+    },
+  };
 }

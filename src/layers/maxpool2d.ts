@@ -8,11 +8,10 @@
  * activation before it when it absorbs one (`acceptsGradEpilogue`: conv → relu → maxpool costs no relu dispatch).
  */
 import { PoolOp } from '../kernels/pool2d.js';
-import { maxPoolBackwardRef, maxPoolForwardRef, pool2dOutputSize, type Pool2dGeometry } from '../ref/pool2d.js';
+import { maxPoolBackwardRef, maxPoolForwardRef } from '../ref/pool2d.js';
 import { pool2dChecks } from '../selftest/pool2d.js';
-import { bindArgs } from './args.js';
-import { POOL_ARGS, formatPoolWindow, poolWindowInput, resolvePoolWindow, type Pair, type PoolWindow, type PoolWindowInput } from './image.js';
-import type { LayerKind, Shape } from './layer.js';
+import { poolGeometry, poolWindowKind, type Pair, type PoolWindow, type PoolWindowInput } from './image.js';
+import type { LayerKind } from './layer.js';
 
 export interface MaxPool2dSpec extends PoolWindow {
   type: 'maxpool2d';
@@ -27,10 +26,7 @@ export function maxPool2d(kernel: number | Pair, options: { stride?: number | Pa
   return { type: 'maxpool2d', kernel, ...options };
 }
 
-/** The pooling geometry of a window over a (C, H, W) input. */
-export function poolGeometry(s: PoolWindow, input: Shape): Pool2dGeometry {
-  return { channels: input[0]!, height: input[1]!, width: input[2]!, kernel: s.kernel, stride: s.stride, padding: s.padding };
-}
+const base = poolWindowKind('maxpool2d', 'maxpool');
 
 export const maxPool2dLayer: LayerKind<MaxPool2dSpec, MaxPool2dInput> = {
   type: 'maxpool2d',
@@ -38,17 +34,11 @@ export const maxPool2dLayer: LayerKind<MaxPool2dSpec, MaxPool2dInput> = {
   syntax: {
     names: ['maxpool', 'maxpool2d'],
     help: [['maxpool(K[,S][,pad=P])', 'MaxPool2D, K×K windows (or KHxKW), stride S (default K), padding P ≤ K/2 (also: maxpool2d)']],
-    parse: (name, args) => ({ type: 'maxpool2d', ...poolWindowInput(name, bindArgs(name, args, POOL_ARGS)) }),
-    format: (s) => formatPoolWindow('maxpool', s),
+    parse: base.parse,
+    format: base.format,
   },
-  resolve(l, site) {
-    const { kernel, stride, padding } = resolvePoolWindow(l, site);
-    return { type: 'maxpool2d', kernel, stride, padding };
-  },
-  outputShape(s, input) {
-    const [OH, OW] = pool2dOutputSize(poolGeometry(s, input));
-    return [input[0]!, OH, OW];
-  },
+  resolve: base.resolve,
+  outputShape: base.outputShape,
   label: () => 'maxpool2d',
   cpu: {
     forward(s, c) {

@@ -1,5 +1,6 @@
 import type { Engine } from '../gpu/index.js';
-import { conv2dBackwardOps, conv2dForwardOps, conv2dSizes, type NamedOp } from '../kernels/conv2d.js';
+import { conv2dBackwardOps, conv2dForwardOps, conv2dSizes } from '../kernels/conv2d.js';
+import type { PlannedOp } from '../layers/layer.js';
 import { conv2dBackwardRef, conv2dForwardRef, type Conv2dGeometry } from '../ref/conv2d.js';
 import { expectWithin, sumBounds } from '../testing/sums.js';
 import { uniformArray } from '../testing/random.js';
@@ -45,7 +46,7 @@ export async function checkConv2dCase(e: Engine, rand: () => number, cs: Conv2dC
     cols: e.storage('cols', nan(s.cols)),
     rows: e.storage('rows', nan(s.rowsF)),
   };
-  const ops: NamedOp[] = [];
+  const ops: PlannedOp[] = [];
   try {
     ops.push(...(await conv2dForwardOps(e, {
       geometry: g, rows: cs.rows, x: bufs.x, weight: bufs.w, bias: cs.bias ? bufs.b : undefined, y: bufs.y, cols: bufs.cols,
