@@ -24,9 +24,15 @@
 // Why im2col and not an implicit GEMM (the tap gathered inside the product's loads): the products then run on the
 // matmul kernels as they are — on hardware adapters 'tiled8' with plan-time tuning and split-K (measured at 30+
 // TFLOP/s on an H200, BENCHMARKS.md), on software adapters 'registers-vec4' / 'registers' — and the extra traffic
-// is one write and one read of N·P·K floats per pass (im2col, col2im) plus the N·P·F transpose, bandwidth-bound
-// passes that cost a few percent of the products for the layers of an MNIST CNN (K = 9…576, F = 32…64). The
-// price is memory: `cols` holds N·P·K floats (115 MB for a batch of 128 at 28×28 with C = 32, 3×3).
+// is one write and one read of N·P·K floats per pass (im2col, col2im) plus the N·P·F transpose: bandwidth-bound
+// passes that should cost a few percent of the products on a GPU for the layers of an MNIST CNN (K = 9…576,
+// F = 32…64; reasoning, not yet measured there). Measured on SwiftShader (bench/conv.mjs, batch 8, the CNN
+// preset's 32→32 3×3 layer at 28×28): im2col 111 ms + product 78 ms (1.5 GFLOP/s, 'registers-vec4') against
+// 1475 ms (0.08 GFLOP/s) for a direct convolution with one output per invocation (bench/direct-conv.wgsl, an
+// implicit GEMM without register blocking) and 741 ms for TF.js's conv2d. im2col is written one element per
+// invocation so that consecutive invocations store consecutive addresses (coalesced on GPUs); on SwiftShader its
+// index arithmetic makes it cost about as much as the product. The price is memory: `cols` holds N·P·K floats
+// (115 MB for a batch of 128 at 28×28 with C = 32, 3×3).
 //
 // Bindings (group 0; p: uniform Params, the rest storage):
 //   im2col:        x_in (read [N·C·H·W]: x), cols (read_write [N·P·K])
