@@ -165,3 +165,40 @@ export function conv2dBackwardRef(
   }
   return { dw, dwAbs, db, dbAbs, ...(dx ? { dx, dxAbs } : {}) };
 }
+
+/**
+ * cols [rows·P, K] in float64: the input value each tap reads, 0 in the padding — what shaders/conv2d.wgsl's im2col
+ * writes (the operand of the forward and dW products).
+ */
+export function im2colRef(g: Conv2dGeometry, rows: number, x: ArrayLike<number>): Float64Array {
+  const [OH, OW] = conv2dOutputSize(g);
+  const K = conv2dTaps(g);
+  const inSize = g.channels * g.height * g.width;
+  const cols = new Float64Array(rows * OH * OW * K);
+  for (let n = 0; n < rows; n++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        const r = (n * OH + oy) * OW + ox;
+        forEachTap(g, oy, ox, (k, at) => (cols[r * K + k] = x[n * inSize + at]!));
+      }
+    }
+  }
+  return cols;
+}
+
+/** dx [rows, C, H, W] in float64: each input element's sum of the cols entries of the taps that read it (col2im). */
+export function col2imRef(g: Conv2dGeometry, rows: number, cols: ArrayLike<number>): Float64Array {
+  const [OH, OW] = conv2dOutputSize(g);
+  const K = conv2dTaps(g);
+  const inSize = g.channels * g.height * g.width;
+  const dx = new Float64Array(rows * inSize);
+  for (let n = 0; n < rows; n++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) {
+        const r = (n * OH + oy) * OW + ox;
+        forEachTap(g, oy, ox, (k, at) => (dx[n * inSize + at]! += cols[r * K + k]!));
+      }
+    }
+  }
+  return dx;
+}

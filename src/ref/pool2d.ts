@@ -24,7 +24,7 @@ export function pool2dOutputSize(g: Pool2dGeometry): [number, number] {
 }
 
 /** Visits the in-image elements (plane index iy·W + ix) of output (oy, ox)'s window in (ky, kx) order. */
-function forEachInWindow(g: Pool2dGeometry, oy: number, ox: number, visit: (at: number) => void): void {
+export function forEachInWindow(g: Pool2dGeometry, oy: number, ox: number, visit: (at: number) => void): void {
   for (let ky = 0; ky < g.kernel[0]; ky++) {
     const iy = oy * g.stride[0] - g.padding[0] + ky;
     if (iy < 0 || iy >= g.height) continue;

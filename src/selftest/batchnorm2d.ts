@@ -1,20 +1,18 @@
 import type { Engine } from '../gpu/index.js';
 import { BatchNorm2dOp } from '../kernels/batchnorm2d.js';
-import { batchnorm2dBackwardRef, batchnorm2dEvalRef, batchnorm2dTrainRef, nchwToRowsRef, type Nchw } from '../ref/batchnorm2d.js';
-import { expectClose } from '../testing/compare.js';
+import { nchwToRowsRef, rowsToNchwRef, type Nchw } from '../ref/batchnorm2d.js';
+import { batchnormBackwardBounded, batchnormEvalBounded, batchnormTrainBounded } from '../testing/bounds/batchnorm.js';
 import { uniformArray } from '../testing/random.js';
-import { expectWithin, sumBound } from '../testing/sums.js';
-import { BATCHNORM_TOL } from './batchnorm.js';
+import { expectWithin, type Bounded } from '../testing/sums.js';
 import type { SelfCheck } from './types.js';
 
 /**
- * BatchNorm2d train forward (with a fused ReLU when `relu`), backward and eval forward on random NCHW inputs, every
- * output first NaN, against the float64 reference. Inputs as in BatchNorm1d's check (per-channel offsets up to 4,
- * spreads down to 0.25; the first two values of each channel on opposite sides of its offset), so y, dx and the
- * statistics meet BATCHNORM_TOL; dγ = Σ dy·x̂ and dβ = Σ dy are sums of m = N·H·W terms that cancel, compared
- * within γ_m·Σ|terms| (any summation order) on top of it.
+ * BatchNorm2d train forward (with a fused ReLU when `fuseRelu`), backward and eval forward on random NCHW inputs,
+ * every output first NaN, against the float64 reference within BatchNorm1d's derived bounds on the transposed
+ * tensor (src/testing/bounds/batchnorm.ts). Inputs as in BatchNorm1d's check (per-channel offsets up to 4, spreads
+ * down to 0.25; the first two values of each channel on opposite sides of its offset). A ReLU changes no bound.
  */
-export async function checkBatchNorm2dCase(e: Engine, rand: () => number, s: Nchw, relu: boolean): Promise<void> {
+export async function checkBatchNorm2dCase(e: Engine, rand: () => number, s: Nchw, fuseRelu: boolean): Promise<void> {
   const { batch: N, channels: C, plane: P } = s;
   const n = N * C * P;
   const offset = uniformArray(C, -4, 4, rand);
@@ -44,46 +42,37 @@ export async function checkBatchNorm2dCase(e: Engine, rand: () => number, s: Nch
     y: e.storage('y', nan(n)), out: e.storage('out', nan(n)), yEval: e.storage('y_eval', nan(n)), outEval: e.storage('out_eval', nan(n)),
     dx: e.storage('dx', nan(n)), dgamma: e.storage('dgamma', nan(C)), dbeta: e.storage('dbeta', nan(C)),
   };
-  const epi = (out: GPUBuffer) => (relu ? { epilogue: { activation: 'relu' as const, out } } : {});
+  const epi = (out: GPUBuffer) => (fuseRelu ? { epilogue: { activation: 'relu' as const, out } } : {});
   const ops: BatchNorm2dOp[] = [];
   try {
     ops.push(await BatchNorm2dOp.forwardTrain(e, { ...s, ...bufs, ...epi(bufs.out) }));
     ops.push(await BatchNorm2dOp.backward(e, { ...s, ...bufs }));
     ops.push(await BatchNorm2dOp.forwardEval(e, { ...s, ...bufs, y: bufs.yEval, ...epi(bufs.outEval) }));
     e.run('batchnorm2d check', (pass) => ops.forEach((op) => op.encode(pass)));
-    const t = batchnorm2dTrainRef(x, s, gamma, beta, rm, rv, 'float64');
-    const bw = batchnorm2dBackwardRef(x, dy, s, gamma, t.mean, t.invstd, 'float64');
-    const ev = batchnorm2dEvalRef(x, s, gamma, beta, t.runningMean, t.runningVar, 'float64');
-    const what = `batchnorm2d N=${N} C=${C} P=${P}${relu ? ' +relu' : ''}`;
-    const tol = BATCHNORM_TOL;
     const saved = await e.readF32(bufs.saved);
-    expectClose(saved.subarray(0, C), t.mean, tol, `${what}: mean`);
-    expectClose(saved.subarray(C), t.invstd, tol, `${what}: invstd`);
-    expectClose(await e.readF32(bufs.y), t.y, tol, `${what}: y`);
     const run = await e.readF32(bufs.running);
-    expectClose(run.subarray(0, C), t.runningMean, tol, `${what}: running_mean`);
-    expectClose(run.subarray(C), t.runningVar, tol, `${what}: running_var`);
-    expectClose(await e.readF32(bufs.dx), bw.dx, tol, `${what}: dx`);
-    expectClose(await e.readF32(bufs.yEval), ev, tol, `${what}: eval y`);
-    if (relu) {
-      expectClose(await e.readF32(bufs.out), t.y.map((v) => Math.max(v, 0)), tol, `${what}: relu(y)`);
-      expectClose(await e.readF32(bufs.outEval), ev.map((v) => Math.max(v, 0)), tol, `${what}: eval relu(y)`);
-    }
-    // Σ|terms| per channel of dβ = Σ dy and dγ = Σ dy·x̂ (over the rows of the transposed view).
+    const runningMean = run.subarray(0, C);
+    const runningVar = run.subarray(C);
+    // BatchNorm2d is BatchNorm1d over the transposed tensor [N·P, C]: BatchNorm1d's bounds there (any summation order
+    // over the m = N·P values of a channel, which covers the tree), moved back to NCHW.
     const m = N * P;
-    const xr = nchwToRowsRef(x, s, 'float64');
-    const dyr = nchwToRowsRef(dy, s, 'float64');
-    const absDb = new Float64Array(C);
-    const absDg = new Float64Array(C);
-    for (let r = 0; r < m; r++) {
-      for (let c = 0; c < C; c++) {
-        absDb[c]! += Math.abs(dyr[r * C + c]!);
-        absDg[c]! += Math.abs(dyr[r * C + c]! * (xr[r * C + c]! - t.mean[c]!) * t.invstd[c]!);
-      }
-    }
-    const within = (value: ArrayLike<number>, abs: Float64Array) => ({ value, bound: Array.from(abs, (a, c) => sumBound(m + 2, a) + tol.atol + tol.rtol * Math.abs(value[c]!)) });
-    expectWithin(await e.readF32(bufs.dbeta), within(bw.dbeta, absDb), `${what}: dbeta`, 'γ_(m+2)·Σ|terms| + tol');
-    expectWithin(await e.readF32(bufs.dgamma), within(bw.dgamma, absDg), `${what}: dgamma`, 'γ_(m+2)·Σ|terms| + tol');
+    const rows = (a: ArrayLike<number>) => nchwToRowsRef(a, s, 'float64');
+    const nchw = (b: Bounded): Bounded => ({ value: rowsToNchwRef(b.value, s, 'float64'), bound: rowsToNchwRef(b.bound, s, 'float64') });
+    const relu = (b: Bounded): Bounded => ({ value: Array.from(b.value, (v) => Math.max(v, 0)), bound: b.bound });
+    const t = batchnormTrainBounded(rows(x), m, C, gamma, beta, rm, rv);
+    const bw = batchnormBackwardBounded(rows(x), rows(dy), m, C, gamma, t.mean.value, t.invstd.value, { emean: t.mean.bound, einvstd: t.invstd.bound });
+    // forward_eval reads the running statistics forward_train has just written (exact inputs there).
+    const ev = nchw(batchnormEvalBounded(rows(x), m, C, gamma, beta, runningMean, runningVar));
+    const y = nchw(t.y);
+    const what = `batchnorm2d N=${N} C=${C} P=${P}${fuseRelu ? ' +relu' : ''}`;
+    const checks: [string, ArrayLike<number>, Bounded][] = [
+      ['mean', saved.subarray(0, C), t.mean], ['invstd', saved.subarray(C), t.invstd], ['y', await e.readF32(bufs.y), y],
+      ['running_mean', runningMean, t.runningMean], ['running_var', runningVar, t.runningVar],
+      ['dx', await e.readF32(bufs.dx), nchw(bw.dx)], ['dgamma', await e.readF32(bufs.dgamma), bw.dgamma], ['dbeta', await e.readF32(bufs.dbeta), bw.dbeta],
+      ['eval y', await e.readF32(bufs.yEval), ev],
+      ...(fuseRelu ? [['relu(y)', await e.readF32(bufs.out), relu(y)], ['eval relu(y)', await e.readF32(bufs.outEval), relu(ev)]] as [string, ArrayLike<number>, Bounded][] : []),
+    ];
+    for (const [name, got, ref] of checks) expectWithin(got, ref, `${what}: ${name}`);
   } finally {
     for (const op of ops) op.destroy();
     for (const b of Object.values(bufs)) b.destroy();

@@ -59,15 +59,15 @@ export async function checkConv2dCase(e: Engine, rand: () => number, cs: Conv2dC
     e.run('conv2d check', (pass) => ops.forEach((o) => o.op.encode(pass)));
     const what = `conv2d N=${cs.rows} C=${g.channels} ${g.height}×${g.width} F=${F} k=${g.kernel} s=${g.stride} p=${g.padding} d=${g.dilation}${cs.bias ? ' +bias' : ''}${cs.relu ? ' +relu' : ''}`;
     const fw = conv2dForwardRef(g, cs.rows, x, w, cs.bias ? b : undefined, 'float64');
-    const yBound = sumBounds(fw.y, fw.abs, s.K + 3);
+    const yBound = sumBounds({ value: fw.y, abs: fw.abs, n: s.K + 3 });
     expectWithin(await e.readF32(bufs.y), yBound, `${what}: y`, 'γ_(K+3)·Σ|terms|');
     if (cs.relu) expectWithin(await e.readF32(bufs.act), { value: Array.from(fw.y, (v) => Math.max(v, 0)), bound: yBound.bound }, `${what}: relu(y)`);
     const bw = conv2dBackwardRef(g, cs.rows, x, w, dy, true, 'float64');
     const n = cs.rows * s.P;
-    expectWithin(await e.readF32(bufs.dw), sumBounds(bw.dw, bw.dwAbs, n + 3), `${what}: dW`, 'γ_(N·P+3)·Σ|terms|');
-    if (cs.bias) expectWithin(await e.readF32(bufs.db), sumBounds(bw.db, bw.dbAbs, n + 3), `${what}: db`, 'γ_(N·P+3)·Σ|terms|');
+    expectWithin(await e.readF32(bufs.dw), sumBounds({ value: bw.dw, abs: bw.dwAbs, n: n + 3 }), `${what}: dW`, 'γ_(N·P+3)·Σ|terms|');
+    if (cs.bias) expectWithin(await e.readF32(bufs.db), sumBounds({ value: bw.db, abs: bw.dbAbs, n: n + 3 }), `${what}: db`, 'γ_(N·P+3)·Σ|terms|');
     const gate = (i: number) => (cs.relu ? (zPrev[i]! > 0 ? 1 : 0) : 1);
-    const dxBound = sumBounds(bw.dx!.map((v, i) => v * gate(i)), bw.dxAbs!, F + g.kernel[0] * g.kernel[1] + 3);
+    const dxBound = sumBounds({ value: bw.dx!.map((v, i) => v * gate(i)), abs: bw.dxAbs!, n: F + g.kernel[0] * g.kernel[1] + 3 });
     expectWithin(await e.readF32(bufs.dx), dxBound, `${what}: dx`, 'γ_(F+kh·kw+3)·Σ|terms|');
   } finally {
     for (const o of ops) o.op.destroy();

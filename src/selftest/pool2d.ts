@@ -49,12 +49,12 @@ export async function checkPool2dCase(e: Engine, rand: () => number, cs: Pool2dC
     expectWithin(new Uint32Array(await e.read(bufs.argmax)), exact(mx.argmax), `${what}: argmax`, 'exact');
     const mb = maxPoolBackwardRef(g, cs.rows, dy, mx.argmax, 'float64');
     const covers = Math.ceil(g.kernel[0] / g.stride[0]) * Math.ceil(g.kernel[1] / g.stride[1]);
-    expectWithin(await e.readF32(bufs.dxMax), sumBounds(mb.dx.map(gate), mb.abs, covers), `${what}: max dx`, 'γ_(covering windows)·Σ|terms|');
+    expectWithin(await e.readF32(bufs.dxMax), sumBounds({ value: mb.dx.map(gate), abs: mb.abs, n: covers }), `${what}: max dx`, 'γ_(covering windows)·Σ|terms|');
     const taps = g.kernel[0] * g.kernel[1];
     const af = avgPoolForwardRef(g, cs.rows, x, 'float64');
-    expectWithin(await e.readF32(bufs.yAvg), sumBounds(af.y, af.abs, taps + 2), `${what}: avg y`, 'γ_(kh·kw+2)·Σ|terms|');
+    expectWithin(await e.readF32(bufs.yAvg), sumBounds({ value: af.y, abs: af.abs, n: taps + 2 }), `${what}: avg y`, 'γ_(kh·kw+2)·Σ|terms|');
     const ab = avgPoolBackwardRef(g, cs.rows, dy, 'float64');
-    expectWithin(await e.readF32(bufs.dxAvg), sumBounds(ab.dx.map(gate), ab.abs, covers + 2), `${what}: avg dx`, 'γ_(covering windows+2)·Σ|terms|');
+    expectWithin(await e.readF32(bufs.dxAvg), sumBounds({ value: ab.dx.map(gate), abs: ab.abs, n: covers + 2 }), `${what}: avg dx`, 'γ_(covering windows+2)·Σ|terms|');
   } finally {
     for (const o of ops) o.destroy();
     for (const b of Object.values(bufs)) b.destroy();

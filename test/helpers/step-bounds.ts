@@ -5,7 +5,9 @@
  *
  * Each layer's bound is its kernel family's (src/testing/bounds/*: the sums it forms, γ_n·Σ|terms|, and WGSL's
  * accuracy of exp, log, ÷, inverseSqrt), with the bound of the layer's input carried through it: a Dense layer adds
- * Σ_k[(|h| + e_h)·|W|] − Σ_k|h||W| to its own γ_(K+3)·Σ|terms|, an activation multiplies the input's bound by its
+ * Σ_k[(|h| + e_h)·|W|] − Σ_k|h||W| to its own γ_(K+3)·Σ|terms| (a convolution likewise, over its im2col operand),
+ * max pooling takes its window's largest input bound (and routes dy to any element that may be the maximum), an
+ * activation multiplies the input's bound by its
  * Lipschitz constant (backward: by |f'|, plus the jump of f' where the input may cross 0), BatchNorm carries it
  * through its mean, variance and normalisation, log-sum-exp is 1-Lipschitz in the max norm. Parameters, running
  * statistics and the batch's raw inputs are exact inputs (the GPU's own state, read back); byte inputs are
@@ -30,6 +32,13 @@ import { lossBounded } from '../../src/testing/bounds/loss.js';
 import { matmulBounded } from '../../src/testing/bounds/matmul.js';
 import { crossEntropyBounded, metricsLossBound } from '../../src/testing/bounds/softmax.js';
 import { U, type Bounded } from '../../src/testing/sums.js';
+import { conv2dGeometry, type Conv2dSpec } from '../../src/layers/conv2d.js';
+import { poolGeometry, type PoolWindow } from '../../src/layers/image.js';
+import { nchwToRowsRef, rowsToNchwRef } from '../../src/ref/batchnorm2d.js';
+import { conv2dBackwardBounded, conv2dForwardBounded } from '../../src/testing/bounds/conv2d.js';
+import {
+  avgPoolBackwardBounded, avgPoolForwardBounded, maxPoolBackwardBounded, maxPoolForwardBounded, type MaxPoolBounded,
+} from '../../src/testing/bounds/pool2d.js';
 import type { Activation } from '../../src/shared.js';
 
 /** A value array and its bound array (a Bounded whose arrays are concrete). */
@@ -140,12 +149,77 @@ const dropoutBound: LayerBound<{ p: number }> = {
 /** A view: values and bounds pass through. */
 const reshapeBound: LayerBound = { forward: (_l, c) => ({ y: c.x }), backward: (_l, c) => c.dy };
 
+const convBound: LayerBound<Conv2dSpec> = {
+  forward: (l, c) => ({ y: track(conv2dForwardBounded(conv2dGeometry(l, c.input), c.rows, c.x.value, c.param('weight'), l.bias ? c.param('bias') : undefined, c.x.bound)) }),
+  backward(l, c) {
+    const r = conv2dBackwardBounded(conv2dGeometry(l, c.input), c.rows, c.x.value, c.param('weight'), c.dy.value, { ex: c.x.bound, edy: c.dy.bound });
+    c.setGrad('weight', r.dw);
+    if (l.bias) c.setGrad('bias', r.db);
+    return track(r.dx);
+  },
+};
+
+/** BatchNorm2d is BatchNorm1d over the transposed tensor [N·H·W, C]: its bounds there, moved back to NCHW. */
+const batchnorm2dBound: LayerBound<{ channels: number; eps: number; momentum: number }> = {
+  forward(l, c) {
+    const s = { batch: c.rows, channels: l.channels, plane: c.input[1]! * c.input[2]! };
+    const rows = (a: ArrayLike<number>) => nchwToRowsRef(a, s, 'float64');
+    const back = (b: Bounded): Tracked => ({ value: Float64Array.from(rowsToNchwRef(b.value, s, 'float64')), bound: Float64Array.from(rowsToNchwRef(b.bound, s, 'float64')) });
+    const args = [rows(c.x.value), s.batch * s.plane, l.channels, c.param('gamma'), c.param('beta'), c.stat('running_mean'), c.stat('running_var'), l] as const;
+    if (!c.training) return { y: back(batchnormEvalBounded(...args, rows(c.x.bound))) };
+    const t = batchnormTrainBounded(...args, rows(c.x.bound));
+    c.setStat('running_mean', t.runningMean);
+    c.setStat('running_var', t.runningVar);
+    return { y: back(t.y), cache: { mean: track(t.mean), invstd: track(t.invstd) } };
+  },
+  backward(l, c) {
+    const s = { batch: c.rows, channels: l.channels, plane: c.input[1]! * c.input[2]! };
+    const rows = (a: ArrayLike<number>) => nchwToRowsRef(a, s, 'float64');
+    const { mean, invstd } = c.cache as { mean: Tracked; invstd: Tracked };
+    const bw = batchnormBackwardBounded(rows(c.x.value), rows(c.dy.value), s.batch * s.plane, l.channels, c.param('gamma'), mean.value, invstd.value, {
+      ex: rows(c.x.bound),
+      edy: rows(c.dy.bound),
+      emean: mean.bound,
+      einvstd: invstd.bound,
+    });
+    c.setGrad('gamma', bw.dgamma);
+    c.setGrad('beta', bw.dbeta);
+    return { value: Float64Array.from(rowsToNchwRef(bw.dx.value, s, 'float64')), bound: Float64Array.from(rowsToNchwRef(bw.dx.bound, s, 'float64')) };
+  },
+};
+
+const maxPoolBound: LayerBound<PoolWindow> = {
+  forward(l, c) {
+    const f = maxPoolForwardBounded(poolGeometry(l, c.input), c.rows, c.x.value, c.x.bound);
+    return { y: track(f.y), cache: f };
+  },
+  backward: (l, c) => track(maxPoolBackwardBounded(poolGeometry(l, c.input), c.rows, c.dy.value, c.cache as MaxPoolBounded, c.dy.bound)),
+};
+
+const avgPoolBound: LayerBound<PoolWindow> = {
+  forward: (l, c) => ({ y: track(avgPoolForwardBounded(poolGeometry(l, c.input), c.rows, c.x.value, c.x.bound)) }),
+  backward: (l, c) => track(avgPoolBackwardBounded(poolGeometry(l, c.input), c.rows, c.dy.value, c.dy.bound)),
+};
+
+/** Global average pooling: average pooling with the whole plane as its window. */
+const planeWindow = (input: readonly number[]): PoolWindow => ({ kernel: [input[1]!, input[2]!], stride: [1, 1], padding: [0, 0] });
+const globalAvgPoolBound: LayerBound = {
+  forward: (_l, c) => avgPoolBound.forward(planeWindow(c.input), c),
+  backward: (_l, c) => avgPoolBound.backward(planeWindow(c.input), c),
+};
+
 const BOUNDS = new Map<string, LayerBound>([
   ['dense', denseBound],
   ['activation', activationBoundKind],
   ['batchnorm', batchnormBound],
   ['dropout', dropoutBound],
   ['reshape', reshapeBound],
+  ['conv2d', convBound],
+  ['batchnorm2d', batchnorm2dBound],
+  ['maxpool2d', maxPoolBound],
+  ['avgpool2d', avgPoolBound],
+  ['globalavgpool', globalAvgPoolBound],
+  ['flatten', reshapeBound],
 ]);
 
 /**
