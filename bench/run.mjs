@@ -8,6 +8,8 @@
  *   torch     bench/torch_step.py  the same step in PyTorch, eager and as a CUDA graph (TF32 off), plus cuBLAS f32
  *                                  GFLOP/s — only where python3 has torch and a CUDA GPU; skipped otherwise
  *   kernels   bench/kernels.mjs    matmul GFLOP/s — wgtrain's variants and its tuned choice, tfjs, jax-js
+ *   conv      bench/conv.mjs       each op of the CNN preset's convolutions (im2col, products, col2im) beside a
+ *                                  direct convolution and TF.js's conv2d
  * At the end, the step rows of wgtrain and PyTorch side by side (when both ran).
  *
  *   npm run bench [-- NAME_FILTER] [-- --repeats 3 ...]   (arguments after the filter go to every benchmark)
@@ -23,6 +25,7 @@ const BENCHES = [
   { name: 'step', file: 'step.mjs', limitS: 420 },
   { name: 'torch', file: 'torch_step.py', limitS: 300, python: true },
   { name: 'kernels', file: 'kernels.mjs', limitS: 300 },
+  { name: 'conv', file: 'conv.mjs', limitS: 300 },
 ];
 const argv = process.argv.slice(2);
 const filter = argv[0] && !argv[0].startsWith('--') ? new RegExp(argv.shift()) : null;
