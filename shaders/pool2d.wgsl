@@ -77,6 +77,22 @@ fn covering(i: u32, pad: u32, k: u32, s: u32, n_out: u32) -> vec2u {
   return vec2u(first, last);
 }
 
+/** Input element i: its plane, its index iy·W + ix in the plane, and the output rows and columns whose windows hold it. */
+struct Cover {
+  plane: u32,
+  here: u32,
+  rows: vec2u,
+  cols: vec2u,
+}
+
+fn cover(i: u32) -> Cover {
+  let ix = i % p.width;
+  let iy = (i / p.width) % p.height;
+  let rows = covering(iy, p.ph, p.kh, p.sh, p.out_h);
+  let cols = covering(ix, p.pw, p.kw, p.sw, p.out_w);
+  return Cover(i / (p.width * p.height), iy * p.width + ix, rows, cols);
+}
+
 fn finish(i: u32, s: f32) {
   var v = s;
   if (ACT_GRAD) { v *= act_derivative(ACT, z[i], p.act_alpha); }
@@ -114,17 +130,12 @@ fn max_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 fn max_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = linear_index(wid, nwg, lid);
   if (i >= p.total) { return; }
-  let ix = i % p.width;
-  let iy = (i / p.width) % p.height;
-  let plane = i / (p.width * p.height);
-  let here = iy * p.width + ix;
-  let rows = covering(iy, p.ph, p.kh, p.sh, p.out_h);
-  let cols = covering(ix, p.pw, p.kw, p.sw, p.out_w);
+  let c = cover(i);
   var s = 0.0;
-  for (var oy = rows.x; oy <= rows.y; oy++) {
-    for (var ox = cols.x; ox <= cols.y; ox++) {
-      let o = (plane * p.out_h + oy) * p.out_w + ox;
-      if (argmax[o] == here) { s += dy[o]; }
+  for (var oy = c.rows.x; oy <= c.rows.y; oy++) {
+    for (var ox = c.cols.x; ox <= c.cols.y; ox++) {
+      let o = (c.plane * p.out_h + oy) * p.out_w + ox;
+      if (argmax[o] == c.here) { s += dy[o]; }
     }
   }
   finish(i, s);
@@ -155,15 +166,11 @@ fn avg_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
 fn avg_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = linear_index(wid, nwg, lid);
   if (i >= p.total) { return; }
-  let ix = i % p.width;
-  let iy = (i / p.width) % p.height;
-  let plane = i / (p.width * p.height);
-  let rows = covering(iy, p.ph, p.kh, p.sh, p.out_h);
-  let cols = covering(ix, p.pw, p.kw, p.sw, p.out_w);
+  let c = cover(i);
   var s = 0.0;
-  for (var oy = rows.x; oy <= rows.y; oy++) {
-    for (var ox = cols.x; ox <= cols.y; ox++) {
-      s += dy[(plane * p.out_h + oy) * p.out_w + ox];
+  for (var oy = c.rows.x; oy <= c.rows.y; oy++) {
+    for (var ox = c.cols.x; ox <= c.cols.y; ox++) {
+      s += dy[(c.plane * p.out_h + oy) * p.out_w + ox];
     }
   }
   finish(i, s * p.inv_count);
