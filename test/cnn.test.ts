@@ -15,7 +15,7 @@ import { loadMnist } from '../src/data/mnist-node.js';
 import { layoutModel } from '../src/model/layout.js';
 import { modelSizes, parseModelSpec } from '../src/model/spec.js';
 import { PRESETS } from '../src/train/presets.js';
-import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint.js';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint-file.js';
 import { createCpuRunner } from '../src/train/cpu-runner.js';
 import { createGpuRunner } from '../src/train/gpu-runner.js';
 import type { Runner, RunnerConfig } from '../src/train/runner.js';
@@ -111,7 +111,7 @@ describe('a CNN on MNIST images (CPU runner)', () => {
     const result = await whole.fit(train, { epochs: 4, seed: 1 });
     expect(result.history[3]!.trainLoss).toBeLessThan(result.history[0]!.trainLoss * 0.7);
     const path = join(dir, 'cnn.safetensors');
-    await new Trainer(await createCpuRunner(config), config, { save: saveTrainingCheckpoint }).fit(train, { epochs: 2, seed: 1, checkpoint: { path } });
+    await new Trainer(await createCpuRunner(config), config, { writeCheckpoint: saveTrainingCheckpoint }).fit(train, { epochs: 2, seed: 1, checkpoint: { path } });
     const file = await loadCheckpointFile(path);
     expect(Object.fromEntries(Object.entries(file.tensors).filter(([k]) => k.startsWith('layers.')).map(([k, t]) => [k, t.shape]))).toEqual({
       'layers.0.weight': [1, 5, 5, 4], 'layers.4.weight': [144, 10], 'layers.0.bias': [4], 'layers.4.bias': [10],

@@ -178,7 +178,7 @@ export function invalidLabelsError(ds: Dataset | undefined, outputs: number, whi
   );
 }
 
-/** Each example must have as many values as the model has inputs. */
+/** Each example must have as many values as the model has inputs (and an image model the data's H×W and channels). */
 export function checkWidth(ds: Dataset, model: ModelSpec): void {
   // An image model (input C×H×W) must agree with image data on H×W and the channels (H×W data has one channel); flat
   // data of the right size may feed it as it is.
