@@ -21,7 +21,7 @@ import { traceMain } from './cli/trace.js';
 import { ADAPTER_FLAG, trainMain } from './cli/train.js';
 import { adapterChoice } from './cli/checks.js';
 import { createEngine } from './gpu/node.js';
-import { selfTest } from './selftest/index.js';
+import { describeWorst, selfTest } from './selftest/index.js';
 
 export const VERSION: string = pkg.version;
 
@@ -81,7 +81,7 @@ export async function selftestMain(argv: string[], io: CliIO = processIO()): Pro
     const failed = results.filter((r) => !r.ok);
     if (v.json) io.stdout(JSON.stringify(results) + '\n');
     else {
-      for (const r of results) log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name} (${r.ms.toFixed(0)} ms)${r.ok ? '' : `\n     ${r.error}`}`);
+      for (const r of results) log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name} (${r.ms.toFixed(0)} ms)${r.ok ? (r.worst ? `  ${describeWorst(r)}` : '') : `\n     ${r.error}`}`);
       log(`${results.length - failed.length}/${results.length} checks passed`);
     }
     if (results.length === 0) {

@@ -17,7 +17,8 @@ export { BatchNorm2dOp } from './kernels/batchnorm2d.js';
 export { conv2dOutputSize, type Conv2dGeometry } from './ref/conv2d.js';
 export { pool2dOutputSize, type Pool2dGeometry } from './ref/pool2d.js';
 export { setMatmulAutotune, tuneMatmul, timeMatmulCandidates, matmulCandidates, type MatmulConfig, type MatmulTiming } from './kernels/matmul-tune.js';
-export { selfTest, SELF_CHECKS, type SelfCheck, type SelfTestResult } from './selftest/index.js';
+export { selfTest, selectChecks, describeWorst, SELF_CHECKS, type SelfCheck, type SelfTestResult, type SelfTestOptions } from './selftest/index.js';
+export type { ComparisonReport } from './testing/observe.js';
 
 // Data and randomness
 export { Random, Streams, type RandomState } from './random.js';
