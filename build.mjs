@@ -8,7 +8,8 @@
  *   dist/index.js           library for Node (ESM, `webgpu` external: Dawn's native addon cannot be bundled), from
  *                           src/node.ts (src/index.ts plus the Node-only loaders) where it exists
  *   dist/cli.js             the `wgtrain` command (from src/cli.ts, skipped with a warning while it does not exist)
- *   dist/demos/<name>/      each demos/<name>/main.ts bundled for browsers, with its index.html
+ *   dist/demos/             the landing page (demos/main.ts) and each demos/<name>/main.ts bundled for browsers, with
+ *                           their .html and .css files (and demos/shared/*.css)
  *   dist/types/             .d.ts files from `tsc -p tsconfig.types.json` (only with --types: it takes ~10 s)
  *
  *   node build.mjs [--types] [--only browser,node,cli,demos]
@@ -108,24 +109,36 @@ if (wanted('cli')) {
 }
 
 if (wanted('demos') && existsSync(join(root, 'demos'))) {
-  for (const name of readdirSync(join(root, 'demos'))) {
+  // The landing page (demos/main.ts → dist/demos/) and each demo (demos/<name>/main.ts → dist/demos/<name>/), each
+  // with its .html and .css files; demos/shared/ holds what the pages share (its .css is copied, its .ts bundled in).
+  const pages = [''];
+  for (const name of readdirSync(join(root, 'demos'))) if (existsSync(join(root, 'demos', name, 'main.ts'))) pages.push(name);
+  for (const name of pages) {
     const dir = join(root, 'demos', name);
     if (!existsSync(join(dir, 'main.ts'))) continue;
     const out = join(dist, 'demos', name);
+    const rel = name ? `demos/${name}` : 'demos';
     jobs.push(
       build({
         ...common,
-        entryPoints: [`demos/${name}/main.ts`],
-        outfile: `dist/demos/${name}/main.js`,
+        entryPoints: [`${rel}/main.ts`],
+        outfile: `dist/${rel}/main.js`,
         platform: 'browser',
         external: ['webgpu', 'node:*'],
       }).then((r) => {
-        checkBrowserBundle(r, `dist/demos/${name}/main.js`);
-        mkdirSync(out, { recursive: true });
-        if (existsSync(join(dir, 'index.html'))) copyFileSync(join(dir, 'index.html'), join(out, 'index.html'));
+        checkBrowserBundle(r, `dist/${rel}/main.js`);
+        copyAssets(dir, out);
       }),
     );
   }
+  copyAssets(join(root, 'demos', 'shared'), join(dist, 'demos', 'shared'));
+}
+
+/** Copies a folder's .html and .css files (not its subfolders). */
+function copyAssets(from, to) {
+  if (!existsSync(from)) return;
+  mkdirSync(to, { recursive: true });
+  for (const f of readdirSync(from)) if (/\.(html|css)$/.test(f)) copyFileSync(join(from, f), join(to, f));
 }
 
 if (withTypes) jobs.push(buildTypes());

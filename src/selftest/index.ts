@@ -42,10 +42,14 @@ export interface SelfTestOptions {
   onResult?: (result: SelfTestResult, done: number, total: number) => void;
 }
 
-/** A check's closest call in words: `max error 3.1e-7 where 1.2e-6 is allowed (26%)` (empty when it compared nothing). */
+/**
+ * A check's closest call in words: `max error 3.1e-7 where 1.2e-6 is allowed (26%, what)`, or `exact: …` when every
+ * element matched; empty when it compared nothing.
+ */
 export function describeWorst(r: SelfTestResult): string {
   const w = r.worst;
   if (!w) return '';
+  if (w.error === 0) return `exact: every element equal to the reference (${r.comparisons} comparison${r.comparisons === 1 ? '' : 's'})`;
   const pct = Number.isFinite(w.ratio) ? `${(100 * w.ratio).toPrecision(2)}%` : String(w.ratio);
   return `max error ${w.error.toExponential(1)} where ${w.allowed.toExponential(1)} is allowed (${pct}, ${w.what})`;
 }
