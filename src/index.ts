@@ -17,6 +17,7 @@ export { BatchNorm2dOp } from './kernels/batchnorm2d.js';
 export { conv2dOutputSize, type Conv2dGeometry } from './ref/conv2d.js';
 export { pool2dOutputSize, type Pool2dGeometry } from './ref/pool2d.js';
 export { setMatmulAutotune, tuneMatmul, timeMatmulCandidates, matmulCandidates, type MatmulConfig, type MatmulTiming } from './kernels/matmul-tune.js';
+export { GradNormsOp, type GradNormGroup } from './kernels/gradnorms.js';
 export { selfTest, selectChecks, describeWorst, SELF_CHECKS, type SelfCheck, type SelfTestResult, type SelfTestOptions } from './selftest/index.js';
 export type { ComparisonReport } from './testing/observe.js';
 
@@ -52,6 +53,7 @@ export { EarlyStopping, type EarlyStoppingOptions } from './train/early-stopping
 export { optimizerConfig } from './train/optimizer-config.js';
 export { PRESETS, presetByName, type Preset } from './train/presets.js';
 export { DEFAULT_SEED, runnerSeed, type Runner, type RunnerConfig, type RunnerState, type OptimizerConfig, type ClipConfig, type MetricsReport, type EvalResult, type StepInput } from './train/runner.js';
+export type { GradNormReport, NormSummary } from './train/runner.js';
 
 // Test functions and regression problems; second-order and line-search methods on a vector machine (CPU or GPU)
 export * from './problems/index.js';

@@ -12,6 +12,7 @@ import { matmulChecks } from './matmul.js';
 import { batchChecks } from './batch.js';
 import { lossChecks } from './loss.js';
 import { reduceChecks } from './reduce.js';
+import { gradNormChecks } from './gradnorms.js';
 import { softmaxChecks } from './softmax.js';
 import { vectorChecks } from './vector.js';
 import type { SelfCheck } from './types.js';
@@ -20,7 +21,7 @@ export type { SelfCheck } from './types.js';
 
 export const SELF_CHECKS: SelfCheck[] = [
   ...layerKinds().flatMap((k) => k.selfChecks ?? []),
-  ...batchChecks, ...softmaxChecks, ...lossChecks, ...reduceChecks, ...matmulChecks, ...vectorChecks,
+  ...batchChecks, ...softmaxChecks, ...lossChecks, ...reduceChecks, ...gradNormChecks, ...matmulChecks, ...vectorChecks,
 ];
 
 export interface SelfTestResult {

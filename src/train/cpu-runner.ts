@@ -14,7 +14,9 @@ import { Optimizer } from '../optim/optimizer.js';
 import { allocate, type Dtype, type FloatArray } from '../ref/dtype.js';
 import { optimizerGroups } from './optimizer-groups.js';
 import { decodeFor, runnerCheckpoint } from './checkpoint.js';
-import { checkWidth, forPrediction, invalidLabelsError, metricMeans, runnerSeed, type EvalResult, type MetricsReport, type Runner, type RunnerConfig, type RunnerState, type StepInput } from './runner.js';
+import { checkWidth, forPrediction, invalidLabelsError, metricMeans, runnerSeed, type EvalResult, type GradNormReport, type MetricsReport, type Runner, type RunnerConfig, type RunnerState, type StepInput } from './runner.js';
+import { gradNormLayers, type GradNormLayer } from './grad-norm-groups.js';
+import { gradNormsRef } from '../ref/gradnorms.js';
 import { MNIST_NORMALIZATION } from '../kernels/batch.js';
 import { gradMagnitudeLr } from '../schedule/grad-magnitude.js';
 import { checkNotEmpty, checkPermutation, checkRange, checkStepInput, destroyedError, validateRunnerConfig } from './runner-checks.js';
@@ -46,6 +48,8 @@ export class CpuRunner implements Runner {
   private readonly scale: number;
   private readonly shift: number;
   private destroyed = false;
+  /** RunnerConfig.gradNorms: the layers measured every step. */
+  private readonly normLayers: GradNormLayer[] | null;
 
   constructor(
     readonly config: RunnerConfig,
@@ -71,6 +75,8 @@ export class CpuRunner implements Runner {
     this.alpha = this.optimizer?.groups.map((g) => g.h.lr as number) ?? [];
     this.scale = config.inputScale ?? MNIST_NORMALIZATION.scale;
     this.shift = config.inputShift ?? MNIST_NORMALIZATION.shift;
+    const normLayers = config.gradNorms ? gradNormLayers(config.model, layout) : [];
+    this.normLayers = normLayers.length ? normLayers : null;
   }
 
   /** Every public method starts here: a destroyed runner says so. */
@@ -125,6 +131,7 @@ export class CpuRunner implements Runner {
     const f = this.model.forward(this.params, this.stats, x, s.rows, ctx);
     const loss = this.model.loss(f, targets);
     this.model.backward(this.params, f, loss.dOut, this.grads, ctx);
+    const gradNorms = this.normLayers ? this.measureLayers(this.normLayers) : undefined;
     const gradNorm = this.applyGradients(s);
     const finite = Number.isFinite(gradNorm);
     const sums = { lossSum: loss.lossSum, correct: loss.correct, rows: s.rows };
@@ -136,8 +143,15 @@ export class CpuRunner implements Runner {
       ...metricMeans(this.config.model, sums),
       invalid: 0, // checked when the data is bound (checkDataset), and the loss throws on any
       gradNorm,
+      ...(gradNorms ? { gradNorms } : {}),
     };
     for (const l of this.listeners) l(report);
+  }
+
+  /** This step's gradient norms (before clipping), per layer and global, as a one-step report. */
+  private measureLayers(layers: GradNormLayer[]): GradNormReport {
+    const r = gradNormsRef([this.grads], layers.map((l) => l.ranges));
+    return { global: r.global, layers: layers.map((l, k) => ({ layer: l.layer, name: l.name, norm: r.groups[k]! })) };
   }
 
   /**

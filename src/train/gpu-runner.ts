@@ -9,8 +9,8 @@
  * A step (`step()`): one `writeBuffer` of the step's integers (step index, batch start) and of the optimizer's
  * per-step scalars, then ONE command buffer with one compute pass holding every dispatch of the step:
  *   gather → each layer's forward ops → loss (fused softmax-CE forward and backward) → metrics accumulate → each
- *   layer's backward ops in reverse order → optimizer (grad stats when clipping / guarding, then the fused update of
- *   every parameter).
+ *   layer's backward ops in reverse order → [gradient norms per layer, with RunnerConfig.gradNorms] → optimizer (grad
+ *   stats when clipping / guarding, then the fused update of every parameter).
  * The layers plan their own ops (src/layers: `gpu.forward`, `gpu.backward`) on buffers the runner hands over: one
  * activation buffer and one gradient buffer per layer boundary (shared across a layer that `aliasesInput`), ranges
  * of the flat parameter, gradient and stats buffers, and the scratch buffers a layer declares. A layer that
@@ -39,6 +39,8 @@ import { checkBufferFits, checkGpuRunnerFits, formatBytes } from './gpu-limits.j
 import { GpuError } from '../gpu/errors.js';
 import { decodeFor, runnerCheckpoint } from './checkpoint.js';
 import { forPrediction, invalidLabelsError, metricMeans, runnerSeed, type EvalResult, type MetricsReport, type Runner, type RunnerConfig, type RunnerState, type StepInput } from './runner.js';
+import { GradNormsOp } from '../kernels/gradnorms.js';
+import { gradNormLayers, type GradNormLayer } from './grad-norm-groups.js';
 import { GpuMachine } from '../linalg/gpu-machine.js';
 import type { VectorMachine } from '../linalg/machine.js';
 import type { GpuObjective, GpuPlan } from '../linalg/objective.js';
@@ -124,6 +126,8 @@ export class GpuRunner implements Runner {
   private readonly needsDx: boolean[];
   private lastSkipped = 0;
   private destroyed = false;
+  /** Per-layer gradient norms (RunnerConfig.gradNorms), measured after the backward pass. */
+  private gradNorms: { op: GradNormsOp; layers: GradNormLayer[] } | null = null;
 
   constructor(
     readonly engine: Engine,
@@ -204,18 +208,28 @@ export class GpuRunner implements Runner {
       guard: config.guard !== false,
       ...(config.gradLr ? { gradLr: config.gradLr } : {}),
     });
+    // Per-step training only: a full-batch method (LBFGS, ...) takes no steps through the plan.
+    if (config.gradNorms && this.optimizer) {
+      const layers = gradNormLayers(config.model, layout);
+      if (layers.length) {
+        const op = await GradNormsOp.plan(engine, { buffer: this.grads, groups: layers, label: 'gradnorms' });
+        this.gradNorms = { op, layers };
+      }
+    }
     const ml = metricsLayout(engine);
     const mblock = (data: ArrayBuffer) => new UniformBlock(ml, data);
+    const gn = this.gradNorms;
     this.ring = new MetricsRing(
       engine,
       [
         { buffer: this.metrics, bytes: ml.size, reset: true },
         // Word 0 of the optimizer's GPU state: steps skipped by the non-finite guard (cumulative).
         ...(this.optimizer ? [{ buffer: this.optimizer.stateBuffer, bytes: 4, reset: false }] : []),
+        ...(gn ? [{ buffer: gn.op.acc, bytes: gn.op.bytes, reset: true }] : []),
       ],
       (s: Snapshot) => {
         const mb = mblock(s.data[0]!);
-        const skipped = s.data[1] ? new Uint32Array(s.data[1])[0]! : 0;
+        const skipped = this.optimizer ? new Uint32Array(s.data[1]!)[0]! : 0;
         const sums = { lossSum: mb.get('loss_hi') + mb.get('loss_lo'), correct: mb.get('correct'), rows: mb.get('rows') };
         const report: MetricsReport = {
           steps: s.steps,
@@ -225,6 +239,10 @@ export class GpuRunner implements Runner {
           ...metricMeans(config.model, sums),
           invalid: mb.get('invalid'),
         };
+        if (gn) {
+          const d = gn.op.decode(s.data[this.optimizer ? 2 : 1]!);
+          report.gradNorms = { global: d.global, layers: gn.layers.map((l, k) => ({ layer: l.layer, name: l.name, norm: d.groups[k]! })) };
+        }
         this.lastSkipped = skipped;
         if (report.invalid > 0) this.dataError ??= invalidLabelsError(this.train?.ds, this.outputs, `${report.invalid} labels in the training steps up to ${s.lastStep} are`);
         for (const l of this.listeners) l(report);
@@ -421,6 +439,7 @@ export class GpuRunner implements Runner {
     for (const op of plan.forward) op.encode(pass);
     for (const op of plan.loss) op.encode(pass);
     for (const op of plan.backward) op.encode(pass);
+    this.gradNorms?.op.encode(pass);
     optimizer.encode(pass);
     pass.end();
     const map = this.ring.afterStep(encoder, s.step);
@@ -464,6 +483,7 @@ export class GpuRunner implements Runner {
     await this.flushMetrics();
     const ops: { op: string; encode: (pass: GPUComputePassEncoder) => void }[] = [
       ...[...plan.forward, ...plan.loss, ...plan.backward].map((o) => ({ op: this.opNames.get(o) ?? 'op', encode: (p: GPUComputePassEncoder) => o.encode(p) })),
+      ...(this.gradNorms ? [{ op: 'gradient norms', encode: (p: GPUComputePassEncoder) => this.gradNorms!.op.encode(p) }] : []),
       { op: `optimizer ${this.config.optimizer.name}`, encode: (p: GPUComputePassEncoder) => optimizer.encode(p) },
     ];
     const querySet = engine.device.createQuerySet({ label: 'profile', type: 'timestamp', count: 2 * ops.length });
@@ -696,6 +716,8 @@ export class GpuRunner implements Runner {
     this.dropUpload(this.evalData);
     this.train = this.evalData = null;
     this.optimizer?.destroy();
+    this.gradNorms?.op.destroy();
+    this.gradNorms = null;
     this.ring?.destroy();
     for (const b of this.owned) b.destroy();
     this.listeners.clear();

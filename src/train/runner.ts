@@ -17,6 +17,9 @@ import type { OptimizerState } from '../optim/optimizer.js';
 import { outputSize, type ModelSpec } from '../model/spec.js';
 import type { FirstOrderConfig } from '../optim/registry.js';
 import type { FullBatchConfig } from '../minimize/config.js';
+import type { NormSummary } from '../ref/gradnorms.js';
+
+export type { NormSummary } from '../ref/gradnorms.js';
 
 /**
  * The optimizer: a torch.optim class name with its keyword arguments (e.g. `{ name: 'Adam', hyperparams: { lr: 1e-3 } }`;
@@ -55,6 +58,13 @@ export interface RunnerConfig {
   gradLr?: { c: number };
   /** GPU runner: read metrics back every this many steps (default 50). */
   metricsEvery?: number;
+  /**
+   * Measure the L2 norm of the gradient every step, globally and per layer with parameters, before clipping, and
+   * report each window's mean, max and last in `MetricsReport.gradNorms` (the course's check for vanishing and
+   * exploding gradients). GPU: three more dispatches per step, accumulated on the device and read back with the other
+   * metrics, never per step.
+   */
+  gradNorms?: boolean;
 }
 
 export interface StepInput {
@@ -88,6 +98,15 @@ export interface MetricsReport {
   invalid: number;
   /** Global gradient L2 norm of the last step covered (when measured). */
   gradNorm?: number;
+  /** With `RunnerConfig.gradNorms`: the gradient's L2 norms over these steps, globally and per layer. */
+  gradNorms?: GradNormReport;
+}
+
+/** Gradient norms over the steps of a metrics report (before clipping; +inf marks a NaN/±inf gradient). */
+export interface GradNormReport {
+  global: NormSummary;
+  /** One entry per layer that has parameters, in layer order. */
+  layers: { layer: number; name: string; norm: NormSummary }[];
 }
 
 /**
