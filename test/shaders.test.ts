@@ -15,6 +15,7 @@ import '../src/kernels/batchnorm.js';
 import '../src/kernels/batchnorm2d.js';
 import '../src/kernels/conv2d.js';
 import '../src/kernels/dropout.js';
+import '../src/kernels/gradnorms.js';
 import '../src/kernels/loss.js';
 import '../src/kernels/matmul.js';
 import '../src/kernels/pool2d.js';
