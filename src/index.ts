@@ -27,6 +27,7 @@ export { parseIdx, encodeIdx, type IdxTensor } from './data/idx.js';
 export { Dataset, type DatasetArrays, type DatasetInit, type InputArray, type LabelArray, type SplitOptions, type Split } from './data/dataset.js';
 export { BatchSchedule, batchCount, type BatchScheduleOptions } from './data/batches.js';
 export { mnistFromIdx, splitMnist, loadMnistFromUrl, MNIST_FILES, type Mnist } from './data/mnist.js';
+export { mnistFromInk } from './data/drawing.js';
 
 // Models
 export {
@@ -38,6 +39,7 @@ export { modelSyntaxHelp } from './model/text.js';
 export * from './layers/index.js';
 export { layoutModel, type ParamLayout, type TensorSlot } from './model/layout.js';
 export { CpuModel } from './model/cpu-model.js';
+export { layerFilters, type LayerFilters } from './model/filters.js';
 export { initParams, initStats } from './model/params.js';
 
 // Optimizers and schedules
@@ -54,6 +56,10 @@ export { optimizerConfig } from './train/optimizer-config.js';
 export { PRESETS, presetByName, type Preset } from './train/presets.js';
 export { DEFAULT_SEED, runnerSeed, type Runner, type RunnerConfig, type RunnerState, type OptimizerConfig, type ClipConfig, type MetricsReport, type EvalResult, type StepInput } from './train/runner.js';
 export type { GradNormReport, NormSummary } from './train/runner.js';
+export { DivergenceMonitor, DIVERGENCE_HINT, type DivergenceOptions } from './train/divergence.js';
+
+// Evaluation
+export { argmaxRows, confusionMatrix, perClassAccuracy, confidentMistakes, type Mistake } from './eval/classification.js';
 
 // Test functions and regression problems; second-order and line-search methods on a vector machine (CPU or GPU)
 export * from './problems/index.js';

@@ -92,6 +92,14 @@ export const denseLayer: LayerKind<DenseSpec, DenseInput> = {
     };
     return s.bias ? [weight, { role: 'bias', shape: [s.outputs], group: 'no_decay' }] : [weight];
   },
+  // Unit j looks at its input through column j of W (in×out, row-major).
+  filters: (s, input) => ({
+    count: s.outputs,
+    shape: input,
+    read(weight, unit, out) {
+      for (let i = 0; i < s.inputs; i++) out[i] = weight[i * s.outputs + unit]!;
+    },
+  }),
   cpu: {
     forward(s, c) {
       const bias = s.bias ? c.param('bias') : undefined;

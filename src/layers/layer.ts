@@ -260,10 +260,25 @@ export interface LayerKind<S extends LayerSpecBase = LayerSpecBase, I extends La
   readonly transparentToInit?: boolean;
   params?(spec: S, input: Shape): ParamDecl[];
   stats?(spec: S, input: Shape): StatDecl[];
+  /**
+   * What each unit of this layer looks at, for drawing a first layer's weights as pictures (model/filters.ts): `count`
+   * filters of `shape` values over the layer's input, read out of its `weight` parameter. Absent for layers without
+   * such weights.
+   */
+  filters?(spec: S, input: Shape): LayerFilterDecl;
   readonly cpu: CpuLayer<S>;
   readonly gpu: GpuLayer<S>;
   /** GPU-vs-CPU self-checks of the kernels this layer owns (run by `selfTest`). */
   readonly selfChecks?: readonly SelfCheck[];
+}
+
+export interface LayerFilterDecl {
+  /** Filters (a Dense layer's output units, a convolution's output channels). */
+  count: number;
+  /** The shape of one filter (a Dense layer: its input shape). */
+  shape: Shape;
+  /** Copies filter `unit` out of the layer's weight tensor into `out` (length = the product of `shape`). */
+  read(weight: ArrayLike<number>, unit: number, out: Float32Array): void;
 }
 
 /** Elements of one example of a shape. */

@@ -17,6 +17,11 @@ export interface ResolvedLayer {
   site: LayerSite;
 }
 
+/** A layer in plots and logs: index, label and shapes, e.g. `0 dense 784→128`. */
+export function layerName(l: ResolvedLayer): string {
+  return `${l.index} ${l.kind.label(l.spec)} ${l.input.join('×')}→${l.output.join('×')}`;
+}
+
 /** Why a layer is wrong: the message starts with `layers[i] (type): `. */
 export class LayerError extends Error {}
 

@@ -3,6 +3,7 @@
  * holding that layer's tensors as ranges of the flat gradient buffer, named for plots and logs.
  */
 import type { ParamLayout } from '../model/layout.js';
+import { layerName } from '../model/graph.js';
 import { modelLayers, type ModelSpec } from '../model/spec.js';
 
 export interface GradNormLayer {
@@ -16,7 +17,7 @@ export function gradNormLayers(model: ModelSpec, layout: ParamLayout): GradNormL
   const out: GradNormLayer[] = [];
   for (const l of modelLayers(model)) {
     const ranges = layout.params.filter((p) => p.layer === l.index).map((p): [number, number] => [p.offset, p.offset + p.size]);
-    if (ranges.length) out.push({ layer: l.index, name: `${l.index} ${l.kind.label(l.spec)} ${l.input.join('×')}→${l.output.join('×')}`, ranges });
+    if (ranges.length) out.push({ layer: l.index, name: layerName(l), ranges });
   }
   return out;
 }
