@@ -157,6 +157,23 @@ describe('Trainer loop', () => {
     expect(result.history[0]!.trainLoss).toBeCloseTo((4 / 1 + 4 / 2) / 8, 12);
   });
 
+  it('a Stop (signal) ends at the next step; the cut epoch is validated unless validateInterrupted is false', async () => {
+    for (const validateInterrupted of [undefined, false]) {
+      const runner = new FakeRunner(CONFIG);
+      const stop = new AbortController();
+      const validations: { epoch: number; examples: number }[] = [];
+      const result = await new Trainer(runner, CONFIG).fit(dataset(10), {
+        epochs: 3, seed: 1, validation: dataset(3, 'val'), signal: stop.signal, ...(validateInterrupted === false ? { validateInterrupted } : {}),
+        callbacks: { onStep: (st) => void (st.step === 4 && stop.abort()), onValidation: (v) => void validations.push(v) },
+      });
+      expect(result.interrupted).toBe(true);
+      expect(result.steps).toBe(5);
+      expect(result.history.map((r) => [r.epoch, r.steps, r.partial ?? false])).toEqual([[1, 3, false], [2, 2, true]]);
+      expect(validations).toEqual(validateInterrupted === false ? [{ epoch: 1, examples: 3 }] : [{ epoch: 1, examples: 3 }, { epoch: 2, examples: 3 }]);
+      expect(result.history[1]!.valLoss === undefined).toBe(validateInterrupted === false);
+    }
+  });
+
   it('feeds ReduceLROnPlateau the validation loss once per epoch', async () => {
     const runner = new FakeRunner(CONFIG);
     runner.valLosses = [1, 0.5, 0.6, 0.7, 0.8];

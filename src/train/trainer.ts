@@ -99,6 +99,8 @@ export interface FitCallbacks {
   onStep?(s: StepRecord): void;
   onEpoch?(e: EpochRecord): void | Promise<void>;
   onMetrics?(m: MetricsReport): void;
+  /** Before each validation pass (after the epoch's last step): what a progress display calls its 'validating' phase. */
+  onValidation?(info: { epoch: number; examples: number }): void;
   /** After each checkpoint write. */
   onCheckpoint?(info: { path: string; position: TrainerPosition }): void;
 }
@@ -140,6 +142,8 @@ export interface FitOptions {
   scheduleMetric?: Monitor;
   /** Stops at the next step boundary, then records, checkpoints and returns with `interrupted`. */
   signal?: AbortSignal;
+  /** Validate the epoch a `signal` cut short (default true); false records it without validation, to stop at once. */
+  validateInterrupted?: boolean;
   /** How `train` was cut from its source; kept in checkpoints so evaluation and resume rebuild the same split. */
   split?: DataSplit;
 }
@@ -607,7 +611,9 @@ export class Trainer {
           skipped: acc.skipped,
         };
         if (!complete) record.partial = true;
-        if (validation) {
+        const cutShort = !complete && !!opts.signal?.aborted;
+        if (validation && !(cutShort && opts.validateInterrupted === false)) {
+          cb.onValidation?.({ epoch: epochNumber, examples: validation.length });
           const v0 = performance.now();
           const v = await this.runner.evaluate(validation);
           record.valLoss = v.loss;
