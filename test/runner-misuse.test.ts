@@ -45,6 +45,7 @@ describe('runner config is checked before anything is allocated', () => {
     ['a fractional seed', { seed: 1.5 }, /seed: must be an integer/],
     ['a bad gradLr', { gradLr: { c: -1 } }, /gradLr\.c: must be a number >= 0/],
     ['metricsEvery 0', { metricsEvery: 0 }, /metricsEvery: must be a positive integer/],
+    ['gradNorms not a boolean', { gradNorms: 'yes' as never }, /gradNorms: must be true or false/],
   ];
   for (const [what, change, message] of bad) {
     it(`${what}: both runners refuse it with the field named; the GPU engine holds no new buffer`, async () => {

@@ -85,6 +85,7 @@ export function validateRunnerConfig(config: RunnerConfig): { layout: ParamLayou
     }
   }
   if (config.guard !== undefined && typeof config.guard !== 'boolean') fail('guard', `must be true or false, got ${JSON.stringify(config.guard)}`);
+  if (config.gradNorms !== undefined && typeof config.gradNorms !== 'boolean') fail('gradNorms', `must be true or false, got ${JSON.stringify(config.gradNorms)}`);
   if (config.gradLr !== undefined) {
     const c = isObject(config.gradLr) ? config.gradLr.c : undefined;
     if (typeof c !== 'number' || !Number.isFinite(c) || c < 0) fail('gradLr.c', `must be a number >= 0, got ${JSON.stringify(c)}`);
