@@ -174,6 +174,27 @@ describe('Trainer loop', () => {
     }
   });
 
+  it('stopOnDivergence stops at the step after a NaN loss shows, without validating, and says why', async () => {
+    class Diverging extends FakeRunner {
+      override step(s: StepInput): void {
+        super.step(s);
+        if (s.step === 3) for (const l of (this as unknown as { listeners: Set<(m: MetricsReport) => void> }).listeners) l({ steps: 0, lastStep: 3, lossSum: NaN, correct: 0, rows: 1, skipped: 0, loss: NaN, accuracy: 0, invalid: 0 });
+      }
+    }
+    const runner = new Diverging(CONFIG);
+    const validations: number[] = [];
+    const result = await new Trainer(runner, CONFIG).fit(dataset(10), {
+      epochs: 5, seed: 1, validation: dataset(3, 'val'), stopOnDivergence: true, callbacks: { onValidation: (v) => void validations.push(v.epoch) },
+    });
+    expect(runner.calls.length).toBe(4);
+    expect(result.diverged).toBe('the training loss is NaN by step 4');
+    expect(result.interrupted).toBe(false);
+    expect(result.history.map((r) => [r.epoch, r.steps, r.partial ?? false])).toEqual([[1, 3, false], [2, 1, true]]);
+    expect(validations).toEqual([1]);
+    // Without the option the run goes on to the end.
+    expect((await new Trainer(new Diverging(CONFIG), CONFIG).fit(dataset(10), { epochs: 2, seed: 1 })).steps).toBe(6);
+  });
+
   it('feeds ReduceLROnPlateau the validation loss once per epoch', async () => {
     const runner = new FakeRunner(CONFIG);
     runner.valLosses = [1, 0.5, 0.6, 0.7, 0.8];

@@ -38,6 +38,7 @@ import { decodeFor, encodeTrainingCheckpoint, unstartedData } from './checkpoint
 import type { Schedule, ScheduleConfig, ScheduleState } from '../schedule/schedule.js';
 import { restoreSchedule, scheduleFromSpec } from '../schedule/spec.js';
 import { isFullBatchMethod } from '../minimize/methods.js';
+import { DivergenceMonitor, type DivergenceOptions } from './divergence.js';
 import { EarlyStopping, type EarlyStoppingOptions, type EarlyStoppingState, type Monitor } from './early-stopping.js';
 import { fitFullBatch } from './full-batch.js';
 import { givenLr, metricMeans, runnerSeed, type EvalResult, type MetricsReport, type Runner, type RunnerConfig, type RunnerState } from './runner.js';
@@ -144,6 +145,12 @@ export interface FitOptions {
   signal?: AbortSignal;
   /** Validate the epoch a `signal` cut short (default true); false records it without validation, to stop at once. */
   validateInterrupted?: boolean;
+  /**
+   * Stop as soon as the metrics show divergence (a non-finite training loss, or the non-finite guard skipping step
+   * after step: DivergenceMonitor), at the next step boundary, with `FitResult.diverged` saying why; the cut epoch is
+   * recorded without validation. Default false: the run goes on, and `diverged` is judged at the end.
+   */
+  stopOnDivergence?: boolean | DivergenceOptions;
   /** How `train` was cut from its source; kept in checkpoints so evaluation and resume rebuild the same split. */
   split?: DataSplit;
 }
@@ -526,9 +533,12 @@ export class Trainer {
 
     let acc = new MetricsAccumulator();
     let latest: MetricsReport | undefined;
+    const watch = opts.stopOnDivergence ? new DivergenceMonitor(opts.stopOnDivergence === true ? {} : opts.stopOnDivergence) : null;
+    const halted = () => !!opts.signal?.aborted || !!watch?.reason;
     const unsubscribe = this.runner.onMetrics((m) => {
       acc.add(m);
       latest = m;
+      watch?.update(m);
       cb.onMetrics?.(m);
     });
 
@@ -549,7 +559,7 @@ export class Trainer {
 
     try {
       await this.runner.setTrainingData(train);
-      while (!reachedEnd() && !opts.signal?.aborted) {
+      while (!reachedEnd() && !halted()) {
         const epochNumber = this.position.epoch + 1;
         this.runner.beginEpoch(batches.permutation(this.position.epoch));
         acc = new MetricsAccumulator();
@@ -558,7 +568,7 @@ export class Trainer {
         let lr = schedule.lr;
         let steps = 0;
         while (this.position.batch < batches.batchCount && !(opts.steps !== undefined && this.position.step >= opts.steps)) {
-          if (opts.signal?.aborted) break;
+          if (halted()) break;
           const b = this.position.batch;
           const [start, end] = batches.batchRange(b);
           const step = this.position.step;
@@ -612,7 +622,7 @@ export class Trainer {
         };
         if (!complete) record.partial = true;
         const cutShort = !complete && !!opts.signal?.aborted;
-        if (validation && !(cutShort && opts.validateInterrupted === false)) {
+        if (validation && !(cutShort && opts.validateInterrupted === false) && !watch?.reason) {
           cb.onValidation?.({ epoch: epochNumber, examples: validation.length });
           const v0 = performance.now();
           const v = await this.runner.evaluate(validation);
@@ -666,7 +676,7 @@ export class Trainer {
     result.stepsPerSecond = result.seconds > 0 ? result.steps / result.seconds : 0;
     result.position = { ...this.position };
     result.skipped = result.history.reduce((a, r) => a + r.skipped, 0);
-    const diverged = divergence(result);
+    const diverged = watch?.reason ?? divergence(result);
     if (diverged) result.diverged = diverged;
     return result;
   }
