@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { expectClose, worstElement } from '../src/testing/compare.js';
+import { expectWithin } from '../src/testing/sums.js';
 import { observeComparisons, worstComparison, type ComparisonReport } from '../src/testing/observe.js';
 
 describe('comparison reports', () => {
@@ -34,6 +35,12 @@ describe('comparison reports', () => {
     expect(worstComparison(seen)!.what).toBe('fails');
     expectClose([1], [1], { atol: 0, rtol: 0 }, 'after');
     expect(seen.length).toBe(2);
+  });
+
+  it('expectWithin (per-element bounds) reports its worst element too', async () => {
+    const seen: ComparisonReport[] = [];
+    await observeComparisons(async () => expectWithin([1, 2.5], { value: [1, 2], bound: [0.1, 1] }, 'bounded'), (r) => seen.push(r));
+    expect(seen).toEqual([{ what: 'bounded', count: 2, error: 0.5, allowed: 1, ratio: 0.5 }]);
   });
 
   it('refuses to nest observers', async () => {

@@ -1,18 +1,17 @@
 import { GradNormsOp } from '../kernels/gradnorms.js';
 import { gradNormsRef, type NormSummary } from '../ref/gradnorms.js';
 import { expectClose } from '../testing/compare.js';
+import { gamma, WGSL_REL } from '../testing/sums.js';
 import { uniformArray } from '../testing/random.js';
 import type { SelfCheck } from './types.js';
 
-const U = 2 ** -24;
-const gamma = (n: number): number => (n * U) / (1 - n * U);
 
 /**
- * Relative error of a window's mean norm: the sum of squares of n elements (all terms ≥ 0: relative ≤ γ_n), halved by
- * the square root, WGSL's sqrt (≤ 4.5 ulp = 9u), then a sum of `steps` norms and one division (γ_steps + 5u).
+ * Relative error of a window's mean norm: the sum of squares of n elements (all terms ≥ 0, so relative ≤ γ_n, in
+ * any order), halved by the square root, WGSL's sqrt, then a sum of `steps` norms and one division (γ_steps + ÷).
  */
 export function gradNormTolerance(n: number, steps: number): number {
-  return gamma(n) / 2 + 9 * U + gamma(steps) + 5 * U;
+  return gamma(n) / 2 + WGSL_REL.sqrt + gamma(steps) + WGSL_REL.div;
 }
 
 /** mean, max and last of each record, as numbers to compare (non-finite ones compare exactly). */

@@ -3,7 +3,7 @@
  * `expectClose`: |got − ref| ≤ atol + rtol·|ref| element-wise, NaN never passes (a NaN in either side is a
  * mismatch unless both are NaN and `nanOk` is set), and the first mismatches are printed on failure.
  */
-import { reportComparison } from './observe.js';
+import { reportComparison, worstRatio } from './observe.js';
 
 export interface Tolerance {
   atol: number;
@@ -25,18 +25,7 @@ export function mismatches(got: ArrayLike<number>, ref: ArrayLike<number>, tol: 
 
 /** The element with the largest |got − ref| / (atol + rtol·|ref|): what `observeComparisons` reports. */
 export function worstElement(got: ArrayLike<number>, ref: ArrayLike<number>, tol: Tolerance): { error: number; allowed: number; ratio: number } {
-  let worst = { error: 0, allowed: tol.atol, ratio: 0 };
-  const n = Math.min(got.length, ref.length);
-  for (let i = 0; i < n; i++) {
-    const g = got[i]!;
-    const r = ref[i]!;
-    const error = g === r ? 0 : Math.abs(g - r);
-    const allowed = tol.atol + tol.rtol * Math.abs(r);
-    const ratio = error === 0 ? 0 : error / allowed;
-    if (Number.isNaN(ratio)) return { error, allowed, ratio };
-    if (ratio > worst.ratio || (i === 0 && worst.ratio === 0)) worst = { error, allowed, ratio };
-  }
-  return worst;
+  return worstRatio(got, ref, (i) => tol.atol + tol.rtol * Math.abs(ref[i]!));
 }
 
 export function expectClose(got: ArrayLike<number>, ref: ArrayLike<number>, tol: Tolerance, what = 'values'): void {

@@ -1,6 +1,7 @@
 /**
  * How close each comparison came to its tolerance, for reports (the kernels demo shows every self-check's worst
- * error next to what it was allowed). `expectClose` and the other comparisons in src/testing call `reportComparison`;
+ * error next to what it was allowed). `expectClose` (compare.ts) and `expectWithin` / `expectSumClose` (sums.ts) call
+ * `reportComparison`;
  * `observeComparisons` collects the reports made while one async function runs. Observing never changes an outcome:
  * a comparison that fails still throws.
  *
@@ -36,6 +37,25 @@ export async function observeComparisons<T>(fn: () => Promise<T>, onReport: (r: 
   } finally {
     current = null;
   }
+}
+
+/**
+ * The element with the largest |got − ref| / allowed(i) (equal values, ±inf included, count as 0; a NaN difference
+ * wins at once).
+ */
+export function worstRatio(got: ArrayLike<number>, ref: ArrayLike<number>, allowed: (i: number) => number): { error: number; allowed: number; ratio: number } {
+  const n = Math.min(got.length, ref.length);
+  let worst = { error: 0, allowed: n ? allowed(0) : 0, ratio: 0 };
+  for (let i = 0; i < n; i++) {
+    const g = got[i]!;
+    const r = ref[i]!;
+    const error = g === r ? 0 : Math.abs(g - r);
+    const a = allowed(i);
+    const ratio = error === 0 ? 0 : error / a;
+    if (Number.isNaN(ratio)) return { error, allowed: a, ratio };
+    if (ratio > worst.ratio) worst = { error, allowed: a, ratio };
+  }
+  return worst;
 }
 
 /** The report with the largest ratio (NaN counts as largest), or undefined for none. */

@@ -37,6 +37,8 @@
  * Comparisons never pass on NaN: a NaN in the result, the reference or the bound is a mismatch.
  */
 
+import { reportComparison, worstRatio } from './observe.js';
+
 /** float32 unit roundoff. */
 export const U = 2 ** -24;
 /** The most a flush-to-zero of a subnormal may change a value by: the smallest normal float32. */
@@ -108,6 +110,7 @@ export function mismatchesWithin(got: ArrayLike<number>, ref: Bounded): string[]
 
 /** Throws, with the first mismatches, unless |got − value| ≤ bound for every element. `rule` names the bound. */
 export function expectWithin(got: ArrayLike<number>, ref: Bounded, what: string, rule = 'the derived bound'): void {
+  reportComparison({ what, count: ref.value.length, ...worstRatio(got, ref.value, (i) => ref.bound[i]!) });
   const bad = mismatchesWithin(got, ref);
   if (bad.length) {
     throw new Error(`${what}: ${bad.length} of ${ref.value.length} elements outside |got−ref| ≤ ${rule}; first mismatches:\n  ${bad.slice(0, 8).join('\n  ')}`);
