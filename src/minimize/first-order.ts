@@ -17,6 +17,8 @@ export class FirstOrder implements Minimizer {
   readonly state = { step: 0, func_evals: 0 };
   /** When set, a step whose gradient has max|g| ≤ stopBelow ends without updating (stop 'tolerance_grad'). */
   stopBelow: number | undefined;
+  /** The learning rate of the next step, when a schedule sets it (minimize's `schedule`); else the optimizer's lr. */
+  lr: number | undefined;
   private readonly g: Vec;
   private readonly F: Slot;
   private readonly GS: Slot;
@@ -24,7 +26,7 @@ export class FirstOrder implements Minimizer {
   private constructor(
     readonly m: VectorMachine,
     readonly name: string,
-    private readonly update: () => void,
+    private readonly update: (lr?: number) => void,
     g: Vec,
     private readonly release: () => void,
   ) {
@@ -39,13 +41,16 @@ export class FirstOrder implements Minimizer {
     if (m instanceof CpuMachine) {
       const opt = new Optimizer(rule.name, hyperparams, { n: m.n, dtype: m.dtype });
       const x = m.get(m.x), gv = m.get(g);
-      return new FirstOrder(m, rule.name, () => opt.step(x, gv), g, () => {});
+      return new FirstOrder(m, rule.name, (lr) => {
+        if (lr !== undefined) opt.setLr(lr);
+        opt.step(x, gv);
+      }, g, () => {});
     }
     if (m instanceof GpuMachine) {
       const opt = await GpuOptimizer.create(m.engine, { optimizer: rule.name, hyperparams, params: m.buffer(m.x), grads: m.buffer(g), n: m.n });
-      return new FirstOrder(m, rule.name, () => {
+      return new FirstOrder(m, rule.name, (lr) => {
         m.flush();
-        opt.step();
+        opt.step(lr);
       }, g, () => opt.destroy());
     }
     throw new MinimizeError(`${rule.name}: first-order optimizers run on the CPU or GPU vector machine`);
@@ -61,7 +66,7 @@ export class FirstOrder implements Minimizer {
     if (this.stopBelow !== undefined && maxabs <= this.stopBelow) {
       return { loss: f, lossAfter: f, evals: 1, iterations: 0, stop: 'tolerance_grad', gradMax: maxabs, gradMaxStart: maxabs };
     }
-    this.update();
+    this.update(this.lr);
     this.state.step++;
     return { loss: f, lossAfter: f, evals: 1, iterations: 1, stop: 'step', gradMax: maxabs, gradMaxStart: maxabs };
   }

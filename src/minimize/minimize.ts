@@ -20,6 +20,11 @@ import type { Dtype } from '../ref/dtype.js';
 import { checkFinite, MinimizeError } from './errors.js';
 import { FirstOrder } from './first-order.js';
 import { getMethod } from './methods.js';
+import { getRule } from '../optim/registry.js';
+import type { Schedule, ScheduleConfig } from '../schedule/schedule.js';
+import { scheduleFromSpec } from '../schedule/spec.js';
+
+const isSchedule = (s: Schedule | string | ScheduleConfig): s is Schedule => typeof s === 'object' && typeof (s as Schedule).lrAt === 'function';
 
 export interface MinimizeOptions {
   /** Method name (see METHODS): LBFGS, NonlinearCG, Newton, LevenbergMarquardt, GaussNewton, SGD, Adam, ... */
@@ -41,6 +46,11 @@ export interface MinimizeOptions {
   recordPoints?: boolean;
   /** Called after each step with its record (e.g. to print it). */
   onStep?: (r: IterateRecord) => void;
+  /**
+   * A learning-rate schedule for a first-order method (a Schedule, or a spec such as 'exp:gamma=0.99' or
+   * 'cosine:T=200' whose base rate is the method's lr), stepped once per step; the record holds each step's lr.
+   */
+  schedule?: Schedule | string | ScheduleConfig;
 }
 
 export interface IterateRecord {
@@ -54,6 +64,8 @@ export interface IterateRecord {
   evals: number;
   /** Why the step ended. */
   stop: string;
+  /** The learning rate the step used, under a `schedule`. */
+  lr?: number;
 }
 
 export interface MinimizeResult {
@@ -92,6 +104,19 @@ export async function minimizeOnMachine(problem: Problem, m: VectorMachine, opts
   const record = opts.recordPoints ?? problem.dim <= 100;
   const opt = await def.create(m, hyperparams);
   if (opt instanceof FirstOrder) opt.stopBelow = tolerance;
+  let schedule: Schedule | null = null;
+  if (opts.schedule !== undefined) {
+    if (!(opt instanceof FirstOrder)) {
+      opt.destroy?.();
+      throw new MinimizeError(`schedule: learning-rate schedules apply to the first-order optimizers; ${def.name} chooses its own steps`);
+    }
+    const base = typeof hyperparams.lr === 'number' ? hyperparams.lr : (getRule(def.name).hyperparams.find((h) => h.name === 'lr')?.default as number);
+    schedule = isSchedule(opts.schedule) ? opts.schedule : scheduleFromSpec(opts.schedule, { lr: base });
+    if (schedule.needs !== 'nothing') {
+      opt.destroy?.();
+      throw new MinimizeError(`schedule: '${schedule.name}' needs a ${schedule.needs === 'metric' ? 'validation metric' : 'gradient norm'} each step; minimize takes closed-form schedules`);
+    }
+  }
   const history: IterateRecord[] = [];
   let evaluations = 0;
   let stop = 'steps';
@@ -100,10 +125,15 @@ export async function minimizeOnMachine(problem: Problem, m: VectorMachine, opts
     let prev: Float64Array | null = record ? await m.readVector(m.x) : null;
     for (let k = 0; k < steps; k++) {
       const x = prev ?? (record ? await m.readVector(m.x) : null);
+      const lr = schedule?.lr;
+      if (schedule) (opt as FirstOrder).lr = lr;
       const rep = await opt.step();
+      schedule?.step();
       evaluations += rep.evals;
       // The step's first evaluation is at its starting point: f and max|g| there.
-      const rec: IterateRecord = { step: k, ...(x ? { x: Array.from(x) } : {}), f: rep.loss, gradMax: rep.gradMaxStart, evals: evaluations, stop: rep.stop };
+      const rec: IterateRecord = {
+        step: k, ...(x ? { x: Array.from(x) } : {}), f: rep.loss, gradMax: rep.gradMaxStart, evals: evaluations, stop: rep.stop, ...(lr !== undefined ? { lr } : {}),
+      };
       history.push(rec);
       const after = record ? await m.readVector(m.x) : null;
       opts.onStep?.(rec);
