@@ -12,6 +12,8 @@
  * a trust region collapses, or the search direction is not a descent direction (gᵀd ≥ −tolerance_change) while
  * max|g| > 1000·tolerance (L-BFGS would then repeat the same direction forever).
  */
+import { createEngine } from '../gpu/engine.js';
+import { GpuMachine } from '../linalg/gpu-machine.js';
 import type { Engine } from '../gpu/index.js';
 import { CpuMachine } from '../linalg/cpu-machine.js';
 import type { Slot, VectorMachine } from '../linalg/machine.js';
@@ -193,8 +195,6 @@ export async function minimize(problem: Problem, opts: MinimizeOptions): Promise
   }
   if (device !== 'gpu') throw new MinimizeError(`device must be "cpu" or "gpu", got ${JSON.stringify(device)}`);
   if (opts.dtype && opts.dtype !== 'float32') throw new MinimizeError('dtype: the GPU computes in float32 only');
-  const { createEngine } = await import('../gpu/engine.js');
-  const { GpuMachine } = await import('../linalg/gpu-machine.js');
   const e = opts.engine ?? (await createEngine({ log: false }));
   const objective = problem.gpu(e);
   const m = await GpuMachine.create(e, objective, { x0: start });

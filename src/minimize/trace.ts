@@ -12,6 +12,8 @@
  *         evals_per_step: [num_steps], final_state: { <state name>: [number] } (LBFGS: func_evals, n_iter),
  *         stops: [num_steps] (why each step ended) }
  */
+import { createEngine } from '../gpu/engine.js';
+import { GpuMachine } from '../linalg/gpu-machine.js';
 import type { Engine } from '../gpu/index.js';
 import { CpuMachine } from '../linalg/cpu-machine.js';
 import type { VectorMachine } from '../linalg/machine.js';
@@ -95,8 +97,6 @@ export async function runFunctionTrace(raw: unknown, opts: { device?: 'cpu' | 'g
     const m = new CpuMachine(cpuObjective(spec.problem, spec.dtype), spec.dtype, spec.x0);
     return { ...(await traceOnMachine(spec, m)), device };
   }
-  const { createEngine } = await import('../gpu/engine.js');
-  const { GpuMachine } = await import('../linalg/gpu-machine.js');
   const e = opts.engine ?? (await createEngine({ log: false }));
   const objective = spec.problem.gpu(e);
   const m = await GpuMachine.create(e, objective, { x0: spec.x0 });
