@@ -1,7 +1,8 @@
 /**
  * The demos as a visitor meets them, in headless Chromium (puppeteer-core, /usr/bin/chromium; its WebGPU adapter is
- * SwiftShader here, so every in-page run is tiny): the landing page and its links, the WebGPU check's three failure
- * messages, the kernel self-test's rows as they finish. `npm run demo`'s server answers at `/`.
+ * SwiftShader here, so every in-page run is tiny): the landing page and its links, the WebGPU check's failure
+ * messages, the optimizer playground (the quartic experiment, every optimizer on the bowl, a diverging run, a click
+ * that moves the start), the kernel self-test's rows as they finish. `npm run demo`'s server answers at `/`.
  * Every page must load without console errors. Screenshots of each page at 1280×900 and 390×844 are saved under
  * test-results/screenshots/ (look at them), and no element may reach past the phone's screen.
  * Never skipped: a missing Chromium or WebGPU adapter fails.
@@ -14,7 +15,7 @@ import { launchChromium, type LaunchedChromium } from './browser/chromium.js';
 import { ensureFresh, openPage, overflowingElements, PHONE, screenshots, textsSeen } from './browser/pages.js';
 import { REPO_ROOT, serveStatic, type StaticServer } from './browser/server.js';
 
-const PAGES = ['dist/demos/main.js', 'dist/demos/mnist/main.js', 'dist/demos/kernels/main.js'];
+const PAGES = ['dist/demos/main.js', 'dist/demos/mnist/main.js', 'dist/demos/optimizers/main.js', 'dist/demos/kernels/main.js'];
 
 /** Same-origin links of the page, resolved. */
 const linksOf = (page: Page): Promise<string[]> =>
@@ -116,6 +117,68 @@ describe('the demos in headless Chromium', () => {
         child.kill();
       }
     });
+  });
+
+  describe('optimizer playground', () => {
+    type Playground = { generation: number; fn: string; start: number[]; runs: { method: string; lr: number; momentum: number; x: number[]; f: number; steps: number; diverged?: string; error?: string }[] };
+    /** Waits for the batch of runs after `after` and returns it. */
+    const batch = async (page: Page, after: number, timeout = 90_000): Promise<Playground> => {
+      await page.waitForFunction((g) => {
+        const p = window.__wgtrainPlayground as { generation?: number; error?: string } | undefined;
+        return !!p && (p.error !== undefined || p.generation! > g);
+      }, { timeout, polling: 200 }, after);
+      const p = await page.evaluate(() => window.__wgtrainPlayground as unknown as Playground & { error?: string });
+      expect(p.error, `the playground failed: ${p.error}`).toBeUndefined();
+      return p;
+    };
+
+    it('the quartic preset: plain gradient descent stays in the local minimum, momentum 0.9 reaches the global one', async () => {
+      const { page, errors } = await openPage(chromium, `${base}optimizers/?preset=quartic`);
+      const p = await batch(page, 0);
+      expect(p.fn).toBe('quartic');
+      expect(p.start).toEqual([-5]);
+      const [gd, momentum] = p.runs;
+      console.log(`quartic from −5: GD ends at ${gd!.x[0]}, momentum at ${momentum!.x[0]}`);
+      expect(gd!.momentum).toBe(0);
+      expect(gd!.x[0]).toBeCloseTo(-3.25, 1);
+      expect(momentum!.momentum).toBe(0.9);
+      expect(momentum!.x[0]).toBeCloseTo(3.27, 1);
+      expect(Number(await page.$eval('#chart-loss canvas', (c) => (c as HTMLCanvasElement).dataset.points))).toBeGreaterThan(100);
+      await screenshots(page, 'optimizers-quartic');
+      expect(await phoneOverflow(page), 'elements wider than a phone').toEqual([]);
+
+      // The bowl preset: every optimizer (first-order ones with the fused GPU update, L-BFGS, CG, Newton) nears (0, 0).
+      await page.click('button[data-preset=bowl]');
+      const b = await batch(page, p.generation, 120_000);
+      expect(b.fn).toBe('bowl');
+      expect(b.runs.length).toBeGreaterThanOrEqual(12);
+      for (const r of b.runs) {
+        expect(r.error, `${r.method}: ${r.error}`).toBeUndefined();
+        expect(Math.hypot(...r.x), `${r.method} lr ${r.lr} ends at (${r.x}) after ${r.steps} steps`).toBeLessThan(0.1);
+      }
+      await screenshots(page, 'optimizers-bowl');
+      await page.close();
+      expect(errors).toEqual([]);
+    }, 240_000);
+
+    it('a click on the plot moves the start; lr 1e9 ends in the divergence message', async () => {
+      const { page, errors } = await openPage(chromium, `${base}optimizers/?fn=bowl&start=3,-2&steps=50&runs=SGD:1e9;SGD:0.3`);
+      const p = await batch(page, 0);
+      expect(p.runs[0]!.diverged, 'lr 1e9 did not diverge').toBeDefined();
+      expect(p.runs[1]!.diverged).toBeUndefined();
+      const row = await page.$eval('.run .result', (e) => ({ cls: e.className, text: e.textContent ?? '' }));
+      expect(row.cls).toBe('result fail');
+      expect(row.text).toMatch(/^diverged after \d+ steps: .*(Infinity|NaN).*lower lr/);
+      expect(await page.$eval('#status', (e) => e.className)).toBe('status warn');
+      await screenshots(page, 'optimizers-diverged');
+      // Clicking the middle of the plot starts every run from about (0, 0).
+      const box = (await (await page.$('#plot'))!.boundingBox())!;
+      await page.mouse.click(box.x + 46 + (box.width - 56) / 2, box.y + 8 + (box.height - 48) / 2);
+      const q = await batch(page, p.generation);
+      expect(Math.hypot(...q.start)).toBeLessThan(0.3);
+      await page.close();
+      expect(errors).toEqual([]);
+    }, 120_000);
   });
 
   describe('kernel self-test page', () => {

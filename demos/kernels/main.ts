@@ -6,7 +6,7 @@
  * When a run ends, `window.__wgtrainKernels` holds { results, failed, adapter } (for tests).
  */
 import { describeWorst, selectChecks, selfTest, type Engine, type SelfTestResult } from '../../src/index.js';
-import { openEngine, showWebGpuProblem } from '../shared/webgpu.js';
+import { openEngine, showWebGpuBox } from '../shared/webgpu.js';
 
 declare global {
   interface Window {
@@ -134,9 +134,7 @@ async function run(): Promise<void> {
 async function main(): Promise<void> {
   const check = await openEngine();
   if (!check.ok) {
-    const box = $<HTMLDivElement>('webgpu');
-    box.hidden = false;
-    showWebGpuProblem(box, check);
+    showWebGpuBox(check);
     setStatus(check.problem, 'fail');
     window.__wgtrainKernels = { error: check.problem };
     return;

@@ -8,7 +8,7 @@
  *   - navigator.gpu is there but requestAdapter() gives null: the usual case of Chrome/Chromium on Linux, where
  *     WebGPU is behind a flag, or of a blocklisted GPU driver.
  */
-import { createEngine, NoAdapterError, type Engine } from '../../src/index.js';
+import { createEngine, type Engine } from '../../src/index.js';
 
 export type WebGpuCheck =
   | { ok: true; engine: Engine }
@@ -46,7 +46,8 @@ export async function openEngine(log?: (line: string) => void): Promise<WebGpuCh
     return { ok: true, engine: await createEngine({ log: log ?? false }) };
   } catch (e) {
     const err = e as Error;
-    if (err instanceof NoAdapterError) {
+    // By name: a bundler may hold two copies of a library's classes (or none initialised yet), which instanceof misses.
+    if (err.name === 'NoAdapterError') {
       return {
         ok: false,
         problem: 'WebGPU is present, but the browser gave no adapter (navigator.gpu.requestAdapter() returned null).',
@@ -83,4 +84,11 @@ export function showWebGpuProblem(box: HTMLElement, check: Extract<WebGpuCheck, 
     details.append(summary, pre);
     box.append(details);
   }
+}
+
+/** Shows a failed check in the page's (hidden until now) #webgpu box. */
+export function showWebGpuBox(check: Extract<WebGpuCheck, { ok: false }>): void {
+  const box = document.getElementById('webgpu')!;
+  box.hidden = false;
+  showWebGpuProblem(box, check);
 }
