@@ -203,5 +203,18 @@ describe('the demos in headless Chromium', () => {
       expect(status.text).toMatch(new RegExp(`^All ${n} checks passed on .*swiftshader`, 'i'));
       expect(errors).toEqual([]);
     }, 120_000);
+
+    it('without WebGPU: says so, with what to do', async () => {
+      const { page, errors } = await openPage(chromium, `${base}kernels/`, { noGpu: true });
+      await page.waitForFunction(() => window.__wgtrainKernels !== undefined, { timeout: 30_000 });
+      const status = await page.$eval('#status', (s) => ({ cls: s.className, text: s.textContent ?? '' }));
+      const box = await page.$eval('#webgpu', (b) => ({ hidden: (b as HTMLElement).hidden, text: b.textContent ?? '' }));
+      await page.close();
+      expect(status.cls).toBe('status fail');
+      expect(status.text).toMatch(/no WebGPU \(navigator\.gpu is missing\)/);
+      expect(box.hidden).toBe(false);
+      expect(box.text).toContain('chrome://flags/#enable-unsafe-webgpu');
+      expect(errors).toEqual([]);
+    });
   });
 });
