@@ -1,15 +1,20 @@
 /**
  * The demos as a visitor meets them, in headless Chromium (puppeteer-core, /usr/bin/chromium; its WebGPU adapter is
  * SwiftShader here, so every in-page run is tiny): the landing page and its links, the WebGPU check's failure
- * messages, the optimizer playground (the quartic experiment, every optimizer on the bowl, a diverging run, a click
- * that moves the start), the kernel self-test's rows as they finish. `npm run demo`'s server answers at `/`.
+ * messages, the MNIST trainer (a few steps on a small subset: the loss falls, the plots hold data, the pictures
+ * draw, a drawn digit gets a prediction, the model file survives browser storage and a download; Stop ends at once
+ * and can skip evaluation; lr 1e9 ends in the divergence message; a bad model names its field; settings live in the
+ * URL), the optimizer playground (the quartic experiment, every optimizer on the bowl, a diverging run, a click that
+ * moves the start), the kernel self-test's rows as they finish. `npm run demo`'s server answers at `/`.
  * Every page must load without console errors. Screenshots of each page at 1280×900 and 390×844 are saved under
  * test-results/screenshots/ (look at them), and no element may reach past the phone's screen.
  * Never skipped: a missing Chromium or WebGPU adapter fails.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Page } from 'puppeteer-core';
+import type { ElementHandle, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, type LaunchedChromium } from './browser/chromium.js';
 import { ensureFresh, openPage, overflowingElements, PHONE, screenshots, textsSeen } from './browser/pages.js';
@@ -116,6 +121,181 @@ describe('the demos in headless Chromium', () => {
       } finally {
         child.kill();
       }
+    });
+  });
+
+  describe('MNIST trainer', () => {
+    const mnist = (query: string) => `${base}mnist/?data=/mnist-data/&${query}`;
+    const result = async (page: Page, timeout: number) => {
+      await page.waitForFunction(() => window.__wgtrainResult !== undefined, { timeout, polling: 200 });
+      return page.evaluate(() => window.__wgtrainResult as Record<string, unknown> & { error?: string });
+    };
+    const status = (page: Page) => page.$eval('#status', (s) => ({ cls: s.className, text: s.textContent ?? '' }));
+
+    it('trains a few steps: the loss falls, plots hold data, pictures draw, a drawn digit is read, the model is kept and reloaded', async () => {
+      const { page, errors } = await openPage(chromium, mnist('steps=30&subset=1024&batch=64&hidden=64&auto=1'));
+      const r = (await result(page, 90_000)) as unknown as {
+        error?: string; steps: number; losses: number[]; gradNorms: number[]; testCount: number; testAccuracy: number; adapter: string;
+        pictures: { digits: number; mistakes: number; confusionTotal: number; weights: number };
+      };
+      expect(r.error, `the run failed: ${r.error}\n${errors.join('\n')}`).toBeUndefined();
+      console.log(`demos/mnist: 30 steps, loss ${r.losses.map((l) => l.toFixed(3)).join(' ')}, test accuracy ${(100 * r.testAccuracy).toFixed(1)}% on ${r.testCount}`);
+      expect(r.steps).toBe(30);
+      expect(r.losses.length).toBeGreaterThanOrEqual(3);
+      expect(r.losses.every(Number.isFinite)).toBe(true);
+      expect(r.losses.at(-1)!, `loss did not fall: ${r.losses}`).toBeLessThan(r.losses[0]!);
+      expect(r.gradNorms.every((g) => Number.isFinite(g) && g > 0)).toBe(true);
+      expect(r.testCount).toBe(1024);
+      expect(r.testAccuracy).toBeGreaterThan(0.5);
+      const s = await status(page);
+      expect(s.cls).toBe('status ok');
+      expect(s.text).toMatch(/^Test accuracy \d+\.\d+% on 1,024 digits after 30 steps/);
+      const points = await page.$$eval('.chart canvas', (cs) => cs.map((c) => Number((c as HTMLCanvasElement).dataset.points)));
+      expect(points.length).toBe(4);
+      for (const n of points) expect(n, 'a chart without data').toBeGreaterThan(2);
+      expect(await page.$eval('#chart-grad .legend', (l) => l.textContent)).toMatch(/layer 0 dense 784→64.*layer 2 dense 64→10/);
+      expect(r.pictures.digits).toBe(60);
+      expect(await page.$$eval('#digits canvas', (c) => c.length)).toBe(60);
+      expect(r.pictures.confusionTotal).toBe(1024);
+      expect(await page.$$eval('#confusion td:not(.acc)', (tds) => tds.reduce((a, td) => a + Number(td.textContent || 0), 0))).toBe(1024);
+      expect(r.pictures.weights).toBe(64);
+      expect(r.pictures.mistakes).toBeGreaterThan(0);
+
+      // A "7" drawn with the mouse: a top bar and a diagonal down.
+      const pad = (await page.$('#pad'))!;
+      await pad.scrollIntoView();
+      const b = (await pad.boundingBox())!;
+      const at = (x: number, y: number) => [b.x + x * b.width, b.y + y * b.height] as const;
+      await page.mouse.move(...at(0.25, 0.2));
+      await page.mouse.down();
+      for (const [x, y] of [[0.5, 0.2], [0.75, 0.2], [0.6, 0.5], [0.5, 0.8]] as const) await page.mouse.move(...at(x, y), { steps: 6 });
+      await page.mouse.up();
+      await page.waitForFunction(() => window.__wgtrainDrawn !== undefined, { timeout: 20_000 });
+      const drawn = await page.evaluate(() => window.__wgtrainDrawn!);
+      expect(drawn.probs.length).toBe(10);
+      expect(drawn.probs.reduce((a, p) => a + p, 0)).toBeCloseTo(1, 4);
+      expect(drawn.probs[drawn.predicted]).toBe(Math.max(...drawn.probs));
+      expect(await page.$eval('#draw-result', (e) => e.textContent)).toMatch(new RegExp(`^${drawn.predicted}predicted, \\d`));
+      expect(await page.$$eval('#probs .bar', (bars) => bars.length)).toBe(10);
+      await screenshots(page, 'mnist-trained');
+      expect(await phoneOverflow(page), 'elements wider than a phone').toEqual([]);
+
+      // The model file: kept in IndexedDB, then loaded back from it (decoded, verified, evaluated again).
+      await page.click('#store-save');
+      await page.waitForFunction(() => /Kept in this browser/.test(document.getElementById('file-status')!.textContent ?? ''), { timeout: 20_000 });
+      const before = s.text.match(/Test accuracy (\S+)/)![1];
+      await page.click('#store-load');
+      await page.waitForFunction(() => /^Loaded model/.test(document.getElementById('status')!.textContent ?? ''), { timeout: 30_000 });
+      expect((await status(page)).text).toBe(`Loaded model: test accuracy ${before} on 1,024 digits.`);
+      expect(await page.$eval('#file-status', (e) => e.textContent)).toMatch(/^Loaded the model kept in this browser: 784-\S*64\S*, trained 30 steps/);
+
+      // Download the model file, then load that file back through the file input.
+      const downloads = mkdtempSync(join(tmpdir(), 'wgtrain-download-'));
+      try {
+        const cdp = await page.createCDPSession();
+        await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: downloads });
+        await page.click('#download');
+        const file = join(downloads, 'wgtrain-mnist-30-steps.safetensors');
+        for (let t = 0; t < 100 && !existsSync(file); t++) await new Promise((r) => setTimeout(r, 100));
+        expect(existsSync(file), 'no download').toBe(true);
+        expect(readFileSync(file).length).toBeGreaterThan(4 * 784 * 64);
+        const input = (await page.$('#upload'))! as ElementHandle<HTMLInputElement>;
+        await input.uploadFile(file);
+        await page.waitForFunction(() => /^Loaded wgtrain-mnist-30-steps\.safetensors/.test(document.getElementById('file-status')!.textContent ?? ''), { timeout: 30_000 });
+        await page.waitForFunction(() => /^Loaded model/.test(document.getElementById('status')!.textContent ?? ''), { timeout: 30_000 });
+        expect((await status(page)).text).toBe(`Loaded model: test accuracy ${before} on 1,024 digits.`);
+      } finally {
+        rmSync(downloads, { recursive: true, force: true });
+      }
+      await page.close();
+      expect(errors).toEqual([]);
+    }, 150_000);
+
+    it('Stop ends the run at once; with "validate and test after Stop" off nothing is evaluated, and the axes end where it stopped', async () => {
+      const { page, errors } = await openPage(chromium, mnist('steps=3000&subset=2048&batch=32&hidden=32&evalstop=0&auto=1'));
+      await page.waitForFunction(() => /^Training: loss/.test(document.getElementById('status')!.textContent ?? ''), { timeout: 60_000, polling: 50 });
+      const t0 = Date.now();
+      await page.click('#stop');
+      const r = (await result(page, 30_000)) as unknown as { error?: string; steps: number; interrupted: boolean; testCount: number; windowSteps: number[] };
+      const ms = Date.now() - t0;
+      expect(r.error).toBeUndefined();
+      expect(r.interrupted).toBe(true);
+      expect(r.steps).toBeLessThan(3000);
+      expect(r.testCount).toBe(0);
+      expect(ms, 'Stop took too long').toBeLessThan(10_000);
+      expect(await page.$eval('#phase', (e) => e.textContent)).toBe('stopped');
+      const s = await status(page);
+      expect(s.cls).toBe('status warn');
+      expect(s.text).toMatch(/^Stopped after \d+ steps .*validation and testing skipped/);
+      expect(await page.$eval('#digits', (d) => d.childElementCount)).toBe(0);
+      // The x axes end near the last step taken, not at the planned 3000.
+      const xmax = await page.$eval('#chart-loss canvas', (c) => Number((c as HTMLCanvasElement).dataset.xmax));
+      expect(xmax).toBeGreaterThanOrEqual(r.windowSteps.at(-1)!);
+      expect(xmax).toBeLessThan(Math.max(2 * r.steps, r.steps + 10));
+      await page.close();
+      expect(errors).toEqual([]);
+    }, 90_000);
+
+    it('lr 1e9 ends in the divergence message, in red, with a hint', async () => {
+      const { page, errors } = await openPage(chromium, mnist('steps=200&subset=512&batch=64&hidden=32&opt=SGD&momentum=0&lr=1e9&sched=constant&auto=1'));
+      const r = (await result(page, 60_000)) as { diverged?: string; steps: number; testCount: number };
+      const s = await status(page);
+      await screenshots(page, 'mnist-diverged');
+      await page.close();
+      expect(r.diverged, 'the run did not report divergence').toMatch(/the training loss is (NaN|infinite)|kept skipping/);
+      expect(r.steps).toBeLessThan(200);
+      expect(r.testCount).toBe(0);
+      expect(s.cls).toBe('status fail');
+      expect(s.text).toMatch(/^The run diverged: .*Lower the learning rate/);
+      expect(errors).toEqual([]);
+    }, 90_000);
+
+    it('a bad model is named next to its field and in the status line, before any data loads', async () => {
+      const { page, errors } = await openPage(chromium, mnist(`arch=custom&model=${encodeURIComponent('784-dense(0)-dense(10)')}&auto=1`));
+      const r = await result(page, 30_000);
+      const fieldError = await page.$eval('#model-error', (e) => e.textContent ?? '');
+      const invalid = await page.$eval('#model', (e) => e.classList.contains('invalid'));
+      const s = await status(page);
+      await screenshots(page, 'mnist-bad-model');
+      await page.close();
+      expect(r.error).toMatch(/dense: outputs=0 must be a positive integer/);
+      expect(fieldError).toMatch(/^model spec '784-dense\(0\)-dense\(10\)': dense: outputs=0 must be a positive integer/);
+      expect(invalid).toBe(true);
+      expect(s.cls).toBe('status fail');
+      expect(s.text).toMatch(/^Cannot start: .*outputs=0 must be a positive integer.*Fix the field marked in red/);
+      expect(errors).toEqual([]);
+    });
+
+    it('keeps every setting in the URL: a link restores the form, and a change is written back', async () => {
+      const query = 'hidden=32,16&act=tanh&bn=1&dropout=0.1&opt=SGD&lr=0.05&momentum=0.5&sched=step&wd=0.001&clip=norm&clipv=2&batch=32&epochs=2&subset=512&evalstop=0';
+      const { page, errors } = await openPage(chromium, mnist(query));
+      const form = await page.evaluate(() => Object.fromEntries(['hidden', 'act', 'dropout', 'opt', 'lr', 'momentum', 'sched', 'wd', 'clip', 'clipv', 'batch', 'epochs', 'subset']
+        .map((id) => [id, (document.getElementById(id) as HTMLInputElement).value])));
+      expect(form).toEqual({ hidden: '32,16', act: 'tanh', dropout: '0.1', opt: 'SGD', lr: '0.05', momentum: '0.5', sched: 'step', wd: '0.001', clip: 'norm', clipv: '2', batch: '32', epochs: '2', subset: '512' });
+      expect(await page.$eval('#bn', (e) => (e as HTMLInputElement).checked)).toBe(true);
+      expect(await page.$eval('#evalstop', (e) => (e as HTMLInputElement).checked)).toBe(false);
+      expect(await page.$eval('#spec', (e) => e.textContent)).toBe('784-32-16-10:tanh,bn,dropout=0.1');
+      await page.$eval('#lr', (e) => {
+        (e as HTMLInputElement).value = '0.02';
+        e.dispatchEvent(new Event('change', { bubbles: true }));
+      });
+      expect(new URL(page.url()).searchParams.get('lr')).toBe('0.02');
+      await page.click('#quick');
+      const url = new URL(page.url()).searchParams;
+      expect([url.get('hidden'), url.get('steps'), url.get('opt')]).toEqual(['128', '300', null]); // Adam is the default
+      await page.close();
+      expect(errors).toEqual([]);
+    });
+
+    it('without WebGPU: says so, with what to do', async () => {
+      const { page, errors } = await openPage(chromium, mnist('auto=1'), { noGpu: true });
+      const r = await result(page, 30_000);
+      const box = await page.$eval('#webgpu', (b) => ({ hidden: (b as HTMLElement).hidden, text: b.textContent ?? '' }));
+      await page.close();
+      expect(r.error).toMatch(/^NoAdapterError: .*navigator\.gpu is missing/);
+      expect(box.hidden).toBe(false);
+      expect(box.text).toContain('chrome://flags/#enable-unsafe-webgpu');
+      expect(errors).toEqual([]);
     });
   });
 

