@@ -24,4 +24,21 @@ describe('layerFilters', () => {
     expect(() => layerFilters(model, params.subarray(1))).toThrow(/parameters; this model has/);
     expect(layerFilters(parseModelSpec('12-relu'), new Float32Array(0))).toBeNull();
   });
+
+  it('a convolution\'s filter f is a C×kh×kw image: column f of its [C·kh·kw, F] weight', () => {
+    const model = parseModelSpec('2x6x6-conv(3,3)-relu-flatten-dense(4)');
+    const layout = layoutModel(model);
+    const params = new Float32Array(layout.n).fill(NaN);
+    const w = paramSlot(layout, 0, 'weight')!;
+    expect(w.shape).toEqual([2, 3, 3, 3]);
+    for (let i = 0; i < 18; i++) for (let f = 0; f < 3; f++) params[w.offset + i * 3 + f] = 100 * f + i;
+    const d = paramSlot(layout, 3, 'weight')!;
+    params.fill(0, d.offset, d.offset + d.size);
+    const filters = layerFilters(model, params)!;
+    expect(filters.name).toBe('0 conv2d 2×6×6→3×4×4');
+    expect(filters.shape).toEqual([2, 3, 3]);
+    expect(filters.filters.length).toBe(3);
+    expect([...filters.filters[1]!]).toEqual(Array.from({ length: 18 }, (_, i) => 100 + i));
+  });
 });
+

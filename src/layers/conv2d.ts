@@ -20,7 +20,7 @@ import { conv2dBackwardRef, conv2dForwardRef, conv2dOutputSize, conv2dTaps, type
 import { conv2dChecks } from '../selftest/conv2d.js';
 import { bindArgs, formatCall } from './args.js';
 import { imageInput, showImage, showPair, toPair, type Pair } from './image.js';
-import type { LayerKind } from './layer.js';
+import { readColumn, type LayerKind } from './layer.js';
 import { INITIALIZERS, defaultWeightInit, initWeights, isInitializer, type Initializer } from './weights.js';
 
 export interface Conv2dSpec {
@@ -158,6 +158,12 @@ export const conv2dLayer: LayerKind<Conv2dSpec, Conv2dInput> = {
     };
     return s.bias ? [weight, { role: 'bias', shape: [s.filters], group: 'no_decay' }] : [weight];
   },
+  // Filter f is column f of the [C·kh·kw, F] weight, a C×kh×kw image.
+  filters: (s) => ({
+    count: s.filters,
+    shape: [s.inChannels, s.kernel[0], s.kernel[1]],
+    read: (weight, unit, out) => readColumn(weight, s.inChannels * s.kernel[0] * s.kernel[1], s.filters, unit, out),
+  }),
   cpu: {
     forward(s, c) {
       const g = conv2dGeometry(s, c.input);

@@ -15,7 +15,7 @@ import { MatmulOp } from '../kernels/matmul.js';
 import { matmulRef } from '../ref/matmul.js';
 import { columnSumRef } from '../ref/reduce.js';
 import { bindArgs, formatCall } from './args.js';
-import { plannedOps, showShape, type LayerKind } from './layer.js';
+import { plannedOps, readColumn, showShape, type LayerKind } from './layer.js';
 import { INITIALIZERS, defaultWeightInit, initWeights, isInitializer, type Initializer } from './weights.js';
 
 export interface DenseSpec {
@@ -96,9 +96,7 @@ export const denseLayer: LayerKind<DenseSpec, DenseInput> = {
   filters: (s, input) => ({
     count: s.outputs,
     shape: input,
-    read(weight, unit, out) {
-      for (let i = 0; i < s.inputs; i++) out[i] = weight[i * s.outputs + unit]!;
-    },
+    read: (weight, unit, out) => readColumn(weight, s.inputs, s.outputs, unit, out),
   }),
   cpu: {
     forward(s, c) {

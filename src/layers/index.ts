@@ -6,7 +6,7 @@ export type {
   LayerKind, LayerSpecBase, LayerSite, Shape, ParamDecl, StatDecl, InitContext, LayerArgs, LayerSyntax, Encodable, PlannedOp,
   Epilogue, GpuContext, GpuForwardContext, GpuBackwardContext, GpuLayer, CpuForwardContext, CpuBackwardContext, CpuLayer, LayerFilterDecl,
 } from './layer.js';
-export { shapeSize, showShape, plannedOps } from './layer.js';
+export { shapeSize, showShape, plannedOps, readColumn } from './layer.js';
 export { BUILTIN_LAYERS, registerLayerKind, layerKind, layerKinds, type LayerSpec, type LayerInput } from './registry.js';
 export { bindArgs, formatCall, formatPair, type ArgDecl, type ArgType, type ArgValue } from './args.js';
 export { INITIALIZERS, defaultWeightInit, gainNonlinearity, initWeights, type Initializer } from './weights.js';

@@ -281,6 +281,11 @@ export interface LayerFilterDecl {
   read(weight: ArrayLike<number>, unit: number, out: Float32Array): void;
 }
 
+/** Column `col` of a rows×cols row-major matrix into `out`: a unit's filter in an in×out weight (Dense, Conv2D). */
+export function readColumn(weight: ArrayLike<number>, rows: number, cols: number, col: number, out: Float32Array): void {
+  for (let i = 0; i < rows; i++) out[i] = weight[i * cols + col]!;
+}
+
 /** Elements of one example of a shape. */
 export function shapeSize(s: Shape): number {
   return s.reduce((a, b) => a * b, 1);
