@@ -266,6 +266,28 @@ describe('the demos in headless Chromium', () => {
       expect(errors).toEqual([]);
     });
 
+    it('the CNN preset: choosing it brings its recipe; a few steps train, and its first layer shows as 3×3 filters', async () => {
+      const { page, errors } = await openPage(chromium, mnist('steps=2&subset=32&batch=16'));
+      await page.select('#arch', 'cnn');
+      const recipe = await page.evaluate(() => ['opt', 'lr', 'batch', 'epochs', 'steps'].map((id) => (document.getElementById(id) as HTMLInputElement).value));
+      expect(recipe).toEqual(['Adam', '0.001', '128', '10', '']);
+      expect(await page.$eval('#spec', (e) => e.textContent)).toMatch(/^1x28x28-conv\(32,3/);
+      // Back to a tiny run, then train.
+      await page.$eval('#batch', (e) => ((e as HTMLInputElement).value = '16'));
+      await page.$eval('#steps', (e) => ((e as HTMLInputElement).value = '2'));
+      await page.click('#start');
+      const r = (await result(page, 90_000)) as { error?: string; steps: number; pictures: { weights: number } };
+      expect(r.error).toBeUndefined();
+      expect(r.steps).toBe(2);
+      expect(r.pictures.weights).toBe(32);
+      expect(await page.$eval('#weights-note', (e) => e.textContent)).toBe('0 conv2d 1×28×28→32×28×28: 32 of its 32 units, 3×3 each');
+      expect(await page.$eval('#chart-grad .legend', (l) => l.textContent)).toMatch(/layer 0 conv2d .*layer 18 dense 128→10/);
+      expect(new URL(page.url()).searchParams.get('arch')).toBe('cnn');
+      await screenshots(page, 'mnist-cnn');
+      await page.close();
+      expect(errors).toEqual([]);
+    }, 120_000);
+
     it('keeps every setting in the URL: a link restores the form, and a change is written back', async () => {
       const query = 'hidden=32,16&act=tanh&bn=1&dropout=0.1&opt=SGD&lr=0.05&momentum=0.5&sched=step&wd=0.001&clip=norm&clipv=2&batch=32&epochs=2&subset=512&evalstop=0';
       const { page, errors } = await openPage(chromium, mnist(query));

@@ -47,7 +47,7 @@ import { openEngine, showWebGpuBox } from '../shared/webgpu.js';
 import { DrawPad } from './draw-pad.js';
 import { digitCanvas, drawConfusion, drawDigitGrid, drawMistakes, drawProbs, drawWeights } from './pictures.js';
 import {
-  buildModel, DEFAULTS, FieldError, fillChoices, modelText, optimizerHyperparams, QUICK, readForm, scheduleSpec, settingsFromUrl,
+  ARCHES, buildModel, DEFAULTS, presetSettings, FieldError, fillChoices, modelText, optimizerHyperparams, QUICK, readForm, scheduleSpec, settingsFromUrl,
   settingsToUrl, showFields, writeForm, type Settings,
 } from './settings.js';
 
@@ -244,10 +244,14 @@ async function evaluateAndDraw(trainer: Trainer, test: Dataset): Promise<{ accur
   drawMistakes($('mistakes'), images, mistakes);
   drawConfusion($('confusion'), matrix, perClassAccuracy(matrix, 10));
   const { params: weights } = await trainer.runner.exportState();
-  const filters = layerFilters(trainer.config.model, weights, { imageShape: [28, 28] });
-  const first = filters && filters.filters[0]!.length === 784 ? filters : null;
-  if (first) drawWeights($('weights'), first, 64);
-  else $('weights').textContent = filters ? `The first layer with weights (${filters.name}) does not look at the 28×28 image directly.` : 'This model has no weights to show.';
+  // A Dense unit over the image is a 28×28 picture; a convolution's filter over the one grey channel a kh×kw one.
+  const filters = layerFilters(trainer.config.model, weights);
+  const view = !filters ? null : filters.filters[0]!.length === 784 ? [28, 28] : filters.shape.length === 3 && filters.shape[0] === 1 ? filters.shape.slice(1) : null;
+  const first = view ? layerFilters(trainer.config.model, weights, { layer: filters!.layer, imageShape: view }) : null;
+  if (first) {
+    drawWeights($('weights'), first, 64);
+    $('weights-note').textContent = `${first.name}: ${Math.min(64, first.filters.length)} of its ${first.filters.length} units, ${view!.join('×')} each`;
+  } else $('weights').textContent = filters ? `The first layer with weights (${filters.name}) does not look at the 28×28 image directly.` : 'This model has no weights to show.';
   $('pictures-note').textContent = `From the ${test.length.toLocaleString('en')} test digits, after ${trainer.position.step} training steps.`;
   return {
     accuracy: evaluation.accuracy,
@@ -584,7 +588,14 @@ async function main(): Promise<void> {
       if (e instanceof FieldError) showFieldError(e.field, e.message);
     }
   };
-  form.addEventListener('change', refresh);
+  form.addEventListener('change', (ev) => {
+    // Choosing a built-in model also chooses its recipe (optimizer, lr, batch, epochs); each can be changed after.
+    if ((ev.target as HTMLElement).id === 'arch') {
+      const arch = ARCHES.find((a) => a.id === $<HTMLSelectElement>('arch').value);
+      if (arch?.preset) writeForm({ ...readFormOrDefaults(), ...presetSettings(arch.preset), arch: arch.id });
+    }
+    refresh();
+  });
   form.addEventListener('input', () => {
     try {
       $('spec').textContent = modelText(readForm());

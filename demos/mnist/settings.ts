@@ -4,20 +4,27 @@
  * spec (text form), a RunnerConfig and the fit options. Presentation and wiring only: parsing and validation of
  * models, optimizers and schedules are the library's (parseModelSpec, the runner's config check, scheduleFromSpec).
  */
-import { ACTIVATIONS, OPTIMIZER_NAMES, getRule, parseModelSpec, scheduleFromSpec, type ModelSpec } from '../../src/index.js';
+import { ACTIVATIONS, OPTIMIZER_NAMES, PRESETS, getRule, parseModelSpec, scheduleFromSpec, type ModelSpec, type Preset } from '../../src/index.js';
 
 /** Architectures offered. `spec` builds the layer list; 'mlp' comes from the widgets, 'custom' from the text field. */
 export interface Arch {
   id: string;
   label: string;
-  /** A fixed layer list (presets such as a CNN); absent for 'mlp' and 'custom'. */
-  spec?: string;
+  /** A built-in model of the library (PRESETS: the CNN) with its recipe; absent for 'mlp' and 'custom'. */
+  preset?: Preset;
 }
 
+/** The MLP widgets, each built-in model of the library but the MLP (which the widgets make), and a free layer list. */
 export const ARCHES: Arch[] = [
   { id: 'mlp', label: 'MLP: layer sizes below' },
+  ...Object.values(PRESETS).filter((p) => p.name !== 'mlp').map((p) => ({ id: p.name, label: `${p.name.toUpperCase()} (built-in model)`, preset: p })),
   { id: 'custom', label: 'layer list (text)' },
 ];
+
+/** A built-in model's recipe as settings (chosen with the model; each can be changed after). */
+export function presetSettings(p: Preset): Partial<Settings> {
+  return { opt: p.optimizer, lr: p.lr, wd: p.weightDecay ?? 0, batch: p.batch, epochs: p.epochs, steps: null, sched: 'cosine' };
+}
 
 export const SCHEDULES: { id: string; label: string }[] = [
   { id: 'constant', label: 'constant' },
@@ -107,7 +114,7 @@ export function showFields(s: Pick<Settings, 'arch' | 'opt' | 'clip'>): void {
   $('model-field').hidden = s.arch !== 'custom';
   $('momentum-field').hidden = !(OPTIMIZER_NAMES as readonly string[]).includes(s.opt) || !hasMomentum(s.opt);
   $('clipv-field').hidden = s.clip === 'none';
-  if (arch?.spec) $<HTMLInputElement>('model').value = arch.spec;
+  if (arch?.preset) $<HTMLInputElement>('model').value = arch.preset.model;
 }
 
 const num = (id: string): number => Number(($<HTMLInputElement>(id).value || '').trim());
@@ -156,7 +163,7 @@ export function readForm(): Settings {
 export function modelText(s: Settings): string {
   const arch = ARCHES.find((a) => a.id === s.arch);
   if (!arch) throw new FieldError('arch', `unknown architecture '${s.arch}' (known: ${ARCHES.map((a) => a.id).join(', ')})`);
-  if (arch.spec) return arch.spec;
+  if (arch.preset) return arch.preset.model;
   if (s.arch === 'custom') return s.model;
   const sizes = s.hidden === '' ? [] : s.hidden.split(/[\s,]+/).filter(Boolean).map(Number);
   if (!sizes.every((n) => Number.isInteger(n) && n >= 1)) {
@@ -170,7 +177,8 @@ export function modelText(s: Settings): string {
 export function buildModel(s: Settings): ModelSpec {
   const text = modelText(s);
   try {
-    const m = parseModelSpec(text, { inputs: 784 });
+    // A layer list may leave out MNIST's input: 784 values, or 1×28×28 before a convolution.
+    const m = parseModelSpec(text, { inputs: 784, inputViews: [[1, 28, 28]] });
     if (m.inputs !== 784) throw new Error(`the model takes ${m.inputs} inputs; an MNIST digit has 784 (28×28)`);
     return m;
   } catch (e) {
