@@ -6,6 +6,8 @@
 #   tests   vitest without the browser files (no browser there)
 #   secondorder  the second-order methods' files only (vector algebra, problems, L-BFGS vs torch, minimizers,
 #           full-batch training, minimize CLI): their float32 tolerances on a hardware GPU's rounding
+#   demos   what the demos added to the library on the GPU: per-layer gradient norms (kernel and runner), the
+#           self-test with each check's worst error against its tolerance, minimize with a schedule
 #   sweep   bench/matmul-sweep.mjs: every autotuning candidate at the benchmark MLPs' shapes and 4096³
 #   kernels bench/kernels.mjs: matmul GFLOP/s, wgtrain (fixed variants and tuned) beside TF.js and jax-js
 #   step    bench/step.mjs at the three MLP sizes of issue 7, with TF.js and jax-js, per-op breakdown
@@ -32,6 +34,8 @@ for p in "${phases[@]}"; do
            echo "vitest exit $?"; grep -E '× |FAIL|Test Files|Tests |outside' "$OUT/tests.log" | head -30 ;;
     secondorder) timeout 300 node node_modules/vitest/vitest.mjs run test/vector.test.ts test/problems.test.ts test/lbfgs.test.ts test/minimize.test.ts test/full-batch.test.ts test/cli-minimize.test.ts test/fma.test.ts > "$OUT/secondorder.log" 2>&1
            echo "vitest exit $?"; grep -E '× |FAIL|Test Files|Tests |outside|Error:|AssertionError' "$OUT/secondorder.log" | head -40 ;;
+    demos) timeout 200 node node_modules/vitest/vitest.mjs run test/gradnorms.test.ts test/minimize-schedule.test.ts test/selftest.test.ts test/observe.test.ts > "$OUT/demos.log" 2>&1
+           echo "vitest exit $?"; grep -E '× |FAIL|Test Files|Tests |outside|Error:|AssertionError' "$OUT/demos.log" | head -40 ;;
     sweep) timeout 240 node bench/matmul-sweep.mjs --json "$OUT/sweep.json" 2>&1 | grep -v 'XDG_RUNTIME' | tee "$OUT/sweep.log" ;;
     kernels) timeout 200 node bench/kernels.mjs --shapes 4096x4096x4096,1024x4096x4096,128x256x784 --impls tiled,tiled8,tuned,tfjs,jax --repeats 3 --json "$OUT/kernels.json" 2>&1 | tee "$OUT/kernels.log" ;;
     step)  timeout 360 node bench/step.mjs --configs 784-256-256-10@128,784-1024-1024-10@512,784-4096-4096-10@1024 \
