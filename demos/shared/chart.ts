@@ -107,7 +107,11 @@ function makeScale(values: number[], o: AxisOptions, target: number): Scale {
   const d = decimalsFor(step);
   // Very large or very fine ticks read better as 2e8 / 5e-5 than as 200000000 / 0.00005.
   const exp = Math.max(Math.abs(lo), Math.abs(hi)) >= 1e5 || step < 1e-4;
-  const plain = (v: number) => (exp && v !== 0 ? Number(v.toPrecision(3)).toExponential().replace('e+', 'e') : v.toFixed(d));
+  // A tick within rounding of zero (lo = -1e-20 from a schedule's cosine) prints as 0, not -0.0000.
+  const plain = (v: number) => {
+    if (Math.abs(v) < step * 1e-6) return '0';
+    return exp ? Number(v.toPrecision(3)).toExponential().replace('e+', 'e') : v.toFixed(d);
+  };
   return { lo, hi, ticks, format: o.format ?? plain, at: (v) => (v - lo) / (hi - lo) };
 }
 
