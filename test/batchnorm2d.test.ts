@@ -62,6 +62,12 @@ describe(`batchnorm2d GPU vs float64 reference (${seedInfo()})`, () => {
     for (const [s, relu] of BATCHNORM2D_CASES) await checkBatchNorm2dCase(e, rand, s, relu);
   });
 
+  it('both workgroup sizes (64: software adapters, 256: GPUs) on every case', async () => {
+    const e = await gpu();
+    const rand = rng();
+    for (const wg of [64, 256]) for (const [s, relu] of BATCHNORM2D_CASES) await checkBatchNorm2dCase(e, rand, s, relu, wg);
+  });
+
   it('training on one value per channel is refused with torch\'s reason', async () => {
     const e = await gpu();
     const b = e.storage('b', 64);

@@ -34,7 +34,16 @@ export const batchnorm2dBackwardKernel = defineKernel({
   bindings: { p: 'uniform', x_in: 'read', dy: 'read', gamma: 'read', saved_stats: 'read', dx: 'read_write', dgamma: 'read_write', dbeta: 'read_write' },
 });
 
-const WG = 256;
+/**
+ * Invocations per channel's workgroup. Software adapters run a workgroup's invocations as coroutines switched at
+ * every barrier, so there the reduction tree's 2·log2(WG) barriers dominate: 64 made SwiftShader's forward and
+ * backward 2.5–3× faster than 256 (N 16, C 32, 28×28).
+ */
+function workgroupSize(engine: Engine, o: BatchNorm2dShape): number {
+  const wg = o.workgroupSize ?? (engine.software ? 64 : 256);
+  if (!(Number.isInteger(wg) && wg >= 1 && wg <= 256 && (wg & (wg - 1)) === 0)) throw new RangeError(`BatchNorm2d: workgroupSize ${wg} must be a power of 2 ≤ 256`);
+  return wg;
+}
 
 export interface BatchNorm2dShape {
   /** N */
@@ -43,6 +52,8 @@ export interface BatchNorm2dShape {
   channels: number;
   /** H·W */
   plane: number;
+  /** Invocations per channel's workgroup (a power of 2 ≤ 256); default 64 on software adapters, 256 on GPUs. */
+  workgroupSize?: number;
 }
 
 export function batchnorm2dCountError(batch: number, plane: number): string {
@@ -93,8 +104,8 @@ export class BatchNorm2dOp {
     return u;
   }
 
-  private static overrides(epi?: BatchNorm2dEpilogue): Record<string, number> {
-    return { WG, ACT: epi ? activationCode(epi.activation) : 0, EPILOGUE: epi ? 1 : 0 };
+  private static overrides(engine: Engine, o: BatchNorm2dShape, epi?: BatchNorm2dEpilogue): Record<string, number> {
+    return { WG: workgroupSize(engine, o), ACT: epi ? activationCode(epi.activation) : 0, EPILOGUE: epi ? 1 : 0 };
   }
 
   /** Training forward; `saved` ← (mean, invstd), `running` ← updated; with `epilogue`, out = act(y). */
@@ -109,7 +120,7 @@ export class BatchNorm2dOp {
       x: [o.x, n], y: [o.y, n], gamma: [o.gamma, C], beta: [o.beta, C], running: [o.running, 2 * C], saved: [o.saved, 2 * C],
       ...(o.epilogue ? { out: [o.epilogue.out, n] as [Resource, number] } : {}),
     });
-    const k = await engine.kernel(batchnorm2dForwardTrainKernel, BatchNorm2dOp.overrides(o.epilogue));
+    const k = await engine.kernel(batchnorm2dForwardTrainKernel, BatchNorm2dOp.overrides(engine, o, o.epilogue));
     const u = BatchNorm2dOp.uniforms(k.uniforms('p'), o, o.epilogue);
     const [out, owned] = outBinding(engine, o.epilogue);
     const bg = k.bind({ p: u.buffer, x_in: o.x, y: o.y, out, gamma: o.gamma, beta: o.beta, running: o.running, saved: o.saved });
@@ -127,9 +138,9 @@ export class BatchNorm2dOp {
       x: [o.x, n], y: [o.y, n], gamma: [o.gamma, C], beta: [o.beta, C], running: [o.running, 2 * C],
       ...(o.epilogue ? { out: [o.epilogue.out, n] as [Resource, number] } : {}),
     });
-    const k = await engine.kernel(batchnorm2dForwardEvalKernel, BatchNorm2dOp.overrides(o.epilogue));
+    const k = await engine.kernel(batchnorm2dForwardEvalKernel, BatchNorm2dOp.overrides(engine, o, o.epilogue));
     const u = BatchNorm2dOp.uniforms(k.uniforms('p'), o, o.epilogue);
-    const groups = Math.ceil(n / WG);
+    const groups = Math.ceil(n / workgroupSize(engine, o));
     const [out, owned] = outBinding(engine, o.epilogue);
     const bg = k.bind({ p: u.buffer, x_in: o.x, y: o.y, out, gamma: o.gamma, beta: o.beta, running_stats: o.running });
     return new BatchNorm2dOp((pass) => k.dispatch1d(pass, bg, groups), u, owned);
@@ -146,7 +157,7 @@ export class BatchNorm2dOp {
     check('BatchNorm2dOp.backward', o, {
       x: [o.x, n], dy: [o.dy, n], gamma: [o.gamma, C], saved: [o.saved, 2 * C], dx: [o.dx, n], dgamma: [o.dgamma, C], dbeta: [o.dbeta, C],
     });
-    const k = await engine.kernel(batchnorm2dBackwardKernel, { WG });
+    const k = await engine.kernel(batchnorm2dBackwardKernel, { WG: workgroupSize(engine, o) });
     const u = BatchNorm2dOp.uniforms(k.uniforms('p'), o);
     const bg = k.bind({ p: u.buffer, x_in: o.x, dy: o.dy, gamma: o.gamma, saved_stats: o.saved, dx: o.dx, dgamma: o.dgamma, dbeta: o.dbeta });
     return new BatchNorm2dOp((pass) => k.dispatch(pass, bg, C), u);

@@ -12,8 +12,9 @@ import type { SelfCheck } from './types.js';
  * tensor (src/testing/bounds/batchnorm.ts). Inputs as in BatchNorm1d's check (per-channel offsets up to 4, spreads
  * down to 0.25; the first two values of each channel on opposite sides of its offset). A ReLU changes no bound.
  */
-export async function checkBatchNorm2dCase(e: Engine, rand: () => number, s: Nchw, fuseRelu: boolean): Promise<void> {
+export async function checkBatchNorm2dCase(e: Engine, rand: () => number, s: Nchw, fuseRelu: boolean, workgroupSize?: number): Promise<void> {
   const { batch: N, channels: C, plane: P } = s;
+  const wg = workgroupSize === undefined ? {} : { workgroupSize };
   const n = N * C * P;
   const offset = uniformArray(C, -4, 4, rand);
   const spread = uniformArray(C, 0.25, 3, rand);
@@ -45,9 +46,9 @@ export async function checkBatchNorm2dCase(e: Engine, rand: () => number, s: Nch
   const epi = (out: GPUBuffer) => (fuseRelu ? { epilogue: { activation: 'relu' as const, out } } : {});
   const ops: BatchNorm2dOp[] = [];
   try {
-    ops.push(await BatchNorm2dOp.forwardTrain(e, { ...s, ...bufs, ...epi(bufs.out) }));
-    ops.push(await BatchNorm2dOp.backward(e, { ...s, ...bufs }));
-    ops.push(await BatchNorm2dOp.forwardEval(e, { ...s, ...bufs, y: bufs.yEval, ...epi(bufs.outEval) }));
+    ops.push(await BatchNorm2dOp.forwardTrain(e, { ...s, ...wg, ...bufs, ...epi(bufs.out) }));
+    ops.push(await BatchNorm2dOp.backward(e, { ...s, ...wg, ...bufs }));
+    ops.push(await BatchNorm2dOp.forwardEval(e, { ...s, ...wg, ...bufs, y: bufs.yEval, ...epi(bufs.outEval) }));
     e.run('batchnorm2d check', (pass) => ops.forEach((op) => op.encode(pass)));
     const saved = await e.readF32(bufs.saved);
     const run = await e.readF32(bufs.running);
@@ -64,7 +65,7 @@ export async function checkBatchNorm2dCase(e: Engine, rand: () => number, s: Nch
     // forward_eval reads the running statistics forward_train has just written (exact inputs there).
     const ev = nchw(batchnormEvalBounded(rows(x), m, C, gamma, beta, runningMean, runningVar));
     const y = nchw(t.y);
-    const what = `batchnorm2d N=${N} C=${C} P=${P}${fuseRelu ? ' +relu' : ''}`;
+    const what = `batchnorm2d N=${N} C=${C} P=${P}${fuseRelu ? ' +relu' : ''}${workgroupSize ? ` WG=${workgroupSize}` : ''}`;
     const checks: [string, ArrayLike<number>, Bounded][] = [
       ['mean', saved.subarray(0, C), t.mean], ['invstd', saved.subarray(C), t.invstd], ['y', await e.readF32(bufs.y), y],
       ['running_mean', runningMean, t.runningMean], ['running_var', runningVar, t.runningVar],
@@ -79,11 +80,13 @@ export async function checkBatchNorm2dCase(e: Engine, rand: () => number, s: Nch
   }
 }
 
-/** A 7×5 plane; P = 1 (BatchNorm1d's shape, through the 2-D kernel); m = 4·143 > the workgroup's 256 invocations. */
+/** A 7×5 plane; P = 1 (BatchNorm1d's shape, through the 2-D kernel); m = 4·143 > a workgroup's 64 or 256 invocations. */
 export const BATCHNORM2D_CASES: [Nchw, boolean][] = [
   [{ batch: 2, channels: 3, plane: 35 }, true],
   [{ batch: 3, channels: 5, plane: 1 }, false],
   [{ batch: 4, channels: 2, plane: 143 }, true],
+  // A plane wider than either workgroup size: an invocation's strided values cross from one example to the next.
+  [{ batch: 3, channels: 2, plane: 301 }, false],
 ];
 
 export const batchnorm2dChecks: SelfCheck[] = [
