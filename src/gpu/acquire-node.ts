@@ -11,6 +11,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acquireAdapter as acquireBrowserAdapter, checkChoice, type AcquireOptions, type Acquired, type AdapterChoice } from './acquire.js';
+import { installDawnPollThrottle } from './dawn-poll.js';
 import { NoAdapterError } from './errors.js';
 
 const INSTALL_HINT = [
@@ -96,6 +97,7 @@ async function acquireDawn(choice: AdapterChoice, options: AcquireOptions): Prom
   } catch (e) {
     throw new NoAdapterError([`import('webgpu') (Dawn for Node): ${(e as Error).message}`], 'Run `npm install` so the `webgpu` package is present.');
   }
+  installDawnPollThrottle();
   const request = async (label: string): Promise<GPUAdapter | null> => {
     try {
       // Exact GPU timestamps (Dawn rounds them to 65.5 µs by default, a browser's timing-attack defence that makes
