@@ -29,6 +29,8 @@ export function setupGpu() {
       if (existsSync(icd)) process.env.VK_ICD_FILENAMES = icd;
     }
     const { create, globals } = await import('webgpu');
+    // As wgtrain's own Node engine does (src/gpu/dawn-poll.ts), for every framework of the run alike.
+    (await import('../dist/index.js')).installDawnPollThrottle();
     Object.assign(globalThis, globals);
     const gpu = create(['disable-dawn-features=timestamp_quantization']); // exact timestamps, as src/gpu/acquire.ts
     Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: `Node.js ${process.version}` }, configurable: true, writable: true });

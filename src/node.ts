@@ -5,6 +5,7 @@
  */
 export * from './index.js';
 export { createEngine, acquireAdapter } from './gpu/node.js';
+export { installDawnPollThrottle } from './gpu/dawn-poll.js';
 export { loadMnist, mnistDataDir } from './data/mnist-node.js';
 export { saveCheckpointFile, loadCheckpointFile, writeFileAtomic } from './checkpoint/file.js';
 export { saveTrainingCheckpoint, loadTrainingCheckpoint } from './train/checkpoint-file.js';
