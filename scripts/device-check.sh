@@ -12,6 +12,8 @@
 #   kernels bench/kernels.mjs: matmul GFLOP/s, wgtrain (fixed variants and tuned) beside TF.js and jax-js
 #   step    bench/step.mjs at the three MLP sizes of issue 7, with TF.js and jax-js, per-op breakdown
 #   stepfast  the same, wgtrain only;  hostprof  a V8 CPU profile of the small step's host side, top functions
+#   poll    the small and medium MLP steps with Dawn's own busy polling (WGTRAIN_DAWN_POLL=spin) and with wgtrain's
+#           throttle (src/gpu/dawn-poll.ts), interleaved: does the host-bound step gain on a GPU as on SwiftShader?
 #   torch   bench/torch_step.py: the same step in PyTorch, eager and CUDA graph, TF32 off; cuBLAS f32 GFLOP/s
 #   train   the default `wgtrain train` run (5 epochs of MNIST) end to end
 #   cnn     `wgtrain train --model cnn` (the CNN preset, 10 epochs) end to end: test accuracy and time
@@ -40,6 +42,11 @@ for p in "${phases[@]}"; do
     kernels) timeout 200 node bench/kernels.mjs --shapes 4096x4096x4096,1024x4096x4096,128x256x784 --impls tiled,tiled8,tuned,tfjs,jax --repeats 3 --json "$OUT/kernels.json" 2>&1 | tee "$OUT/kernels.log" ;;
     step)  timeout 360 node bench/step.mjs --configs 784-256-256-10@128,784-1024-1024-10@512,784-4096-4096-10@1024 \
              --frameworks wgtrain,wgtrain-noguard,tfjs,jax --repeats 5 --target-ms 500 --breakdown --json "$OUT/step.json" 2>&1 | tee "$OUT/step.log" ;;
+    poll)  for mode in spin throttle spin throttle; do
+             echo "-- WGTRAIN_DAWN_POLL=$mode"
+             WGTRAIN_DAWN_POLL=$([ $mode = spin ] && echo spin || echo '') timeout 60 node bench/step.mjs \
+               --configs 784-256-256-10@128,784-1024-1024-10@512 --frameworks wgtrain --repeats 3 --target-ms 400 2>&1 | grep -E 'ms/step'
+           done 2>&1 | tee "$OUT/poll.log" ;;
     hostprof) timeout 120 node --cpu-prof --cpu-prof-dir="$OUT/prof" bench/step.mjs --configs 784-256-256-10@128 --frameworks wgtrain --repeats 3 2>&1 | tail -2
            node bench/profile-top.mjs "$OUT/prof" --top 25 ;;
     stepfast) timeout 200 node bench/step.mjs --configs 784-256-256-10@128,784-1024-1024-10@512,784-4096-4096-10@1024 \
