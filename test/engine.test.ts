@@ -1,9 +1,11 @@
 /**
  * The engine's error surface: shader compile errors with file:line:column, validation errors naming the buffer by
  * label, device loss as a DeviceLostError, uniforms written by field name only, and buffer accounting back to zero.
+ * Adapter choice in one process: a software engine first does not make a later 'hardware' request find SwiftShader.
  */
+import { existsSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DeviceLostError, GpuError, ShaderCompileError, UniformBlock, createEngine as createPlatformEngine, defineKernel } from '../src/gpu/index.js';
+import { DeviceLostError, GpuError, NoAdapterError, ShaderCompileError, UniformBlock, createEngine as createPlatformEngine, defineKernel } from '../src/gpu/index.js';
 import { createEngine } from '../src/gpu/node.js';
 import { wgslFile } from '../tools/wgsl-loader.js';
 import { reflectWgsl } from '../tools/wgsl-reflect.js';
@@ -90,5 +92,61 @@ describe('engine errors and accounting', () => {
     expect(() => e.storage('after-loss', 4)).toThrow(DeviceLostError);
     e.destroy();
     expect(e.memory().buffers).toBe(0);
+  });
+});
+
+describe('adapter choice within one process', () => {
+  /** A hardware engine, or the NoAdapterError that says there is none; never a software adapter. */
+  async function hardwareOrNone(): Promise<void> {
+    const hard = await createEngine({ adapter: 'hardware', log: false }).catch((x: unknown) => x);
+    if (hard instanceof Error) {
+      expect(hard).toBeInstanceOf(NoAdapterError);
+      expect(hard.message).toMatch(/no WebGPU adapter could be created/);
+    } else {
+      const e = hard as Awaited<ReturnType<typeof createEngine>>;
+      expect(e.software, e.describe()).toBe(false);
+      expect(e.describe()).not.toMatch(/swiftshader/i);
+      e.destroy();
+    }
+  }
+
+  it("'software' then 'hardware': the second is a GPU or NoAdapterError, not SwiftShader; VK_ICD_FILENAMES is left as it was", async () => {
+    const before = process.env.VK_ICD_FILENAMES;
+    const soft = await createEngine({ adapter: 'software', log: false }).catch((x: unknown) => x);
+    expect(process.env.VK_ICD_FILENAMES).toBe(before);
+    if (soft instanceof Error) expect(soft).toBeInstanceOf(NoAdapterError); // a GPU machine without SwiftShader
+    else expect((soft as Awaited<ReturnType<typeof createEngine>>).software).toBe(true);
+    await hardwareOrNone();
+    expect(process.env.VK_ICD_FILENAMES).toBe(before);
+    // The software engine still works after the environment was put back.
+    if (!(soft instanceof Error)) {
+      const e = soft as Awaited<ReturnType<typeof createEngine>>;
+      const b = e.storage('after-hardware-request', 16);
+      await e.flush();
+      b.destroy();
+      e.destroy();
+    }
+    // Requested together, they are served one at a time and get the same answers.
+    const both = await Promise.allSettled([createEngine({ adapter: 'software', log: false }), hardwareOrNone()]);
+    if (both[0].status === 'fulfilled') both[0].value.destroy();
+    expect(both[1].status, String((both[1] as PromiseRejectedResult).reason)).toBe('fulfilled');
+    expect(process.env.VK_ICD_FILENAMES).toBe(before);
+  });
+
+  const swiftshader = '/usr/lib/chromium/vk_swiftshader_icd.json';
+  it.runIf(existsSync(swiftshader))("'hardware' refuses SwiftShader even when the user's VK_ICD_FILENAMES names it", async () => {
+    const before = process.env.VK_ICD_FILENAMES;
+    process.env.VK_ICD_FILENAMES = swiftshader;
+    try {
+      const err = await createEngine({ adapter: 'hardware', log: false }).catch((x: unknown) => x);
+      expect(err).toBeInstanceOf(NoAdapterError);
+      expect((err as Error).message).toContain(`VK_ICD_FILENAMES=${swiftshader}: only a software adapter`);
+      const auto = await createEngine({ log: false });
+      expect(auto.software).toBe(true); // 'auto' takes what the user pointed at
+      auto.destroy();
+    } finally {
+      if (before === undefined) delete process.env.VK_ICD_FILENAMES;
+      else process.env.VK_ICD_FILENAMES = before;
+    }
   });
 });

@@ -3,9 +3,12 @@
  * addon): only the Node entry imports this module, never the browser bundle.
  *
  * With no hardware adapter, Node falls back to SwiftShader, the software Vulkan driver that Chromium ships
- * (`vk_swiftshader_icd.json`), by pointing the Vulkan loader at it through VK_ICD_FILENAMES before Dawn creates its
- * instance. The loader re-reads that variable for each new instance, so a failed hardware attempt can be followed
- * by a software one in the same process.
+ * (`vk_swiftshader_icd.json`), by pointing the Vulkan loader at it through VK_ICD_FILENAMES while Dawn looks for
+ * adapters. The loader re-reads that variable for each new instance, so one process can hold adapters of both kinds:
+ * a failed hardware attempt can be followed by a software one, and a software engine by a request for hardware. For
+ * that the variable is put back as the user set it (or unset) after every attempt, and attempts run one at a time:
+ * left pointing at SwiftShader, it would make every later request, 'hardware' included, find SwiftShader alone.
+ * 'hardware' never returns a software adapter, not even one the user's own VK_ICD_FILENAMES names.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
@@ -37,8 +40,13 @@ export async function acquireNodeAdapter(options: AcquireOptions = {}): Promise<
   const choice = options.adapter ?? envChoice() ?? 'auto';
   checkChoice(choice);
   if ((globalThis as { navigator?: Navigator }).navigator?.gpu) return acquireBrowserAdapter({ ...options, adapter: choice });
-  return acquireDawn(choice, options);
+  // The environment is the process's: concurrent acquisitions would see each other's VK_ICD_FILENAMES.
+  const turn = dawnQueue.then(() => acquireDawn(choice, options));
+  dawnQueue = turn.catch(() => undefined);
+  return turn;
 }
+
+let dawnQueue: Promise<unknown> = Promise.resolve();
 
 /** Known places of SwiftShader's Vulkan ICD manifest, most specific first. */
 function swiftshaderCandidates(explicit: string | undefined): string[] {
@@ -120,8 +128,11 @@ async function acquireDawn(choice: AdapterChoice, options: AcquireOptions): Prom
     const a = await request(userIcd ? `Dawn with VK_ICD_FILENAMES=${userIcd}` : 'Dawn with the system Vulkan drivers');
     if (!a) return null;
     const fallback = (a.info as { isFallbackAdapter?: boolean }).isFallbackAdapter || /swiftshader/i.test(a.info.architecture + a.info.description);
-    if (!fallback || choice === 'auto' || userIcd) return { adapter: a, via: userIcd ? `VK_ICD_FILENAMES=${userIcd}` : 'system Vulkan driver', software: !!fallback };
-    tried.push('system Vulkan driver: only a software adapter');
+    // 'hardware' (the only other choice that gets here) takes no software adapter, whoever's ICD offered it.
+    if (!fallback || choice === 'auto') {
+      return { adapter: a, via: userIcd ? `VK_ICD_FILENAMES=${userIcd}` : 'system Vulkan driver', software: !!fallback };
+    }
+    tried.push(`${userIcd ? `VK_ICD_FILENAMES=${userIcd}` : 'system Vulkan driver'}: only a software adapter (${a.info.architecture || a.info.description || 'fallback'})`);
     return null;
   };
   // On Linux without a GPU device node the system drivers can only offer Mesa's software Vulkan (lavapipe), which
@@ -135,16 +146,21 @@ async function acquireDawn(choice: AdapterChoice, options: AcquireOptions): Prom
   }
   for (const icd of swiftshaderCandidates(options.swiftshaderIcd)) {
     if (!existsSync(icd)) continue;
+    // Only while Dawn enumerates adapters: the adapter keeps the driver it was found with.
     process.env.VK_ICD_FILENAMES = icd;
-    const a = await request(`SwiftShader at ${icd}`);
+    let a: GPUAdapter | null;
+    try {
+      a = await request(`SwiftShader at ${icd}`);
+    } finally {
+      if (userIcd === undefined) delete process.env.VK_ICD_FILENAMES;
+      else process.env.VK_ICD_FILENAMES = userIcd;
+    }
     if (a) {
       // Dawn may have printed warnings about the system drivers it turned down: say once, here, what they were.
       const note = systemTried ? ' (the system Vulkan drivers gave no adapter: Dawn\'s warnings about them above are harmless)' : '';
       return { adapter: a, via: `SwiftShader (${icd})${note}`, software: true };
     }
   }
-  if (userIcd === undefined) delete process.env.VK_ICD_FILENAMES;
-  else process.env.VK_ICD_FILENAMES = userIcd;
   if (gpuLess) {
     const found = await system();
     if (found) return found;

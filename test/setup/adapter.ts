@@ -9,8 +9,8 @@ import { createEngine } from '../../src/gpu/node.js';
 import { CHROMIUM, CHROMIUM_MISSING } from '../browser/chromium.js';
 
 export async function setup(): Promise<void> {
-  // Acquisition may point VK_ICD_FILENAMES at SwiftShader; test workers inherit this process's environment, and
-  // should find their adapter the way a user's program would, so the environment is put back afterwards.
+  // Test workers inherit this process's environment and should find their adapter the way a user's program would:
+  // acquisition puts VK_ICD_FILENAMES back itself, but sets XDG_RUNTIME_DIR; both are restored here regardless.
   const saved = { VK_ICD_FILENAMES: process.env.VK_ICD_FILENAMES, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR };
   const engine = await createEngine({ log: false }).finally(() => {
     for (const [k, v] of Object.entries(saved)) {
