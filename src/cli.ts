@@ -22,6 +22,7 @@ import { ADAPTER_FLAG, trainMain } from './cli/train.js';
 import { adapterChoice } from './cli/checks.js';
 import { createEngine } from './gpu/node.js';
 import { describeWorst, selfTest } from './selftest/index.js';
+import { toJson } from './json-numbers.js';
 
 export const VERSION: string = pkg.version;
 
@@ -79,7 +80,7 @@ export async function selftestMain(argv: string[], io: CliIO = processIO()): Pro
     engine = await createEngine({ ...(adapter ? { adapter } : {}), log });
     const results = await selfTest(engine, { ...(v.seed !== undefined ? { seed: v.seed } : {}), ...(filter ? { filter } : {}) });
     const failed = results.filter((r) => !r.ok);
-    if (v.json) io.stdout(JSON.stringify(results) + '\n');
+    if (v.json) io.stdout(toJson(results) + '\n');
     else {
       for (const r of results) log(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name} (${r.ms.toFixed(0)} ms)${r.ok ? (r.worst ? `  ${describeWorst(r)}` : '') : `\n     ${r.error}`}`);
       log(`${results.length - failed.length}/${results.length} checks passed`);

@@ -21,6 +21,9 @@ export { GradNormsOp, type GradNormGroup } from './kernels/gradnorms.js';
 export { selfTest, selectChecks, describeWorst, SELF_CHECKS, type SelfCheck, type SelfTestResult, type SelfTestOptions } from './selftest/index.js';
 export type { ComparisonReport } from './testing/observe.js';
 
+// JSON that keeps NaN and ±Infinity (as the strings "NaN", "Infinity", "-Infinity"): CLI --json lines, checkpoint history
+export { toJson, fromJson, reviveNumbers, encodeNumber, decodeNumber, NON_FINITE_JSON } from './json-numbers.js';
+
 // Data and randomness
 export { Random, Streams, type RandomState } from './random.js';
 export { parseIdx, encodeIdx, type IdxTensor } from './data/idx.js';

@@ -1,7 +1,9 @@
 /**
  * Training checkpoints of runs that are not plain classification: a regression (MSE) model, whose epoch records
- * hold a NaN accuracy, checkpoints and resumes (NaN stored as null, read back as NaN); a run whose weights went
- * non-finite is refused at save with the tensor named, instead of writing a file that loading would refuse.
+ * hold a NaN accuracy, checkpoints and resumes; the non-finite numbers of epoch records (NaN, +Infinity, -Infinity)
+ * come back from a checkpoint as they were (stored as the strings "NaN", "Infinity", "-Infinity"; a null of an older
+ * file as NaN); a run whose weights went non-finite is refused at save with the tensor named, instead of writing a
+ * file that loading would refuse.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +11,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Dataset } from '../src/data/dataset.js';
 import { parseModelSpec } from '../src/model/spec.js';
-import { decodeTrainingCheckpoint, encodeTrainingCheckpoint, NonFiniteStateError } from '../src/train/checkpoint.js';
+import { decodeCheckpoint, encodeCheckpoint } from '../src/checkpoint/safetensors.js';
+import { decodeTrainingCheckpoint, encodeTrainingCheckpoint, NonFiniteStateError, snapshotToCheckpoint } from '../src/train/checkpoint.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint-file.js';
 import { createCpuRunner } from '../src/train/cpu-runner.js';
 import type { RunnerConfig } from '../src/train/runner.js';
@@ -31,7 +34,7 @@ function regression(n: number): Dataset {
 }
 
 describe('training checkpoints', () => {
-  it('an MSE model checkpoints during fit (NaN accuracy as null) and resumes', async () => {
+  it('an MSE model checkpoints during fit (NaN accuracy) and resumes', async () => {
     const config: RunnerConfig = { model: parseModelSpec('4-6-2:tanh,loss=mse'), batchSize: 8, optimizer: { name: 'Adam', hyperparams: { lr: 1e-2 } }, seed: 1 };
     const path = join(dir, 'mse.safetensors');
     const ds = regression(32);
@@ -48,6 +51,29 @@ describe('training checkpoints', () => {
     const more = await resumed.fit(ds, { epochs: 3, seed: 3, validation: ds, checkpoint: { path } });
     expect(more.steps).toBe(4);
     expect(more.diverged).toBeUndefined();
+  });
+
+  it('NaN, +Infinity and -Infinity in epoch records come back from a checkpoint as they were', async () => {
+    const config: RunnerConfig = { model: parseModelSpec('4-6-2:tanh,loss=mse'), batchSize: 8, optimizer: { name: 'SGD', hyperparams: { lr: 0.1 } }, seed: 1 };
+    const trainer = new Trainer(await createCpuRunner(config), config);
+    await trainer.fit(regression(16), { epochs: 2, seed: 3, validation: regression(8) });
+    const s = await trainer.snapshot();
+    s.history[0] = { ...s.history[0]!, trainLoss: Infinity, valLoss: -Infinity };
+    const bytes = encodeTrainingCheckpoint(s);
+    const raw = decodeCheckpoint(bytes).meta.history as Record<string, unknown>[];
+    expect(raw[0]).toMatchObject({ trainLoss: 'Infinity', valLoss: '-Infinity', trainAccuracy: 'NaN', valAccuracy: 'NaN' });
+    const back = decodeTrainingCheckpoint(bytes).history;
+    expect(back[0]!.trainLoss).toBe(Infinity);
+    expect(back[0]!.valLoss).toBe(-Infinity);
+    expect(back[0]!.trainAccuracy).toBeNaN();
+    expect(back[1]).toEqual(s.history[1]);
+    // Files written before the convention hold null for each of them: read as NaN.
+    const older = snapshotToCheckpoint(s);
+    older.meta!.history = (older.meta!.history as Record<string, unknown>[]).map((r) => ({ ...r, trainLoss: null, trainAccuracy: null }));
+    const old = decodeTrainingCheckpoint(encodeCheckpoint(older)).history[0]!;
+    expect(old.trainLoss).toBeNaN();
+    expect(old.trainAccuracy).toBeNaN();
+    expect(old.valLoss).toBe(-Infinity);
   });
 
   it('a checkpoint whose runner config is invalid is refused at load, naming the field', async () => {

@@ -16,6 +16,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { loadMnist } from '../src/data/mnist-node.js';
 import { createEngine } from '../src/gpu/node.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint-file.js';
+import { fromJson } from '../src/json-numbers.js';
 import { runCli as run } from './helpers/cli.js';
 
 vi.mock('../src/data/mnist-node.js', async (importOriginal) => {
@@ -215,12 +216,20 @@ describe('divergence', () => {
     const r = await run(['train', '--device', 'cpu', '--model', '784-8-10', '--optimizer', 'sgd', '--lr', '1e8', '--steps', '12', '--validation', '500', '--json', '--save', ckpt]);
     expect(r.code, r.err).toBe(3);
     expect(r.err).toMatch(/wgtrain train: diverged: the (training|validation) loss of epoch 1 is (NaN|Infinity); try a lower --lr/);
-    const summary = JSON.parse(r.out.trimEnd().split('\n').pop()!);
+    const [epoch, summary] = r.out.trimEnd().split('\n').map((line) => JSON.parse(line));
     expect(summary).toMatchObject({ diverged: true });
     expect(summary.divergence).toMatch(/loss of epoch 1 is (NaN|Infinity)/);
     expect(summary.skipped).toBeGreaterThan(0);
-    // The checkpoint of a diverged run still loads (the guard kept the weights finite; NaN metrics are stored as null).
+    // Non-finite numbers are written as strings (JSON.stringify would write null) and read back by fromJson.
+    expect(['NaN', 'Infinity', '-Infinity']).toContain(epoch.trainLoss);
+    expect(['NaN', 'Infinity', '-Infinity']).toContain(summary.testLoss);
+    expect(r.out).not.toContain('null');
+    const [epochBack, summaryBack] = r.out.trimEnd().split('\n').map((line) => fromJson(line) as Record<string, unknown>);
+    expect(Number.isFinite(epochBack!.trainLoss)).toBe(false);
+    expect(typeof epochBack!.trainLoss).toBe('number');
+    expect(String(summaryBack!.testLoss)).toBe(summary.testLoss);
+    // The checkpoint of a diverged run still loads (the guard kept the weights finite), with the same loss.
     const s = await loadTrainingCheckpoint(ckpt);
-    expect(s.history[0]!.trainLoss).toBeNaN();
+    expect(String(s.history[0]!.trainLoss)).toBe(epoch.trainLoss);
   });
 });

@@ -4,7 +4,8 @@
  * come from the checkpoint, so no example the model trained on is counted).
  *
  *   test loss 0.0612  accuracy 98.21%  (10000 examples; checkpoint step 2150, epoch 5)
- *   --json: {"split", "loss", "accuracy", "count", "step", "epoch", "adapter"} on stdout.
+ *   --json: {"split", "loss", "accuracy", "count", "step", "epoch", "adapter"} on stdout (a non-finite number as the
+ *   string "NaN", "Infinity" or "-Infinity", json-numbers.ts).
  * Exit status: 0 done, 1 run error (unreadable or corrupt checkpoint included), 2 bad arguments (a --validation that
  * differs from the checkpoint's split, or a validation split the checkpoint does not have, included).
  */
@@ -17,6 +18,7 @@ import type { Runner } from '../train/runner.js';
 import { ArgError, parseArgs, processIO, usage, type CliIO, type FlagSpecs } from './args.js';
 import { adapterChoice, checkMnistModel, checkpointSplit, checkSplitFlags } from './checks.js';
 import { ADAPTER_FLAG, checkDtype, createRunner } from './train.js';
+import { toJson } from '../json-numbers.js';
 
 const COMMAND = 'wgtrain evaluate';
 
@@ -74,7 +76,7 @@ export async function evaluateMain(argv: string[], io: CliIO = processIO()): Pro
     const r = await runner.evaluate(ds);
     const { step, epoch } = ckpt.position;
     if (v.json) {
-      io.stdout(JSON.stringify({ split: v.split, loss: r.loss, accuracy: r.accuracy, count: r.count, step, epoch, adapter: made.adapter }) + '\n');
+      io.stdout(toJson({ split: v.split, loss: r.loss, accuracy: r.accuracy, count: r.count, step, epoch, adapter: made.adapter }) + '\n');
     } else {
       io.stdout(
         `${v.split} loss ${r.loss.toFixed(4)}  accuracy ${(100 * r.accuracy).toFixed(2)}%  ` +

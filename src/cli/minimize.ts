@@ -22,6 +22,7 @@ import { ArgError, parseArgs, usage, type CliIO, type FlagSpec, type FlagSpecs }
 import { adapterChoice } from './checks.js';
 import { ADAPTER_FLAG } from './train.js';
 import type { AdapterChoice } from '../gpu/acquire.js';
+import { toJson } from '../json-numbers.js';
 
 const STRING_HYPERPARAMS: Record<string, readonly string[]> = {
   line_search_fn: ['strong_wolfe', 'none'],
@@ -158,7 +159,7 @@ export async function minimizeMain(argv: string[], io: CliIO): Promise<number> {
       method, hyperparams, ...(start ? { start } : {}), device, ...(device === 'cpu' ? { dtype: v.dtype as 'float32' | 'float64' } : {}),
       ...(engine ? { engine } : {}), steps: v.steps!, ...(v.tolerance !== undefined ? { tolerance: v.tolerance } : {}), onStep,
     });
-    if (v.json) io.stdout(JSON.stringify(result) + '\n');
+    if (v.json) io.stdout(toJson(result) + '\n');
     else {
       io.stdout(
         `${result.stop} after ${result.steps} steps, ${result.evaluations} evaluations${device === 'gpu' ? `, ${result.readbacks} readbacks` : ''}\n` +

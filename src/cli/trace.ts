@@ -22,6 +22,7 @@ import { getRule } from '../optim/registry.js';
 import type { Dtype, OptimizerName } from '../optim/rule.js';
 import type { Engine } from '../gpu/engine.js';
 import { runFunctionTrace, type FunctionTraceResult } from '../minimize/trace.js';
+import { toJson } from '../json-numbers.js';
 
 export type TraceDevice = 'cpu' | 'gpu';
 
@@ -156,7 +157,7 @@ export async function traceMain(argv: string[], io: CliIO = processIO()): Promis
       throw new Error(`cannot read spec ${v.spec}: ${(e as Error).message}`);
     }
     const result = await runAnyTrace(raw, { device: v.device as TraceDevice });
-    const text = JSON.stringify(result) + '\n';
+    const text = toJson(result) + '\n';
     if (v.out) writeFileSync(v.out, text);
     else io.stdout(text);
     return 0;

@@ -15,7 +15,8 @@
  * JSON: one EpochRecord object per epoch, then the summary
  *   {"testAccuracy", "testLoss", "steps", "seconds", "stepsPerSecond", "adapter", "skipped", "diverged"[, "divergence"]}
  * (steps, seconds and steps/s of this run's training, validation excluded; skipped: steps the non-finite guard
- * skipped; diverged: see below), and every log line goes to stderr.
+ * skipped; diverged: see below), and every log line goes to stderr. Numbers JSON lacks are written as the strings
+ * "NaN", "Infinity", "-Infinity" (json-numbers.ts; `fromJson` reads them back).
  * Exit status: 0 done, 1 run error, 2 bad arguments, 3 diverged (the last epoch's or the test loss is not finite, or
  * the guard skipped more than half of the steps; the checkpoint is still written). Ctrl-C stops after the current
  * step, writes the --save checkpoint, and exits 130.
@@ -44,6 +45,7 @@ import { Progress } from '../train/progress.js';
 import { validateRunnerConfig } from '../train/runner-checks.js';
 import { givenLr, type ClipConfig, type Runner, type RunnerConfig } from '../train/runner.js';
 import { Trainer, type DataSplit, type TrainingSnapshot } from '../train/trainer.js';
+import { toJson } from '../json-numbers.js';
 import { ArgError, parseArgs, processIO, usage, type CliIO, type FlagSpecs } from './args.js';
 import { adapterChoice, checkMnistModel, checkpointSplit, checkSplitFlags, configArgError, mnistSplit, probeWritable } from './checks.js';
 
@@ -151,8 +153,8 @@ export async function createRunner(config: RunnerConfig, o: RunnerOptions): Prom
 }
 
 function jsonLine(value: unknown): string {
-  // NaN (accuracy of a regression loss) becomes null, as JSON.stringify does.
-  return JSON.stringify(value) + '\n';
+  // A diverged loss stays "NaN" or "Infinity" (json-numbers.ts), not JSON.stringify's null.
+  return toJson(value) + '\n';
 }
 
 /** CLI entry: returns the exit status. */

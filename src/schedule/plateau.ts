@@ -20,6 +20,7 @@
  * integer patience and cooldown >= 0, and threshold < 1 in 'rel' mode (at 1 nothing could ever be better).
  * One rate, so min_lr is one number (torch's per-group list has no counterpart).
  */
+import { decodeNumber, encodeNumber } from '../json-numbers.js';
 import { inRange, nonNegative, nonNegativeInt, oneOf, ScheduleError } from './check.js';
 import { BaseSchedule, type Json, type ScheduleState, type StepFeed, type StepUnit } from './schedule.js';
 
@@ -39,13 +40,11 @@ export interface ReduceLROnPlateauOptions {
 
 const OWNER = 'ReduceLROnPlateau';
 
-/** ±∞ and NaN are not JSON; a checkpoint stores them as the strings 'Infinity', '-Infinity', 'NaN'. */
-function encode(x: number): Json {
-  return Number.isFinite(x) ? x : String(x);
-}
+/** ±∞ and NaN are not JSON; a checkpoint stores them as the strings 'Infinity', '-Infinity', 'NaN' (json-numbers.ts). */
+const encode = (x: number): Json => encodeNumber(x);
 
 function decode(field: string, v: Json | undefined): number {
-  const x = typeof v === 'string' && ['Infinity', '-Infinity', 'NaN'].includes(v) ? Number(v) : v;
+  const x = decodeNumber(v);
   if (typeof x !== 'number') throw new ScheduleError(`${OWNER}: state.${field} must be a number, got ${JSON.stringify(v)}`);
   return x;
 }

@@ -26,12 +26,15 @@
  *   skipped       steps skipped by the non-finite guard
  *   earlyStopping EarlyStoppingState or null
  *   history       the EpochRecords so far; numbers that are not finite (the NaN accuracy of a regression loss, the
- *                 loss of a diverged epoch) are stored as null, which loading turns back into NaN
+ *                 loss of a diverged epoch, an overflowed +Infinity) are stored as the strings "NaN", "Infinity",
+ *                 "-Infinity" (json-numbers.ts), which loading turns back into the same numbers; a null (as files
+ *                 written before that convention hold) loads as NaN
  *   device        the runner that wrote it
  * Loading verifies the file (src/checkpoint), then every tensor's presence, dtype, shape and finiteness against the
  * model's layout, and each metadata field; errors name the file and the field.
  */
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint, type DecodedCheckpoint } from '../checkpoint/safetensors.js';
+import { decodeNumber, encodeNumber } from '../json-numbers.js';
 import { PHILOX_ALGORITHM } from '../random.js';
 import { layoutModel } from '../model/layout.js';
 import { describeModel, modelSizes, validateModelSpec, type ModelSpec } from '../model/spec.js';
@@ -113,7 +116,7 @@ export function snapshotToCheckpoint(s: TrainingSnapshot): Checkpoint {
       rng: { algorithm: PHILOX_ALGORITHM, initSeed: runner.seed, shuffleSeed: s.data.seed },
       skipped: s.state.skipped,
       earlyStopping: s.earlyStopping,
-      history: s.history.map(finiteOrNull),
+      history: s.history.map(storedRecord),
       device: s.device,
     },
   };
@@ -167,7 +170,7 @@ export function snapshotFromCheckpoint(file: DecodedCheckpoint, name: string): T
   }
   const stored = need('history');
   if (!Array.isArray(stored) || !stored.every(isObject)) fail('metadata.history', 'must be a list of epoch records');
-  const history = (stored as Record<string, unknown>[]).map(nullToNaN) as unknown as EpochRecord[];
+  const history = (stored as Record<string, unknown>[]).map(loadedRecord) as unknown as EpochRecord[];
 
   const layout = layoutModel(model);
   const expected = new Set<string>();
@@ -212,13 +215,14 @@ export function snapshotFromCheckpoint(file: DecodedCheckpoint, name: string): T
   return { config, state: runnerState, position, data, schedule, earlyStopping, history, device };
 }
 
-/** JSON has no NaN or Infinity: such numbers of an epoch record are stored as null. */
-function finiteOrNull(r: EpochRecord): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' && !Number.isFinite(v) ? null : v]));
+/** JSON has no NaN or ±Infinity: such numbers of an epoch record are stored as their strings (json-numbers.ts). */
+function storedRecord(r: EpochRecord): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? encodeNumber(v) : v]));
 }
 
-function nullToNaN(r: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v === null ? NaN : v]));
+/** A stored record's numbers back: "NaN"/"Infinity"/"-Infinity" as numbers, null (older files) as NaN. */
+function loadedRecord(r: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v === null ? NaN : decodeNumber(v)]));
 }
 
 /** Checkpoint file bytes. */
