@@ -4,7 +4,9 @@
  * - step() with a start outside the epoch, beginEpoch() with an index outside the training set;
  * - every method after destroy() says "this runner was destroyed" (CPU and GPU), and so does an engine after destroy;
  * - a second fit() on a Trainer that is fitting is refused with "already fitting" (as are evaluate / restore /
- *   snapshot from outside the running fit; from an onEpoch callback they work).
+ *   snapshot from outside the running fit; from an onEpoch callback they work);
+ * - two Trainers on one runner: while one fits, a new Trainer over it, and another Trainer's fit, evaluate or predict,
+ *   are refused ("the runner already belongs to a Trainer that is fitting it"); between fits the runner passes on.
  * Fault cases of whole layers (out of memory, device loss, long runs) are in faults.test.ts.
  */
 import { afterAll, describe, expect, it } from 'vitest';
@@ -152,6 +154,37 @@ describe('Trainer misuse', () => {
       expect((await trainer.fit(ds, { epochs: 3, seed: 1 })).position.epoch).toBe(3);
       r.destroy();
       await expect(trainer.fit(ds, { epochs: 4, seed: 1 })).rejects.toThrow('this runner was destroyed');
+    }
+  });
+
+  it('two Trainers cannot drive one runner at once; between fits the runner passes to the other', async () => {
+    const ds = tiny(32);
+    const solo = await createCpuRunner(CONFIG);
+    await new Trainer(solo, CONFIG).fit(ds, { epochs: 2, seed: 1 });
+    const expected = (await solo.exportState()).params;
+    for (const device of ['cpu', 'gpu'] as const) {
+      const r = await makers[device](CONFIG);
+      const a = new Trainer(r, CONFIG);
+      const b = new Trainer(r, CONFIG); // made before a fits: allowed, it is idle
+      let fromCallback: number | undefined;
+      const first = a.fit(ds, { epochs: 2, seed: 1, callbacks: { onEpoch: async () => void (fromCallback ??= (await b.evaluate(ds)).count) } });
+      const belongs = 'the runner already belongs to a Trainer that is fitting it';
+      expect(() => new Trainer(r, CONFIG), device).toThrow(`new Trainer: ${belongs}; await that fit() first`);
+      const second = b.fit(ds, { epochs: 4, seed: 1 });
+      const evaluation = b.evaluate(ds);
+      const prediction = b.predict(ds);
+      await expect(second).rejects.toThrow(`Trainer.fit: ${belongs}; two Trainers cannot train one runner at once`);
+      await expect(evaluation).rejects.toThrow(`Trainer.evaluate: ${belongs}`);
+      await expect(prediction).rejects.toThrow(`Trainer.predict: ${belongs}`);
+      expect((await first).position, device).toEqual({ step: 8, epoch: 2, batch: 0 });
+      expect(fromCallback, device).toBe(32); // from a's onEpoch nothing is in flight
+      // The refused calls did not interleave: the CPU runner ends with exactly the weights of a Trainer alone.
+      if (device === 'cpu') expect((await r.exportState()).params).toEqual(expected);
+      // Afterwards the runner passes on: b trains the same weights further, and a new Trainer may be made.
+      const more = await b.fit(ds, { epochs: 1, seed: 1 });
+      expect(more.steps).toBe(4);
+      expect(() => new Trainer(r, CONFIG)).not.toThrow();
+      r.destroy();
     }
   });
 });

@@ -271,6 +271,17 @@ class MetricsAccumulator {
   }
 }
 
+/**
+ * The Trainer whose fit is driving each runner now. A runner is one model's weights and optimizer state, and a fit
+ * queues steps on it between awaits: a second Trainer's fit, evaluation or snapshot of the same runner would
+ * interleave with them (on the GPU: fail on batches it did not plan; anywhere: mix metrics and corrupt the position).
+ * So one fit drives a runner at a time, whichever Trainer it comes from. Between fits the runner may pass to another
+ * Trainer (a Trainer holds no resources, and JavaScript cannot tell whether the old one is still in use).
+ */
+const fittingRunners = new WeakMap<Runner, Trainer>();
+
+const BELONGS = 'the runner already belongs to a Trainer that is fitting it';
+
 export class Trainer {
   readonly runner: Runner;
   readonly config: RunnerConfig;
@@ -294,6 +305,9 @@ export class Trainer {
   private lastSaved: { path: string; step: number } | null = null;
 
   constructor(runner: Runner, config: RunnerConfig = runner.config, options: { writeCheckpoint?: SaveHook } = {}) {
+    if (fittingRunners.has(runner)) {
+      throw new Error(`new Trainer: ${BELONGS}; await that fit() first (between fits a runner may pass to a new Trainer), or create another runner`);
+    }
     this.runner = runner;
     this.config = config;
     this.writeCheckpoint = options.writeCheckpoint;
@@ -328,6 +342,10 @@ export class Trainer {
   private notFitting(method: string): void {
     if (this.fitting && !this.inCallback) {
       throw new Error(`Trainer.${method}: already fitting; await the running fit() first, or call ${method} from an onEpoch callback`);
+    }
+    const owner = fittingRunners.get(this.runner);
+    if (owner && owner !== this && !owner.inCallback) {
+      throw new Error(`Trainer.${method}: ${BELONGS}; await that fit() first, or call ${method} from its onEpoch callback`);
     }
   }
 
@@ -460,7 +478,11 @@ export class Trainer {
   /** Trains (see the module comment); one fit at a time per Trainer. */
   async fit(train: Dataset, opts: FitOptions): Promise<FitResult> {
     if (this.fitting) throw new Error('Trainer.fit: already fitting; await the running fit() before starting another');
+    if (fittingRunners.has(this.runner)) {
+      throw new Error(`Trainer.fit: ${BELONGS}; two Trainers cannot train one runner at once: await that fit() first, or give this Trainer a runner of its own`);
+    }
     this.fitting = true;
+    fittingRunners.set(this.runner, this);
     try {
       return await this.fitOnce(train, opts);
     } catch (e) {
@@ -472,6 +494,7 @@ export class Trainer {
     } finally {
       this.fitting = false;
       this.inCallback = false;
+      fittingRunners.delete(this.runner);
     }
   }
 
