@@ -51,7 +51,7 @@ export { GpuOptimizer, type GpuOptimizerOptions } from './optim/gpu.js';
 export * from './schedule/index.js';
 
 // Training
-export { createCpuRunner, CpuRunner } from './train/cpu-runner.js';
+export { createCpuRunner, CpuRunner, type CpuRunnerOptions } from './train/cpu-runner.js';
 export { createGpuRunner, GpuRunner } from './train/gpu-runner.js';
 export { RunnerConfigError, validateRunnerConfig } from './train/runner-checks.js';
 export { formatDuration } from './train/progress.js';

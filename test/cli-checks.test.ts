@@ -210,6 +210,15 @@ describe('resume and evaluate respect the saved run (CPU)', () => {
   });
 });
 
+describe('a model too large for the host (--device cpu)', () => {
+  it('fails before the data loads, naming the model size and the memory (exit 1, as a model too large for a GPU)', async () => {
+    const r = await run(['train', '--device', 'cpu', '--model', '784-1000000000-10', '--steps', '1']);
+    expect(r.code, r.err).toBe(1);
+    expect(r.err).toMatch(/^wgtrain train: the model \(795,000,000,064 parameters\) needs about [\d.]+ TiB of host memory on the CPU runner in float32 .*; use a smaller model or batch size, or train on the GPU/);
+    expect(loadMnist).not.toHaveBeenCalled();
+  });
+});
+
 describe('divergence', () => {
   it('a run whose loss ends non-finite exits 3, says "diverged", and the JSON summary carries it', async () => {
     const ckpt = join(dir, 'diverged.safetensors');

@@ -7,6 +7,7 @@
  *   the parameters of an uninterrupted run;
  * - memory: a model too large for the adapter is refused before anything is allocated, with the limit named; an
  *   allocation the device refuses anyway is caught and everything made so far freed, and the engine stays usable;
+ *   on the CPU runner a model too large for the host's memory is refused the same way, up front;
  * - long runs: 2,000 steps with evaluation, prediction, state export and runner re-creation in between keep the GPU
  *   buffer count and bytes flat.
  */
@@ -23,6 +24,7 @@ import { createEngine } from '../src/gpu/node.js';
 import { setMatmulAutotune } from '../src/kernels/matmul-tune.js';
 import { parseModelSpec } from '../src/model/spec.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint-file.js';
+import { createCpuRunner } from '../src/train/cpu-runner.js';
 import { createGpuRunner, type GpuRunner } from '../src/train/gpu-runner.js';
 import type { RunnerConfig } from '../src/train/runner.js';
 import { Trainer, type FitOptions } from '../src/train/trainer.js';
@@ -174,6 +176,34 @@ describe('out of GPU memory', () => {
     small.destroy();
     expect(engine.memory()).toEqual(before);
     engine.destroy();
+  });
+});
+
+describe('out of host memory (CPU runner)', () => {
+  const config = (spec: string): RunnerConfig => ({ model: parseModelSpec(spec), batchSize: 128, optimizer: { name: 'Adam' }, seed: 0 });
+  const need = String.raw`the model \([\d,]+ parameters\) needs about [\d.]+ [GT]iB of host memory on the CPU runner in float(32|64) ` +
+    String.raw`\(parameters, gradients and 2 Adam state slots: [\d.]+ [GT]iB; activations for a batch of 128: [\d.]+ [MGT]iB\)`;
+
+  it("a model larger than the machine's memory is refused up front, naming its size, the memory and the fixes", async () => {
+    // 7.95e11 parameters: about 17,000 GiB with Adam, more than any host (and beyond V8's largest typed array).
+    const t0 = performance.now();
+    await expect(createCpuRunner(config('784-1000000000-10'))).rejects.toThrow(
+      new RegExp(`^${need}, but this (machine's memory|process's memory limit \\(cgroup\\)) is [\\d.]+ [GT]iB; use a smaller model or batch size, or train on the GPU`),
+    );
+    expect(performance.now() - t0).toBeLessThan(5_000); // nothing was allocated or initialised first
+    // memoryLimit bounds it further; float64 doubles the estimate and suggests float32.
+    await expect(createCpuRunner(config('784-100000-10'), { dtype: 'float64', memoryLimit: 2 ** 30 })).rejects.toThrow(
+      new RegExp(`^${need}, but the memoryLimit given is 1\\.00 GiB; use a smaller model or batch size, float32, or train on the GPU`),
+    );
+    const fits = await createCpuRunner(config('784-32-10'), { memoryLimit: 64 * 2 ** 20 });
+    fits.destroy();
+  });
+
+  it('an allocation the JavaScript engine refuses anyway is reported the same way', async () => {
+    // No limit: the estimate passes, and V8 refuses the 7.95e11-element parameter array.
+    await expect(createCpuRunner(config('784-1000000000-10'), { memoryLimit: Infinity })).rejects.toThrow(
+      new RegExp(`^${need}, and the JavaScript engine refused it \\(.+\\); use a smaller model or batch size`),
+    );
   });
 });
 

@@ -25,9 +25,20 @@ import type { VectorMachine } from '../linalg/machine.js';
 import { isFullBatchMethod } from '../minimize/methods.js';
 import { fma32, fma64 } from '../ref/fma.js';
 import { checkFullBatchModel, fullBatchStepError } from './full-batch.js';
+import { checkCpuRunnerFits, cpuAllocationError } from './cpu-limits.js';
 
-export async function createCpuRunner(config: RunnerConfig, opts: { dtype?: Dtype } = {}): Promise<CpuRunner> {
-  return new CpuRunner(config, opts.dtype ?? 'float32');
+export interface CpuRunnerOptions {
+  /** float32 (rounded like f32 hardware, the default) or float64. */
+  dtype?: Dtype;
+  /**
+   * Bytes the runner may take (its estimate, cpu-limits.ts); default: the machine's memory where the platform tells
+   * it (Node), else no limit but the JavaScript engine's own. A larger model is refused before anything is allocated.
+   */
+  memoryLimit?: number;
+}
+
+export async function createCpuRunner(config: RunnerConfig, opts: CpuRunnerOptions = {}): Promise<CpuRunner> {
+  return new CpuRunner(config, opts.dtype ?? 'float32', opts.memoryLimit);
 }
 
 export class CpuRunner implements Runner {
@@ -54,24 +65,33 @@ export class CpuRunner implements Runner {
   constructor(
     readonly config: RunnerConfig,
     readonly dtype: Dtype,
+    memoryLimit?: number,
   ) {
     validateRunnerConfig(config);
     if (dtype !== 'float32' && dtype !== 'float64') throw new Error(`CpuRunner: dtype must be 'float32' or 'float64', got ${JSON.stringify(dtype)}`);
+    if (memoryLimit !== undefined && !(memoryLimit > 0)) throw new RangeError(`createCpuRunner: memoryLimit must be a number of bytes > 0, got ${memoryLimit}`);
     this.description = `cpu ${dtype}`;
     this.model = new CpuModel(config.model, dtype);
     const { layout } = this.model;
-    this.params = allocate(dtype, layout.n);
-    this.params.set(initParams(config.model, layout, runnerSeed(config)));
-    this.stats = allocate(dtype, layout.nStats);
-    this.stats.set(initStats(config.model, layout));
-    this.grads = allocate(dtype, layout.n);
-    this.optimizer = isFullBatchMethod(config.optimizer.name)
-      ? null
-      : new Optimizer(config.optimizer.name, config.optimizer.hyperparams ?? {}, {
-        n: layout.n,
-        dtype,
-        groups: optimizerGroups(config.optimizer, layout),
-      });
+    checkCpuRunnerFits(config, layout, dtype, memoryLimit);
+    try {
+      this.params = allocate(dtype, layout.n);
+      this.params.set(initParams(config.model, layout, runnerSeed(config)));
+      this.stats = allocate(dtype, layout.nStats);
+      this.stats.set(initStats(config.model, layout));
+      this.grads = allocate(dtype, layout.n);
+      this.optimizer = isFullBatchMethod(config.optimizer.name)
+        ? null
+        : new Optimizer(config.optimizer.name, config.optimizer.hyperparams ?? {}, {
+          n: layout.n,
+          dtype,
+          groups: optimizerGroups(config.optimizer, layout),
+        });
+    } catch (e) {
+      // Past the estimate (no limit known, or the engine's own array limits): still one message that says what to do.
+      if (e instanceof RangeError && /allocation failed|invalid (typed )?array (buffer )?length/i.test(e.message)) throw cpuAllocationError(config, layout, dtype, e);
+      throw e;
+    }
     this.alpha = this.optimizer?.groups.map((g) => g.h.lr as number) ?? [];
     this.scale = config.inputScale ?? MNIST_NORMALIZATION.scale;
     this.shift = config.inputShift ?? MNIST_NORMALIZATION.shift;
