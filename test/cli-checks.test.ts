@@ -241,4 +241,15 @@ describe('divergence', () => {
     const s = await loadTrainingCheckpoint(ckpt);
     expect(String(s.history[0]!.trainLoss)).toBe(epoch.trainLoss);
   });
+
+  it('a loss that explodes but stays finite exits 3 too, with the reason in the JSON summary', async () => {
+    // SGD at lr 3000: the training loss reaches about 1e12 in 12 steps without overflowing (before: exit 0).
+    const r = await run(['train', '--device', 'cpu', '--model', '784-8-10', '--optimizer', 'sgd', '--lr', '3e3', '--schedule', 'constant', '--steps', '12', '--validation', '500', '--json']);
+    expect(r.code, r.err).toBe(3);
+    const [epoch, summary] = r.out.trimEnd().split('\n').map((line) => JSON.parse(line));
+    expect(Number.isFinite(epoch.trainLoss) && epoch.trainLoss > 1e6).toBe(true);
+    expect(summary).toMatchObject({ diverged: true, skipped: 0 });
+    expect(summary.divergence).toMatch(/^the training loss of epoch 1 is [\d.]+e\+\d+, more than 1000 times the run's reference loss [\d.]+ .*it exploded while staying finite$/);
+    expect(r.err).toMatch(/wgtrain train: diverged: the training loss of epoch 1 .* exploded while staying finite; try a lower --lr/);
+  });
 });

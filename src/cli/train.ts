@@ -17,9 +17,10 @@
  * (steps, seconds and steps/s of this run's training, validation excluded; skipped: steps the non-finite guard
  * skipped; diverged: see below), and every log line goes to stderr. Numbers JSON lacks are written as the strings
  * "NaN", "Infinity", "-Infinity" (json-numbers.ts; `fromJson` reads them back).
- * Exit status: 0 done, 1 run error, 2 bad arguments, 3 diverged (the last epoch's or the test loss is not finite, or
- * the guard skipped more than half of the steps; the checkpoint is still written). Ctrl-C stops after the current
- * step, writes the --save checkpoint, and exits 130.
+ * Exit status: 0 done, 1 run error, 2 bad arguments, 3 diverged (the last epoch's or the test loss is not finite or
+ * more than 1000 times the loss of the run's first step, or the guard skipped more than half of the steps:
+ * src/train/divergence.ts; the checkpoint is still written). Ctrl-C stops after the current step, writes the --save
+ * checkpoint, and exits 130.
  */
 import { loadMnist } from '../data/mnist-node.js';
 import { MNIST_TRAIN_EXAMPLES, splitMnist } from '../data/mnist.js';
@@ -36,6 +37,7 @@ import { gradMagnitudeControl } from '../schedule/grad-magnitude.js';
 import { scheduleHorizon } from '../schedule/horizon.js';
 import { configDiff, type Schedule } from '../schedule/schedule.js';
 import { NonFiniteStateError } from '../train/checkpoint.js';
+import { lossDivergence } from '../train/divergence.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../train/checkpoint-file.js';
 import { createCpuRunner } from '../train/cpu-runner.js';
 import { createGpuRunner } from '../train/gpu-runner.js';
@@ -257,7 +259,7 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
       `test loss ${test.loss.toFixed(4)}  accuracy ${(100 * test.accuracy).toFixed(2)}%  ` +
         `(${result.steps} steps in ${result.seconds.toFixed(1)} s, ${result.stepsPerSecond.toFixed(1)} steps/s)\n`,
     );
-    const divergence = result.diverged ?? (Number.isFinite(test.loss) ? undefined : `the test loss is ${test.loss}`);
+    const divergence = result.diverged ?? lossDivergence('the test loss', test.loss, result.referenceLoss);
     if (json) {
       io.stdout(jsonLine({
         testAccuracy: test.accuracy,

@@ -30,6 +30,8 @@
  *                 "-Infinity" (json-numbers.ts), which loading turns back into the same numbers; a null (as files
  *                 written before that convention hold) loads as NaN
  *   device        the runner that wrote it
+ *   startLoss     the loss of the run's first step, what a finite explosion is measured against (divergence.ts);
+ *                 absent before the first step and in files written before it existed
  * Loading verifies the file (src/checkpoint), then every tensor's presence, dtype, shape and finiteness against the
  * model's layout, and each metadata field; errors name the file and the field.
  */
@@ -118,6 +120,7 @@ export function snapshotToCheckpoint(s: TrainingSnapshot): Checkpoint {
       earlyStopping: s.earlyStopping,
       history: s.history.map(storedRecord),
       device: s.device,
+      ...(s.startLoss !== undefined ? { startLoss: s.startLoss } : {}),
     },
   };
 }
@@ -171,6 +174,10 @@ export function snapshotFromCheckpoint(file: DecodedCheckpoint, name: string): T
   const stored = need('history');
   if (!Array.isArray(stored) || !stored.every(isObject)) fail('metadata.history', 'must be a list of epoch records');
   const history = (stored as Record<string, unknown>[]).map(loadedRecord) as unknown as EpochRecord[];
+  const startLoss = meta.startLoss;
+  if (startLoss !== undefined && !(typeof startLoss === 'number' && Number.isFinite(startLoss) && startLoss >= 0)) {
+    fail('metadata.startLoss', `must be a finite number >= 0, got ${JSON.stringify(startLoss)}`);
+  }
 
   const layout = layoutModel(model);
   const expected = new Set<string>();
@@ -212,7 +219,7 @@ export function snapshotFromCheckpoint(file: DecodedCheckpoint, name: string): T
   }
   const runnerState: RunnerState = { params, stats, optimizer, skipped: skipped as number };
   const device = typeof meta.device === 'string' ? meta.device : 'unknown';
-  return { config, state: runnerState, position, data, schedule, earlyStopping, history, device };
+  return { config, state: runnerState, position, data, schedule, earlyStopping, history, device, ...(startLoss !== undefined ? { startLoss: startLoss as number } : {}) };
 }
 
 /** JSON has no NaN or ±Infinity: such numbers of an epoch record are stored as their strings (json-numbers.ts). */

@@ -20,6 +20,7 @@ import { getMethod } from '../minimize/methods.js';
 import type { ModelSpec } from '../model/spec.js';
 import { EarlyStopping, type Monitor } from './early-stopping.js';
 import { givenLr, type RunnerConfig } from './runner.js';
+import { divergence, referenceLoss, zeroOutputLoss } from './divergence.js';
 import type { EpochRecord, FitOptions, FitResult, Trainer } from './trainer.js';
 
 /** Throws unless every layer of the model is a deterministic function of the parameters in training mode. */
@@ -135,5 +136,10 @@ export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOp
   }
   result.stepsPerSecond = result.seconds > 0 ? result.steps / result.seconds : 0;
   result.position = { ...trainer.position };
+  // The first record's loss is the full-batch loss before the run's first iteration: the run's start.
+  if (trainer.startLoss === undefined && Number.isFinite(trainer.history[0]?.trainLoss)) trainer.startLoss = trainer.history[0]!.trainLoss;
+  result.referenceLoss = referenceLoss(trainer.startLoss, zeroOutputLoss(trainer.config.model, train));
+  const diverged = divergence(result, result.referenceLoss);
+  if (diverged) result.diverged = diverged;
   return result;
 }

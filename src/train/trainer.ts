@@ -38,7 +38,7 @@ import { decodeFor, encodeTrainingCheckpoint, unstartedData } from './checkpoint
 import type { Schedule, ScheduleConfig, ScheduleState } from '../schedule/schedule.js';
 import { restoreSchedule, scheduleFromSpec } from '../schedule/spec.js';
 import { isFullBatchMethod } from '../minimize/methods.js';
-import { DivergenceMonitor, type DivergenceOptions } from './divergence.js';
+import { divergence, DivergenceMonitor, referenceLoss, zeroOutputLoss, type DivergenceOptions } from './divergence.js';
 import { EarlyStopping, type EarlyStoppingOptions, type EarlyStoppingState, type Monitor } from './early-stopping.js';
 import { fitFullBatch } from './full-batch.js';
 import { givenLr, metricMeans, runnerSeed, type EvalResult, type MetricsReport, type Runner, type RunnerConfig, type RunnerState } from './runner.js';
@@ -180,10 +180,13 @@ export interface FitResult {
   /** Steps of this fit that the non-finite guard skipped. */
   skipped: number;
   /**
-   * Why this fit counts as diverged, or absent: the last epoch's training (or validation) loss is not finite, or the
-   * guard skipped more than half of the fit's steps. The CLI exits with status 3 then.
+   * Why this fit counts as diverged, or absent (divergence.ts): the last epoch's training (or validation) loss is not
+   * finite, or more than 1000 times the run's reference loss (its first step's loss, at least a uniform guess's), or
+   * the guard skipped more than half of the fit's steps. The CLI exits with status 3 then.
    */
   diverged?: string;
+  /** The loss `diverged` compares with (divergence.ts referenceLoss); undefined for mse before any step. */
+  referenceLoss?: number;
   /** Full-batch methods: why training ended before epochs/steps (the method converged or stalled). */
   stop?: string;
 }
@@ -200,6 +203,8 @@ export interface TrainingSnapshot {
   history: EpochRecord[];
   /** Description of the runner that trained it. */
   device: string;
+  /** Loss of the run's first step (the reference of divergence.ts); absent before the first step. */
+  startLoss?: number;
 }
 
 export type SaveHook = (path: string, snapshot: TrainingSnapshot) => Promise<void>;
@@ -245,15 +250,6 @@ function baseLr(config: RunnerConfig): number {
   return spec?.default as number;
 }
 
-/** Why a fit counts as diverged (see FitResult.diverged), or undefined. */
-function divergence(r: FitResult): string | undefined {
-  const last = r.history.at(-1);
-  if (last && last.steps > 0 && !Number.isFinite(last.trainLoss)) return `the training loss of epoch ${last.epoch} is ${last.trainLoss}`;
-  if (last?.valLoss !== undefined && !Number.isFinite(last.valLoss)) return `the validation loss of epoch ${last.epoch} is ${last.valLoss}`;
-  if (r.steps > 0 && 2 * r.skipped > r.steps) return `the non-finite guard skipped ${r.skipped} of ${r.steps} steps (their gradients held NaN or Inf)`;
-  return undefined;
-}
-
 const isSchedule = (s: Schedule | string | ScheduleConfig): s is Schedule => typeof s === 'object' && typeof (s as Schedule).lrAt === 'function';
 
 class MetricsAccumulator {
@@ -288,6 +284,11 @@ export class Trainer {
   position: TrainerPosition = { step: 0, epoch: 0, batch: 0 };
   /** Every epoch record, across fits and resumes. */
   history: EpochRecord[] = [];
+  /**
+   * Loss of the run's first step: the model before any update, on its first batch (kept in checkpoints); what a
+   * finite explosion is measured against (divergence.ts). A run restored without one takes its next fit's first step.
+   */
+  startLoss: number | undefined;
   /** The schedule of the last fit (its state goes into checkpoints). */
   schedule: Schedule | undefined;
   earlyStopping: EarlyStopping | undefined;
@@ -325,6 +326,7 @@ export class Trainer {
     this.data = { ...s.data };
     this.pendingSchedule = s.schedule;
     this.pendingEarlyStopping = s.earlyStopping;
+    this.startLoss = s.startLoss;
     this.schedule = undefined;
     this.earlyStopping = undefined;
   }
@@ -359,6 +361,7 @@ export class Trainer {
       earlyStopping: this.earlyStopping?.state() ?? this.pendingEarlyStopping,
       history: this.history.map((r) => ({ ...r })),
       device: this.runner.description,
+      ...(this.startLoss !== undefined ? { startLoss: this.startLoss } : {}),
     };
   }
 
@@ -558,9 +561,18 @@ export class Trainer {
     let latest: MetricsReport | undefined;
     const watch = opts.stopOnDivergence ? new DivergenceMonitor(opts.stopOnDivergence === true ? {} : opts.stopOnDivergence) : null;
     const halted = () => !!opts.signal?.aborted || !!watch?.reason;
+    // The reference of the divergence checks: the first step's loss alone, so the GPU reports it by itself (one flush),
+    // and the loss of all-zero outputs on this data.
+    const firstStep = this.startLoss === undefined ? this.position.step : -1;
+    const floor = zeroOutputLoss(this.config.model, train);
+    if (watch) watch.reference = referenceLoss(this.startLoss, floor);
     const unsubscribe = this.runner.onMetrics((m) => {
       acc.add(m);
       latest = m;
+      if (m.lastStep === firstStep && m.steps === 1 && m.rows > 0 && Number.isFinite(m.loss)) {
+        this.startLoss = m.loss;
+        if (watch) watch.reference = referenceLoss(this.startLoss, floor);
+      }
       watch?.update(m);
       cb.onMetrics?.(m);
     });
@@ -597,6 +609,7 @@ export class Trainer {
           const step = this.position.step;
           lr = schedule.lr;
           this.runner.step({ step, start, rows: end - start, lr });
+          if (step === firstStep) await this.runner.flushMetrics();
           this.position.step = step + 1;
           this.position.batch = b + 1;
           steps++;
@@ -699,7 +712,8 @@ export class Trainer {
     result.stepsPerSecond = result.seconds > 0 ? result.steps / result.seconds : 0;
     result.position = { ...this.position };
     result.skipped = result.history.reduce((a, r) => a + r.skipped, 0);
-    const diverged = watch?.reason ?? divergence(result);
+    result.referenceLoss = referenceLoss(this.startLoss, floor);
+    const diverged = watch?.reason ?? divergence(result, result.referenceLoss);
     if (diverged) result.diverged = diverged;
     return result;
   }
