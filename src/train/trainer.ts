@@ -146,9 +146,10 @@ export interface FitOptions {
   /** Validate the epoch a `signal` cut short (default true); false records it without validation, to stop at once. */
   validateInterrupted?: boolean;
   /**
-   * Stop as soon as the metrics show divergence (a non-finite training loss, or the non-finite guard skipping step
-   * after step: DivergenceMonitor), at the next step boundary, with `FitResult.diverged` saying why; the cut epoch is
-   * recorded without validation. Default false: the run goes on, and `diverged` is judged at the end.
+   * Stop as soon as the metrics show divergence (a training loss that is not finite or more than 1000 times the run's
+   * reference, or the non-finite guard skipping step after step: DivergenceMonitor), at the next step boundary, with
+   * `FitResult.diverged` saying why; the cut epoch is recorded without validation. Default false: the run goes on,
+   * and `diverged` is judged at the end.
    */
   stopOnDivergence?: boolean | DivergenceOptions;
   /** How `train` was cut from its source; kept in checkpoints so evaluation and resume rebuild the same split. */
@@ -181,7 +182,7 @@ export interface FitResult {
   skipped: number;
   /**
    * Why this fit counts as diverged, or absent (divergence.ts): the last epoch's training (or validation) loss is not
-   * finite, or more than 1000 times the run's reference loss (its first step's loss, at least a uniform guess's), or
+   * finite, or more than 1000 times the run's reference loss (its first step's loss, at least that of all-zero outputs), or
    * the guard skipped more than half of the fit's steps. The CLI exits with status 3 then.
    */
   diverged?: string;
