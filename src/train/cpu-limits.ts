@@ -50,7 +50,7 @@ export function estimateCpuRunner(config: RunnerConfig, layout: ParamLayout, dty
 /** The host's memory as the platform tells it, or undefined (browsers; Node before 20.16). */
 export function hostMemory(): { bytes: number; what: string } | undefined {
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown; constrainedMemory?: () => number | undefined } }).process;
-  const os = proc?.getBuiltinModule?.('node:os') as { totalmem?: () => number } | undefined;
+  const os = proc?.getBuiltinModule?.('os') as { totalmem?: () => number } | undefined;
   const total = os?.totalmem?.();
   if (!(total !== undefined && total > 0)) return undefined;
   // A cgroup (container) limit below the machine's memory is the real one; none reads as 0 or as about 2^64.
