@@ -182,11 +182,11 @@ export interface FitResult {
   skipped: number;
   /**
    * Why this fit counts as diverged, or absent (divergence.ts): the last epoch's training (or validation) loss is not
-   * finite, or more than 1000 times the run's reference loss (its first step's loss, at least that of all-zero outputs), or
-   * the guard skipped more than half of the fit's steps. The CLI exits with status 3 then.
+   * finite, or more than 1000 times the run's reference loss (its first step's loss, at least that of all-zero
+   * outputs), or the guard skipped more than half of the fit's steps. The CLI exits with status 3 then.
    */
   diverged?: string;
-  /** The loss `diverged` compares with (divergence.ts referenceLoss); undefined for mse before any step. */
+  /** The loss `diverged` compares with (divergence.ts referenceLoss); undefined when nothing gave a scale. */
   referenceLoss?: number;
   /** Full-batch methods: why training ended before epochs/steps (the method converged or stalled). */
   stop?: string;
