@@ -12,4 +12,5 @@ export { HessianVector, type HessianMode } from './hvp.js';
 export { strongWolfe, cubicInterpolate, type Trial, type StrongWolfeOptions, type LineSearchResult } from './line-search.js';
 export { runFunctionTrace, traceOnMachine, parseFunctionSpec, type FunctionTraceSpec, type FunctionTraceResult } from './trace.js';
 export { MinimizeError, NonFiniteError, DescentDirectionError } from './errors.js';
+export { METHOD_STATE_FORMAT, type MethodState, type StateScalar } from './state.js';
 export type { FullBatchConfig, FullBatchHyperparams } from './config.js';

@@ -26,12 +26,16 @@
  * 0-d tensors are); the line search's arithmetic in double.
  * Differences from torch: a NaN or infinite f or gradient raises NonFiniteError (torch carries on with NaN);
  * history_size < 1 is refused (torch fails popping an empty list). Each step reports why it stopped.
+ * State (exportState / importState, state.ts): torch's `state` dict — scalars n_iter, func_evals, t, H_diag, ro,
+ * prev_loss (null before the first iteration); vectors d, prev_flat_grad (none before the first iteration), old_dirs
+ * and old_stps (the history, oldest first, at most history_size each).
  */
 import type { Slot, Vec, VectorMachine } from '../linalg/machine.js';
 import { rounder } from '../ref/dtype.js';
 import { checkFinite, checkKeys, iterationHyperparams, MinimizeError, numberField } from './errors.js';
 import { strongWolfe, type Trial } from './line-search.js';
 import type { MethodDef, Minimizer, StepReport } from './minimizer.js';
+import { captureState, StateReader, type MethodState } from './state.js';
 
 export interface LbfgsHyperparams {
   lr?: number;
@@ -276,6 +280,55 @@ export class LBFGS implements Minimizer {
       if (Math.abs(loss - this.prevLoss) < h.tolerance_change) return done('tolerance_change (loss)', nIter);
     }
     return done('max_iter', nIter);
+  }
+
+  async exportState(): Promise<MethodState> {
+    const started = this.state.n_iter > 0;
+    return captureState(this.m, this.name, {
+      n_iter: this.state.n_iter, func_evals: this.state.func_evals, t: this.t, H_diag: this.hDiag, ro: [...this.ro],
+      prev_loss: Number.isNaN(this.prevLoss) ? null : this.prevLoss,
+    }, {
+      d: started ? [this.d] : [], old_dirs: this.dirs, old_stps: this.stps, prev_flat_grad: this.hasPrev ? [this.gPrev] : [],
+    });
+  }
+
+  async importState(saved: MethodState): Promise<void> {
+    const { m, h } = this;
+    const r = new StateReader(saved, this.name, m);
+    r.only(['n_iter', 'func_evals', 't', 'H_diag', 'ro', 'prev_loss'], ['d', 'old_dirs', 'old_stps', 'prev_flat_grad']);
+    const nIter = r.count('n_iter');
+    const funcEvals = r.count('func_evals');
+    const started = nIter > 0;
+    const t = r.number('t');
+    const hDiag = r.number('H_diag');
+    const prevLoss = r.number('prev_loss', undefined, 'a finite number', true);
+    const k = saved.vectors.old_dirs?.length ?? 0;
+    if (k > h.history_size) {
+      throw new MinimizeError(`LBFGS state: vectors.old_dirs holds ${k} (s, y) pairs but history_size is ${h.history_size}; use the history_size the state was saved with (at least ${k})`);
+    }
+    const dirs = r.vectors('old_dirs', 0, started ? h.history_size : 0);
+    const stps = r.vectors('old_stps', dirs.length, dirs.length);
+    const ro = r.numbers('ro', dirs.length);
+    const d = r.vectors('d', started ? 1 : 0, started ? 1 : 0);
+    const gPrev = r.vectors('prev_flat_grad', started ? 1 : 0, started ? 1 : 0);
+    this.spare.push(...this.dirs.splice(0), ...this.stps.splice(0));
+    for (let i = 0; i < dirs.length; i++) {
+      const y = this.spare.pop() ?? m.vector(`lbfgs.y${i}`);
+      const s = this.spare.pop() ?? m.vector(`lbfgs.s${i}`);
+      await m.writeVector(y, dirs[i]!);
+      await m.writeVector(s, stps[i]!);
+      this.dirs.push(y);
+      this.stps.push(s);
+    }
+    await m.writeVector(this.d, d[0] ?? new Float64Array(m.n));
+    await m.writeVector(this.gPrev, gPrev[0] ?? new Float64Array(m.n));
+    this.ro = [...ro];
+    this.hDiag = hDiag;
+    this.t = t;
+    this.hasPrev = gPrev.length > 0;
+    this.prevLoss = prevLoss;
+    this.state.n_iter = nIter;
+    this.state.func_evals = funcEvals;
   }
 }
 

@@ -15,11 +15,14 @@
  * initial λ, relative to nothing: set it to the scale of JᵀJ's diagonal if known), cg_max_iter = max(n, 10) capped
  * at 250, cg_rtol 1e-6.
  * Evaluations counted: residuals and gradient at each trial point. Readbacks: one per CG iteration and one per trial.
+ * State (exportState / importState, state.ts): the scalars n_iter, func_evals, cg_iters, lambda (λ), nu (ν) and
+ * non_finite_trials; no vectors (each step starts from r, f and ∇f at the current point).
  */
 import type { Slot, Vec, VectorMachine } from '../linalg/machine.js';
 import { CgSolver } from './cg-solve.js';
 import { checkFinite, checkKeys, iterationHyperparams, MinimizeError, numberField, positiveInteger } from './errors.js';
 import type { MethodDef, Minimizer, StepReport } from './minimizer.js';
+import { captureState, StateReader, type MethodState } from './state.js';
 
 export const LM_KEYS = ['max_iter', 'max_eval', 'tolerance_grad', 'tolerance_change', 'lambda', 'cg_max_iter', 'cg_rtol'] as const;
 export const GN_KEYS = ['max_iter', 'max_eval', 'tolerance_grad', 'tolerance_change', 'cg_max_iter', 'cg_rtol'] as const;
@@ -164,6 +167,18 @@ export class LevenbergMarquardt implements Minimizer {
       if (stepMax <= h.tolerance_change) return report('tolerance_change (step)', it);
     }
     return report('max_iter', h.max_iter);
+  }
+
+  async exportState(): Promise<MethodState> {
+    return captureState(this.m, this.name, { ...this.state }, {});
+  }
+
+  async importState(saved: MethodState): Promise<void> {
+    const r = new StateReader(saved, this.name, this.m);
+    r.only(Object.keys(this.state), []);
+    const lambda = r.number('lambda', (v) => (this.gaussNewton ? v === 0 : v > 0), this.gaussNewton ? '0 (Gauss-Newton)' : 'a number > 0');
+    const nu = r.number('nu', (v) => v >= 2, 'a number >= 2');
+    Object.assign(this.state, { n_iter: r.count('n_iter'), func_evals: r.count('func_evals'), cg_iters: r.count('cg_iters'), non_finite_trials: r.count('non_finite_trials'), lambda, nu });
   }
 }
 

@@ -4,6 +4,7 @@
  * machine's objective — reporting the loss it started from, the evaluations it counted and why it stopped.
  */
 import type { VectorMachine } from '../linalg/machine.js';
+import type { MethodState } from './state.js';
 
 export interface StepReport {
   /** f at the start of the step (torch's return value of step(closure)). */
@@ -34,6 +35,10 @@ export interface Minimizer {
   readonly state: Readonly<Record<string, number>>;
   /** Releases what the method created on the machine beyond its vectors (e.g. a GPU optimizer). */
   destroy?(): void;
+  /** Its state between steps, as a value (state.ts); every full-batch method has it, for checkpoints. */
+  exportState?(): Promise<MethodState>;
+  /** Continues from an exported state (errors name the field that does not fit). */
+  importState?(s: MethodState): Promise<void>;
 }
 
 export interface MethodDef {

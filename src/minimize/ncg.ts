@@ -17,12 +17,16 @@
  * cannot go on from there (minimize() reports it; at f's precision floor this is how the method ends).
  * Readbacks: one per evaluation (the direction, g·d and the first trial are queued together; the first trial's t
  * for non-restart iterations is formed on the machine from g·d).
+ * State (exportState / importState, state.ts): scalars n_iter, func_evals, restarts, t (the last step length),
+ * gtd_prev (its g·d), since_restart, restart_next, gg_old (g_kᵀg_k) and gg_prev (g_{k+1}ᵀg_k; both null before the
+ * first iteration); the vector d (none before the first iteration).
  */
 import type { Slot, Vec, VectorMachine } from '../linalg/machine.js';
 import { rounder } from '../ref/dtype.js';
 import { checkFinite, checkKeys, iterationHyperparams, MinimizeError, numberField, positiveInteger } from './errors.js';
 import { strongWolfe, type Trial } from './line-search.js';
 import type { MethodDef, Minimizer, StepReport } from './minimizer.js';
+import { captureState, StateReader, type MethodState } from './state.js';
 
 export const NCG_KEYS = ['lr', 'max_iter', 'max_eval', 'tolerance_grad', 'tolerance_change', 'variant', 'restart', 'c1', 'c2'] as const;
 
@@ -197,6 +201,35 @@ export class NonlinearCG implements Minimizer {
       if (Math.abs(f - fPrev) < h.tolerance_change) return report('tolerance_change (loss)', it);
     }
     return report('max_iter', h.max_iter);
+  }
+
+  async exportState(): Promise<MethodState> {
+    const nullIfNaN = (v: number) => (Number.isNaN(v) ? null : v);
+    const { state } = this;
+    return captureState(this.m, this.name, {
+      n_iter: state.n_iter, func_evals: state.func_evals, restarts: state.restarts, t: this.t, gtd_prev: this.gtdPrev,
+      since_restart: this.sinceRestart, restart_next: this.restartNext, gg_old: nullIfNaN(this.ggOld), gg_prev: nullIfNaN(this.ggPrev),
+    }, { d: state.n_iter > 0 ? [this.d] : [] });
+  }
+
+  async importState(saved: MethodState): Promise<void> {
+    const r = new StateReader(saved, this.name, this.m);
+    r.only(['n_iter', 'func_evals', 'restarts', 't', 'gtd_prev', 'since_restart', 'restart_next', 'gg_old', 'gg_prev'], ['d']);
+    const nIter = r.count('n_iter');
+    const values = {
+      funcEvals: r.count('func_evals'), restarts: r.count('restarts'), t: r.number('t'), gtdPrev: r.number('gtd_prev'),
+      sinceRestart: r.count('since_restart'), restartNext: r.boolean('restart_next'),
+      ggOld: r.number('gg_old', undefined, 'a finite number', true), ggPrev: r.number('gg_prev', undefined, 'a finite number', true),
+    };
+    const d = r.vectors('d', nIter > 0 ? 1 : 0, nIter > 0 ? 1 : 0);
+    await this.m.writeVector(this.d, d[0] ?? new Float64Array(this.m.n));
+    Object.assign(this.state, { n_iter: nIter, func_evals: values.funcEvals, restarts: values.restarts });
+    this.t = values.t;
+    this.gtdPrev = values.gtdPrev;
+    this.sinceRestart = values.sinceRestart;
+    this.restartNext = values.restartNext;
+    this.ggOld = values.ggOld;
+    this.ggPrev = values.ggPrev;
   }
 }
 

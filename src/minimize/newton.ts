@@ -17,12 +17,15 @@
  * max_radius 1e3, eta 0.1, cg_max_iter = max(n, 10) capped at 250, hessian 'auto' (exact when available).
  * Evaluations counted: the trial points and, with finite differences, one gradient per Hessian-vector product.
  * Readbacks: one per CG iteration and one per trial point.
+ * State (exportState / importState, state.ts): the scalars n_iter, func_evals, cg_iters, radius (Δ) and
+ * non_finite_trials; no vectors (each step starts from f and ∇f at the current point).
  */
 import type { Slot, Vec, VectorMachine } from '../linalg/machine.js';
 import { CgSolver } from './cg-solve.js';
 import { checkFinite, checkKeys, iterationHyperparams, MinimizeError, NonFiniteError, numberField, positiveInteger } from './errors.js';
 import { HessianVector, type HessianMode } from './hvp.js';
 import type { MethodDef, Minimizer, StepReport } from './minimizer.js';
+import { captureState, StateReader, type MethodState } from './state.js';
 
 export const NEWTON_KEYS = ['max_iter', 'max_eval', 'tolerance_grad', 'tolerance_change', 'radius', 'max_radius', 'eta', 'cg_max_iter', 'hessian'] as const;
 
@@ -127,6 +130,17 @@ export class NewtonTrustRegion implements Minimizer {
       if (rho > h.eta && Math.abs(f - fPrev) < h.tolerance_change) return report('tolerance_change (loss)', it);
     }
     return report('max_iter', h.max_iter);
+  }
+
+  async exportState(): Promise<MethodState> {
+    return captureState(this.m, this.name, { ...this.state }, {});
+  }
+
+  async importState(saved: MethodState): Promise<void> {
+    const r = new StateReader(saved, this.name, this.m);
+    r.only(Object.keys(this.state), []);
+    const radius = r.number('radius', (v) => v > 0, 'a number > 0');
+    Object.assign(this.state, { n_iter: r.count('n_iter'), func_evals: r.count('func_evals'), cg_iters: r.count('cg_iters'), non_finite_trials: r.count('non_finite_trials'), radius });
   }
 }
 
