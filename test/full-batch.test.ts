@@ -133,9 +133,11 @@ describe('L-BFGS trains from the trainer on the whole (sub)set', () => {
 });
 
 describe('full-batch refusals', () => {
-  it('dropout, BatchNorm, schedules, checkpoints, per-batch steps: each named', async () => {
+  it('dropout, BatchNorm (1-D and 2-D), schedules, a checkpoint without a writer, per-batch steps: each named', async () => {
     const opt = { name: 'LBFGS' } as const;
-    for (const [spec, msg] of [['784-16-10:relu,dropout=0.2', 'is dropout (p = 0.2)'], ['784-16-10:relu,bn', 'is BatchNorm']] as const) {
+    for (const [spec, msg] of [
+      ['784-16-10:relu,dropout=0.2', 'is dropout (p = 0.2)'], ['784-16-10:relu,bn', 'is BatchNorm'], ['1x28x28-conv(2,3)-bn2d-relu-flatten-dense(10)', 'layer 1 is BatchNorm'],
+    ] as const) {
       const cfg = { ...logistic(opt), model: parseModelSpec(spec) };
       const runner = await createCpuRunner(cfg);
       await expect(new Trainer(runner, cfg).fit(train, { epochs: 1, seed: 0 })).rejects.toThrow(msg);
@@ -143,7 +145,8 @@ describe('full-batch refusals', () => {
     const runner = await createCpuRunner(logistic(opt));
     const trainer = new Trainer(runner, logistic(opt));
     await expect(trainer.fit(train, { epochs: 1, seed: 0, schedule: 'cosine:T=10' })).rejects.toThrow('LBFGS takes no learning-rate schedule');
-    await expect(trainer.fit(train, { epochs: 1, seed: 0, checkpoint: { path: '/tmp/x' } })).rejects.toThrow('checkpoints of full-batch training (LBFGS) are not supported yet');
+    // Checkpoints work (test/full-batch-checkpoint.test.ts), through the same hook as first-order training.
+    await expect(trainer.fit(train, { epochs: 1, seed: 0, checkpoint: { path: '/tmp/x' } })).rejects.toThrow('fit: checkpoint given but the Trainer has no writeCheckpoint hook');
     expect(() => runner.step({ step: 0, start: 0, rows: 10, lr: 1 })).toThrow('LBFGS is a full-batch method with no per-batch step');
     expect((await runner.exportState()).optimizer).toBeNull();
     await expect(createCpuRunner(logistic({ name: 'LBFGS', hyperparams: { history_size: 0 } }))).rejects.toThrow('optimizer.hyperparams.history_size must be at least 1');

@@ -174,6 +174,8 @@ export class CpuMachine implements VectorMachine {
     this.ls().vjp(this.get(this.x), this.get(u), this.get(out));
   }
 
+  flush(): void {}
+
   async read(slots: readonly Slot[]): Promise<number[]> {
     this.readbacks++;
     return slots.map((s) => {

@@ -344,8 +344,9 @@ export class GpuMachine implements VectorMachine {
 
   destroy(): void {
     if (this.destroyed) return;
-    this.endPass();
-    this.encoder = null;
+    // Queued work is run, not dropped: x may be a buffer the caller keeps (a runner's parameters), and the last
+    // operations of a step (a line search's final x = x0 + t·d) write it.
+    this.submit();
     this.destroyed = true;
     for (const plan of this.made) plan.destroy();
     this.made.length = 0;

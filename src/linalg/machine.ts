@@ -73,6 +73,11 @@ export interface VectorMachine {
 
   /** Runs everything queued and returns these scalars (GPU: one readback). */
   read(slots: readonly Slot[]): Promise<number[]>;
+  /**
+   * Runs everything queued without reading anything back (GPU: submits the queue), so other users of the device —
+   * a runner evaluating or exporting the parameters that are x — see the last operations. CPU: nothing to do.
+   */
+  flush(): void;
   /** The values of a vector (runs the queue first; for results and tests). */
   readVector(v: Vec): Promise<Float64Array>;
   /** Overwrites a vector (runs the queue first). */

@@ -4,18 +4,26 @@
  * checkpoint-file.ts, in Node; in browsers the bytes go to a download or IndexedDB (checkpoint/browser.ts).
  *
  * Tensors (little-endian, unpadded, C order):
- *   layers.<i>.<role>                         F32, every layer's parameters by name and shape as its kind declares
- *                                             them (model/layout.ts `layoutModel(spec).params`: Dense weight [in, out]
+ *   layers.<i>.<role>                         F32 (F64 from a float64 CPU runner, so its resume is exact), every
+ *                                             layer's parameters by name and shape as its kind declares them
+ *                                             (model/layout.ts `layoutModel(spec).params`: Dense weight [in, out]
  *                                             and bias, BatchNorm gamma and beta, ...)
- *   layers.<i>.<role>                         F32, layers' statistics (`layout.stats`: BatchNorm running_mean, running_var)
+ *   layers.<i>.<role>                         the same dtype, layers' statistics (`layout.stats`: BatchNorm
+ *                                             running_mean, running_var)
  *   optim.<slot>                              F32 (F64 for a float64 optimizer), the flat per-element optimizer state
  *                                             (exp_avg, exp_avg_sq, momentum_buffer, ...) over the padded buffer of n
+ *   method.<name>                             full-batch methods (LBFGS, ...): each vector list of the method's state
+ *                                             (minimize/state.ts) as [k, n], F32 (F64 from a float64 CPU run):
+ *                                             L-BFGS's d, prev_flat_grad, old_dirs, old_stps; k = 0 while unset
  * Metadata (each a JSON value; the keys of CHECKPOINT_META_KEYS plus a few):
  *   training      'wgtrain.training/1', the version of this layout
  *   model         the complete ModelSpec (format wgtrain.model/1; every layer's options and sizes spelled out)
  *   runner        RunnerConfig without model and optimizer (batchSize, seed, clip, guard, input scale/shift, ...)
- *   optimizer     { config: OptimizerConfig, state: OptimizerState without its slots (step, hyperparams, groups,
- *                   per-group scalars such as ASGD's eta in `scalars`, slot names in `slots`) }
+ *   optimizer     first-order: { config: OptimizerConfig, state: OptimizerState without its slots (step,
+ *                   hyperparams, groups, per-group scalars such as ASGD's eta in `scalars`, slot names in `slots`) }
+ *                 full-batch: { config, method: the MethodState without its vectors (format 'wgtrain.method/1',
+ *                   method, dtype, n, scalars: t, H_diag, ro, n_iter, func_evals, ...; `vectors`: the names of the
+ *                   method.<name> tensors) or null before the method's first step }
  *   schedule      ScheduleState or null
  *   step, epoch, batch   steps taken, epochs complete, next batch in the current epoch
  *   data          { seed, batchSize, dropLast, shuffle, examples, split? }: the shuffle that the position refers to,
@@ -33,13 +41,16 @@
  *   startLoss     the loss of the run's first step, what a finite explosion is measured against (divergence.ts);
  *                 absent before the first step and in files written before it existed
  * Loading verifies the file (src/checkpoint), then every tensor's presence, dtype, shape and finiteness against the
- * model's layout, and each metadata field; errors name the file and the field.
+ * model's layout, and each metadata field; errors name the file and the field. A full-batch method's state is checked
+ * field by field when the method imports it (minimize/state.ts), at the first fit after loading.
  */
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint, type DecodedCheckpoint } from '../checkpoint/safetensors.js';
 import { decodeNumber, encodeNumber } from '../json-numbers.js';
 import { PHILOX_ALGORITHM } from '../random.js';
 import { layoutModel } from '../model/layout.js';
 import { describeModel, modelSizes, validateModelSpec, type ModelSpec } from '../model/spec.js';
+import { isFullBatchMethod } from '../minimize/methods.js';
+import { METHOD_STATE_FORMAT, type MethodState } from '../minimize/state.js';
 import type { OptimizerState } from '../optim/optimizer.js';
 import type { ScheduleState } from '../schedule/schedule.js';
 import type { EarlyStoppingState } from './early-stopping.js';
@@ -56,10 +67,11 @@ export class NonFiniteStateError extends CheckpointError {
   override name = 'NonFiniteStateError';
 }
 
-/** Optimizer state in the metadata: everything but the per-element slots. */
+/** Optimizer state in the metadata: everything but the per-element slots (first-order) or the vectors (full-batch). */
 interface OptimizerMeta {
   config: RunnerConfig['optimizer'];
-  state: Omit<OptimizerState, 'state'> & { scalars: Record<string, number[]>; slots: string[] };
+  state?: Omit<OptimizerState, 'state'> & { scalars: Record<string, number[]>; slots: string[] };
+  method?: (Omit<MethodState, 'vectors'> & { vectors: string[] }) | null;
 }
 
 /** Per-group scalar state names (optim rules' `scalars`), kept in metadata rather than as tensors. */
@@ -74,35 +86,44 @@ export function snapshotToCheckpoint(s: TrainingSnapshot): Checkpoint {
     );
   }
   const tensors: Checkpoint['tensors'] = {};
+  // The parameters' precision for both (slice() keeps the array type): F32, or F64 from a float64 CPU runner.
+  const stats = s.state.stats.constructor === s.state.params.constructor ? s.state.stats
+    : s.state.params instanceof Float64Array ? Float64Array.from(s.state.stats) : Float32Array.from(s.state.stats);
   for (const slot of layout.params) tensors[slot.name] = { shape: slot.shape, data: s.state.params.slice(slot.offset, slot.offset + slot.size) };
-  for (const slot of layout.stats) tensors[slot.name] = { shape: slot.shape, data: s.state.stats.slice(slot.offset, slot.offset + slot.size) };
+  for (const slot of layout.stats) tensors[slot.name] = { shape: slot.shape, data: stats.slice(slot.offset, slot.offset + slot.size) };
   const opt = s.state.optimizer;
-  if (!opt) {
-    throw new CheckpointError(`checkpoint: training with the full-batch method ${s.config.optimizer.name} cannot be checkpointed yet (its state lives in the method); save the weights from exportState() instead`);
-  }
-  const slots: string[] = [];
-  const scalars: Record<string, number[]> = {};
-  for (const [name, values] of Object.entries(opt.state)) {
-    // Per-element slots have n numbers; per-group scalars (ASGD eta/mu, NAdam mu_product) one per group.
-    if (values.length === opt.n && !PER_GROUP.has(name)) {
-      tensors[`optim.${name}`] = { shape: [opt.n], data: opt.dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values) };
-      slots.push(name);
-    } else scalars[name] = [...values];
+  const name = s.config.optimizer.name;
+  let optimizerMeta: OptimizerMeta;
+  if (isFullBatchMethod(name)) {
+    if (opt) throw new CheckpointError(`checkpoint: the state holds ${opt.optimizer} optimizer state but the optimizer is the full-batch method ${name}`);
+    optimizerMeta = { config: s.config.optimizer, method: methodToTensors(s.method ?? null, name, layout.n, tensors) };
+  } else {
+    if (!opt) throw new CheckpointError(`checkpoint: the state has no optimizer state but the optimizer is ${name}`);
+    if (s.method) throw new CheckpointError(`checkpoint: the snapshot holds ${s.method.method} state but the optimizer is ${name}, a first-order optimizer`);
+    const slots: string[] = [];
+    const scalars: Record<string, number[]> = {};
+    for (const [slot, values] of Object.entries(opt.state)) {
+      // Per-element slots have n numbers; per-group scalars (ASGD eta/mu, NAdam mu_product) one per group.
+      if (values.length === opt.n && !PER_GROUP.has(slot)) {
+        tensors[`optim.${slot}`] = { shape: [opt.n], data: opt.dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values) };
+        slots.push(slot);
+      } else scalars[slot] = [...values];
+    }
+    const { state: _slots, ...optRest } = opt;
+    optimizerMeta = { config: s.config.optimizer, state: { ...optRest, scalars, slots } };
   }
   // Loading refuses non-finite values, so saving them would write a file that cannot be read back.
-  for (const [name, t] of Object.entries(tensors)) {
+  for (const [tensor, t] of Object.entries(tensors)) {
     const bad = t.data.findIndex((x: number) => !Number.isFinite(x));
     if (bad >= 0) {
       throw new NonFiniteStateError(
-        `checkpoint: tensor ${name} element ${bad} is ${t.data[bad]}: the run diverged (a checkpoint holds finite values only); ` +
+        `checkpoint: tensor ${tensor} element ${bad} is ${t.data[bad]}: the run diverged (a checkpoint holds finite values only); ` +
           'not saved, the previous file is unchanged',
       );
     }
   }
-  const { state: _slots, ...optRest } = opt;
-  const { model, optimizer, ...rest } = s.config;
+  const { model, optimizer: _optimizer, ...rest } = s.config;
   const runner = { ...rest, seed: runnerSeed(s.config) };
-  const optimizerMeta: OptimizerMeta = { config: optimizer, state: { ...optRest, scalars, slots } };
   return {
     tensors,
     meta: {
@@ -148,7 +169,15 @@ export function snapshotFromCheckpoint(file: DecodedCheckpoint, name: string): T
   if (!isObject(runner) || !isCount(runner.batchSize) || typeof runner.seed !== 'number') fail('metadata.runner', 'needs batchSize and seed');
   const optMeta = need('optimizer') as OptimizerMeta;
   if (!isObject(optMeta) || !isObject(optMeta.config) || typeof optMeta.config.name !== 'string') fail('metadata.optimizer.config', 'needs the optimizer name');
-  if (!isObject(optMeta.state) || !Array.isArray(optMeta.state.slots) || !isObject(optMeta.state.scalars)) fail('metadata.optimizer.state', 'needs slots and scalars');
+  const optName = optMeta.config.name;
+  const fullBatch = isFullBatchMethod(optName);
+  if (fullBatch) {
+    if (optMeta.state !== undefined) fail('metadata.optimizer.state', `${optName} is a full-batch method: its state is metadata.optimizer.method, not a first-order optimizer's state`);
+    if (!('method' in optMeta)) fail('metadata.optimizer.method', `missing: ${optName}'s state, or null before its first step`);
+  } else {
+    if (!isObject(optMeta.state) || !Array.isArray(optMeta.state.slots) || !isObject(optMeta.state.scalars)) fail('metadata.optimizer.state', 'needs slots and scalars');
+    if (optMeta.method !== undefined) fail('metadata.optimizer.method', `${optName} is a first-order optimizer: a full-batch method's state does not belong to it`);
+  }
   const position: TrainerPosition = { step: 0, epoch: 0, batch: 0 };
   for (const key of ['step', 'epoch', 'batch'] as const) {
     const v = need(key);
@@ -191,23 +220,32 @@ export function snapshotFromCheckpoint(file: DecodedCheckpoint, name: string): T
     for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) fail(`tensor ${tensorName}`, `element ${i} is ${d[i]}: values must be finite`);
     return d;
   };
-  const params = new Float32Array(layout.n);
-  for (const slot of layout.params) params.set(take(slot.name, slot.shape, 'F32'), slot.offset);
-  const stats = new Float32Array(layout.nStats);
-  for (const slot of layout.stats) stats.set(take(slot.name, slot.shape, 'F32'), slot.offset);
-  const st = optMeta.state;
-  if (st.n !== layout.n) fail('metadata.optimizer.state.n', `is ${st.n} but the model's parameter buffer has ${layout.n}`);
-  const state: Record<string, number[]> = {};
-  for (const slotName of st.slots) state[slotName] = Array.from(take(`optim.${slotName}`, [layout.n], st.dtype === 'float64' ? 'F64' : 'F32'));
-  for (const [k, v] of Object.entries(st.scalars)) {
-    if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) fail(`metadata.optimizer.state.scalars.${k}`, 'must be a list of finite numbers');
-    state[k] = v;
+  // Parameters and statistics in one precision: F32, or F64 from a float64 CPU runner.
+  const first = layout.params[0] ?? layout.stats[0];
+  const precision = first && file.tensors[first.name]?.dtype === 'F64' ? 'F64' : 'F32';
+  const params = precision === 'F64' ? new Float64Array(layout.n) : new Float32Array(layout.n);
+  for (const slot of layout.params) params.set(take(slot.name, slot.shape, precision), slot.offset);
+  const stats = precision === 'F64' ? new Float64Array(layout.nStats) : new Float32Array(layout.nStats);
+  for (const slot of layout.stats) stats.set(take(slot.name, slot.shape, precision), slot.offset);
+  let optimizer: OptimizerState | null = null;
+  let method: MethodState | null = null;
+  if (fullBatch) {
+    method = methodFromMeta(optMeta.method, optName, layout.n, file, take, fail);
+  } else {
+    const st = optMeta.state!;
+    if (st.n !== layout.n) fail('metadata.optimizer.state.n', `is ${st.n} but the model's parameter buffer has ${layout.n}`);
+    const state: Record<string, number[]> = {};
+    for (const slotName of st.slots) state[slotName] = Array.from(take(`optim.${slotName}`, [layout.n], st.dtype === 'float64' ? 'F64' : 'F32'));
+    for (const [k, v] of Object.entries(st.scalars)) {
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) fail(`metadata.optimizer.state.scalars.${k}`, 'must be a list of finite numbers');
+      state[k] = v;
+    }
+    const { scalars: _scalars, slots: _slots, ...optRest } = st;
+    optimizer = { ...optRest, state };
   }
   for (const key of Object.keys(file.tensors)) {
-    if (!expected.has(key)) fail(`tensor ${key}`, `unexpected: the model ${modelSizes(model)} and optimizer ${optMeta.config.name} have no such tensor`);
+    if (!expected.has(key)) fail(`tensor ${key}`, `unexpected: the model ${modelSizes(model)} and optimizer ${optName} have no such tensor`);
   }
-  const { scalars: _scalars, slots: _slots, ...optRest } = st;
-  const optimizer: OptimizerState = { ...optRest, state };
   const config = { ...(runner as object), model, optimizer: optMeta.config } as RunnerConfig;
   try {
     validateRunnerConfig(config);
@@ -219,7 +257,51 @@ export function snapshotFromCheckpoint(file: DecodedCheckpoint, name: string): T
   }
   const runnerState: RunnerState = { params, stats, optimizer, skipped: skipped as number };
   const device = typeof meta.device === 'string' ? meta.device : 'unknown';
-  return { config, state: runnerState, position, data, schedule, earlyStopping, history, device, ...(startLoss !== undefined ? { startLoss: startLoss as number } : {}) };
+  return { config, state: runnerState, method, position, data, schedule, earlyStopping, history, device, ...(startLoss !== undefined ? { startLoss: startLoss as number } : {}) };
+}
+
+/** A full-batch method's state as `method.<name>` tensors [k, n] (added to `tensors`) and its metadata. */
+function methodToTensors(s: MethodState | null, name: string, n: number, tensors: Checkpoint['tensors']): OptimizerMeta['method'] {
+  if (s === null) return null;
+  if (s.method !== name) throw new CheckpointError(`checkpoint: the snapshot holds ${s.method} state but the optimizer is ${name}`);
+  if (s.n !== n) throw new CheckpointError(`checkpoint: the ${name} state has n = ${s.n} but the model has ${n} parameters`);
+  for (const [key, list] of Object.entries(s.vectors)) {
+    const data = s.dtype === 'float64' ? new Float64Array(list.length * n) : new Float32Array(list.length * n);
+    list.forEach((v, k) => data.set(v, k * n));
+    tensors[`method.${key}`] = { shape: [list.length, n], data };
+  }
+  const { vectors, ...rest } = s;
+  return { ...rest, vectors: Object.keys(vectors) };
+}
+
+/** The method state of a loaded file: its metadata checked, its vectors read from the `method.<name>` tensors. */
+function methodFromMeta(
+  meta: unknown,
+  name: string,
+  n: number,
+  file: DecodedCheckpoint,
+  take: (tensor: string, shape: number[], dtype: 'F32' | 'F64') => Float32Array | Float64Array,
+  fail: (field: string, why: string) => never,
+): MethodState | null {
+  if (meta === null) return null;
+  const where = 'metadata.optimizer.method';
+  if (!isObject(meta)) return fail(where, `must be the method's state or null, got ${JSON.stringify(meta)}`);
+  if (meta.format !== METHOD_STATE_FORMAT) fail(`${where}.format`, `expected '${METHOD_STATE_FORMAT}', got ${JSON.stringify(meta.format)}`);
+  if (meta.method !== name) fail(`${where}.method`, `the state was saved by ${JSON.stringify(meta.method)} but the optimizer is ${name}`);
+  if (meta.dtype !== 'float32' && meta.dtype !== 'float64') fail(`${where}.dtype`, `must be 'float32' or 'float64', got ${JSON.stringify(meta.dtype)}`);
+  if (meta.n !== n) fail(`${where}.n`, `is ${JSON.stringify(meta.n)} but the model's parameter buffer has ${n}`);
+  if (!isObject(meta.scalars)) fail(`${where}.scalars`, 'must be an object of numbers');
+  const names = meta.vectors;
+  if (!Array.isArray(names) || !names.every((v) => typeof v === 'string')) return fail(`${where}.vectors`, 'must list the names of the method.<name> tensors');
+  const vectors: Record<string, Float64Array[]> = {};
+  for (const key of names as string[]) {
+    const tensor = `method.${key}`;
+    const shape = file.tensors[tensor]?.shape;
+    if (shape && (shape.length !== 2 || shape[1] !== n)) fail(`tensor ${tensor}`, `shape [${shape}], expected [k, ${n}] (k vectors of the model's ${n} parameters)`);
+    const data = take(tensor, [shape?.[0] ?? 0, n], meta.dtype === 'float64' ? 'F64' : 'F32');
+    vectors[key] = Array.from({ length: data.length / n }, (_, k) => Float64Array.from(data.subarray(k * n, (k + 1) * n)));
+  }
+  return { ...(meta as unknown as Omit<MethodState, 'vectors'>), vectors };
 }
 
 /** JSON has no NaN or ±Infinity: such numbers of an epoch record are stored as their strings (json-numbers.ts). */
@@ -257,7 +339,7 @@ export function unstartedData(config: RunnerConfig): TrainingSnapshot['data'] {
  */
 export async function runnerCheckpoint(runner: Runner): Promise<Uint8Array> {
   return encodeTrainingCheckpoint({
-    config: runner.config, state: await runner.exportState(), position: { step: 0, epoch: 0, batch: 0 }, data: unstartedData(runner.config),
+    config: runner.config, state: await runner.exportState(), method: null, position: { step: 0, epoch: 0, batch: 0 }, data: unstartedData(runner.config),
     schedule: null, earlyStopping: null, history: [], device: runner.description,
   });
 }

@@ -19,7 +19,7 @@ import { gradNormLayers, type GradNormLayer } from './grad-norm-groups.js';
 import { gradNormsRef } from '../ref/gradnorms.js';
 import { MNIST_NORMALIZATION } from '../kernels/batch.js';
 import { gradMagnitudeLr } from '../schedule/grad-magnitude.js';
-import { checkNotEmpty, checkPermutation, checkRange, checkStepInput, destroyedError, validateRunnerConfig } from './runner-checks.js';
+import { checkNotEmpty, checkStateOptimizer, checkPermutation, checkRange, checkStepInput, destroyedError, validateRunnerConfig } from './runner-checks.js';
 import { CpuMachine } from '../linalg/cpu-machine.js';
 import type { VectorMachine } from '../linalg/machine.js';
 import { isFullBatchMethod } from '../minimize/methods.js';
@@ -274,7 +274,8 @@ export class CpuRunner implements Runner {
 
   async exportState(): Promise<RunnerState> {
     this.alive('exportState');
-    return { params: Float32Array.from(this.params), stats: Float32Array.from(this.stats), optimizer: this.optimizer?.exportState() ?? null, skipped: this.skipped };
+    // A copy in the runner's precision: a float64 run resumes exactly.
+    return { params: this.params.slice(), stats: this.stats.slice(), optimizer: this.optimizer?.exportState() ?? null, skipped: this.skipped };
   }
 
   async importState(s: RunnerState): Promise<void> {
@@ -282,9 +283,7 @@ export class CpuRunner implements Runner {
     if (s.params.length !== this.params.length || s.stats.length !== this.stats.length) {
       throw new Error(`importState: the state holds ${s.params.length} parameters / ${s.stats.length} stats; this model has ${this.params.length} / ${this.stats.length}`);
     }
-    if (!s.optimizer !== !this.optimizer) {
-      throw new Error(`importState: the state ${s.optimizer ? `holds ${s.optimizer.optimizer} state` : 'has no optimizer state'} but this runner's optimizer is ${this.config.optimizer.name}`);
-    }
+    checkStateOptimizer(s, this.config);
     this.params.set(s.params);
     this.stats.set(s.stats);
     if (this.optimizer && s.optimizer) {

@@ -1,27 +1,41 @@
 /**
  * Full-batch training: Trainer.fit with `optimizer: { name: 'LBFGS' | 'NonlinearCG' | 'Newton' | … }` runs the
- * method of src/minimize/ on the mean loss of the whole training set (or of the fixed subset given as the training
- * set) and its gradient — the runner's `fullBatchMachine()` — as torch's `optimizer.step(closure)` with a closure
- * over the whole set:
+ * method of src/minimize/ on the mean loss of the whole training set (pass a subset as the training set to train on
+ * one; the CLI's --train-examples does) and its gradient — the runner's `fullBatchMachine()` — as torch's
+ * `optimizer.step(closure)` with a closure over the whole set:
  *
  *   machine = runner.fullBatchMachine()            (x = the runner's parameters, in place; CPU or GPU)
+ *   method  = create(machine, hyperparams); method.importState(saved) when a checkpoint or the previous fit left one
  *   each epoch:  report = method.step()            (up to max_iter iterations, each 1+ full-batch evaluations)
- *                validation, early stopping        (as in Trainer.fit)
+ *                validation, early stopping, onEpoch, a checkpoint every `checkpoint.every` epochs (as in Trainer.fit)
  *   ends after `epochs` epochs / `steps` iterations in total, or when the method converges or stalls
+ *   the method's state (minimize/state.ts) stays with the Trainer: the next fit, save() and checkpoints continue it
  *
  * Epoch records: `steps` = the method's iterations, `trainLoss` = the full-batch loss at the start of the epoch's
- * step (torch's return value of step(closure)), `trainAccuracy` NaN (not computed), `evals` = full-batch
- * evaluations, `stop` = why the step ended. Not supported here (each refused with a message): lr schedules (the
- * method's own line search / trust region sets its steps), checkpoints (the method's state is not serialised yet),
- * and models with dropout or BatchNorm (the objective must be a deterministic function of the parameters).
+ * step (torch's return value of step(closure)), `lossAfter` = the loss it ended at, `gradMax` = max|∇f| there,
+ * `trainAccuracy` NaN (not computed), `evals` = full-batch evaluations, `stop` = why the step ended ('max_iter',
+ * 'tolerance_grad', 'stalled: …', the method's names). `position.step` counts iterations, `position.epoch` steps.
+ *
+ * Checkpoints hold the method's state beside the weights (train/checkpoint.ts: L-BFGS's d, t, old_dirs, old_stps,
+ * ro, H_diag, prev_flat_grad, prev_loss, n_iter, func_evals), so 2 epochs + checkpoint + 2 epochs equals 4 epochs:
+ * bit for bit on the CPU runner (float32 and float64, whose parameters are saved in float64) and on one GPU engine
+ * (its kernels are deterministic; another engine may pick other matmul tilings by timing). A checkpoint of another
+ * optimizer is refused by Trainer.restore naming both. If a step throws (a NaN loss, a lost device), the method's
+ * state is dropped: the next fit starts it afresh from the weights as they are.
+ *
+ * Refused, each with a message: lr schedules (the method's own line search / trust region sets its steps), a batchSize
+ * option (the set is evaluated whole, in chunks of the runner's batchSize, which only bounds memory), and models with
+ * dropout or BatchNorm (the objective must be a deterministic function of the parameters).
  */
 import type { Dataset } from '../data/dataset.js';
 import { getMethod } from '../minimize/methods.js';
+import type { Minimizer } from '../minimize/minimizer.js';
+import type { MethodState } from '../minimize/state.js';
 import type { ModelSpec } from '../model/spec.js';
-import { EarlyStopping, type Monitor } from './early-stopping.js';
-import { givenLr, type RunnerConfig } from './runner.js';
+import type { EarlyStopping, Monitor } from './early-stopping.js';
+import { givenLr, runnerSeed, type RunnerConfig } from './runner.js';
 import { divergence, referenceLoss, zeroOutputLoss } from './divergence.js';
-import type { EpochRecord, FitOptions, FitResult, Trainer } from './trainer.js';
+import type { DataSplit, EpochRecord, FitOptions, FitResult, Trainer, TrainingSnapshot } from './trainer.js';
 
 /** Throws unless every layer of the model is a deterministic function of the parameters in training mode. */
 export function checkFullBatchModel(model: ModelSpec): void {
@@ -29,7 +43,7 @@ export function checkFullBatchModel(model: ModelSpec): void {
     if (l.type === 'dropout' && l.p > 0) {
       throw new Error(`full-batch training: layer ${i} is dropout (p = ${l.p}); a full-batch method needs a deterministic objective — use p = 0 or a first-order optimizer`);
     }
-    if (l.type === 'batchnorm') {
+    if (l.type === 'batchnorm' || l.type === 'batchnorm2d') {
       throw new Error(`full-batch training: layer ${i} is BatchNorm, whose training-mode output depends on how the set is chunked; remove it or use a first-order optimizer`);
     }
   });
@@ -41,29 +55,46 @@ export function fullBatchStepError(config: RunnerConfig): Error {
   );
 }
 
+/** What fitFullBatch needs of the Trainer's private state (Trainer.fullBatchHost). */
+export interface FullBatchHost {
+  /** The method state to continue from (a restored checkpoint's, or what the previous fit left), or null. */
+  readonly method: MethodState | null;
+  /** The data split the training set was cut from (this fit's, or the restored checkpoint's). */
+  readonly split: DataSplit | undefined;
+  /** This fit's early stopping (with a restored checkpoint's state), also set on the Trainer. */
+  earlyStopping(): EarlyStopping | undefined;
+  /** checkpoint.every, after checking that a checkpoint can be written. */
+  checkpointEvery(): number;
+  /** What the position refers to, for checkpoints. */
+  setData(data: TrainingSnapshot['data']): void;
+  /** While the method runs, how to read its state (null when the fit ends). */
+  setLive(read: (() => Promise<MethodState>) | null): void;
+  /** The state the next fit and snapshots continue from. */
+  keep(state: MethodState | null): void;
+  /** Writes the fit's checkpoint now. */
+  save(): Promise<void>;
+  /** Runs onEpoch (snapshots and evaluation are allowed inside). */
+  epochCallback(record: EpochRecord): Promise<void>;
+}
+
 const CONVERGED = new Set(['tolerance_grad', 'tolerance_change (step)', 'tolerance_change (loss)', 'directional derivative']);
 
 /** Trainer.fit for a full-batch method (called by Trainer.fit; see the module header). */
-export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOptions): Promise<FitResult> {
+export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOptions, host: FullBatchHost): Promise<FitResult> {
   const { runner, config } = trainer;
   const name = config.optimizer.name;
   if (opts.epochs === undefined && opts.steps === undefined) throw new Error('fit: give epochs or steps (or both)');
   for (const [key, v] of [['epochs', opts.epochs], ['steps', opts.steps]] as const) {
     if (v !== undefined && (!Number.isInteger(v) || v < 0)) throw new Error(`fit: ${key} must be an integer >= 0, got ${v}`);
   }
-  if (opts.checkpoint) throw new Error(`fit: checkpoints of full-batch training (${name}) are not supported yet; save the weights after fit (runner.exportState())`);
   if (opts.schedule !== undefined) throw new Error(`fit: ${name} takes no learning-rate schedule (its line search or trust region sets the steps); drop the schedule option`);
   if (opts.batchSize !== undefined && opts.batchSize !== config.batchSize) {
     throw new Error(`fit: full-batch training evaluates the set in chunks of the runner's batchSize (${config.batchSize}); drop the batchSize option`);
   }
   if (!runner.fullBatchMachine) throw new Error(`fit: this ${runner.device} runner cannot evaluate the full-batch objective ${name} needs`);
   const method = getMethod(name, 'optimizer');
-  let earlyStopping: EarlyStopping | undefined;
-  if (opts.earlyStopping !== undefined) {
-    earlyStopping = opts.earlyStopping instanceof EarlyStopping ? opts.earlyStopping : new EarlyStopping(opts.earlyStopping);
-    if (earlyStopping.monitor.startsWith('val_') && !opts.validation) throw new Error(`fit: early stopping monitors ${earlyStopping.monitor} but no validation set was given`);
-  }
-  trainer.earlyStopping = earlyStopping;
+  const every = host.checkpointEvery();
+  const earlyStopping = host.earlyStopping();
   const classification = config.model.loss !== 'mse';
   await runner.setTrainingData(train);
   const m = await runner.fullBatchMachine();
@@ -71,11 +102,30 @@ export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOp
   const reachedEnd = () =>
     (opts.epochs !== undefined && trainer.position.epoch >= opts.epochs) || (opts.steps !== undefined && trainer.position.step >= opts.steps);
   let best: Float64Array | undefined;
-  const opt = await method.create(m, config.optimizer.hyperparams ?? {});
+  let opt: Minimizer | undefined;
+  let started = false;
   try {
+    opt = await method.create(m, config.optimizer.hyperparams ?? {});
+    const stateful = opt as Minimizer & Required<Pick<Minimizer, 'exportState' | 'importState'>>;
+    if (host.method) {
+      try {
+        await stateful.importState(host.method);
+      } catch (e) {
+        throw new Error(`fit: the saved ${name} state does not fit this run: ${(e as Error).message}`);
+      }
+    }
+    started = true;
+    host.setLive(() => stateful.exportState());
+    host.setData({
+      seed: opts.seed ?? runnerSeed(config), batchSize: config.batchSize, dropLast: false, shuffle: false, examples: train.length,
+      ...(host.split ? { split: host.split } : {}),
+    });
+    let savedAt = -1;
     while (!reachedEnd() && !opts.signal?.aborted) {
       const t0 = performance.now();
       const rep = await opt.step();
+      // The last update of x may still be queued on the GPU: the runner's evaluation and exportState must see it.
+      m.flush();
       const seconds = (performance.now() - t0) / 1000;
       trainer.position.step += rep.iterations;
       trainer.position.epoch += 1;
@@ -93,6 +143,8 @@ export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOp
         stepsPerSecond: seconds > 0 ? rep.iterations / seconds : 0,
         skipped: 0,
         evals: rep.evals,
+        lossAfter: rep.lossAfter,
+        gradMax: rep.gradMax,
         stop: rep.stalled ? `stalled: ${rep.stalled}` : rep.stop,
       };
       if (opts.validation) {
@@ -112,7 +164,7 @@ export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOp
       }
       trainer.history.push(record);
       result.history.push(record);
-      await opts.callbacks?.onEpoch?.(record);
+      await host.epochCallback(record);
       if (stop) {
         result.stoppedEarly = true;
         break;
@@ -120,6 +172,10 @@ export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOp
       if (rep.stalled || CONVERGED.has(rep.stop)) {
         result.stop = record.stop;
         break;
+      }
+      if (opts.checkpoint && every > 0 && trainer.position.epoch % every === 0 && !reachedEnd()) {
+        await host.save();
+        savedAt = trainer.position.epoch;
       }
     }
     result.interrupted = !!opts.signal?.aborted && !reachedEnd() && !result.stoppedEarly;
@@ -130,8 +186,15 @@ export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOp
         result.restoredBest = true;
       }
     }
+    if (opts.checkpoint && savedAt !== trainer.position.epoch) await host.save();
+    host.keep(await stateful.exportState());
+  } catch (e) {
+    // Mid-step the method's state no longer matches the weights: the next fit starts it afresh.
+    if (started) host.keep(null);
+    throw e;
   } finally {
-    opt.destroy?.();
+    host.setLive(null);
+    opt?.destroy?.();
     m.destroy();
   }
   result.stepsPerSecond = result.seconds > 0 ? result.steps / result.seconds : 0;

@@ -34,7 +34,7 @@ import { MetricsRing, type Snapshot } from './metrics-ring.js';
 import { GpuOptimizer } from '../optim/gpu.js';
 import { LossOp } from '../kernels/loss.js';
 import { optimizerGroups } from './optimizer-groups.js';
-import { checkNotEmpty, checkPermutation, checkRange, checkStepInput, destroyedError, validateRunnerConfig } from './runner-checks.js';
+import { checkNotEmpty, checkStateOptimizer, checkPermutation, checkRange, checkStepInput, destroyedError, validateRunnerConfig } from './runner-checks.js';
 import { checkBufferFits, checkGpuRunnerFits, formatBytes } from './gpu-limits.js';
 import { GpuError } from '../gpu/errors.js';
 import { decodeFor, runnerCheckpoint } from './checkpoint.js';
@@ -633,12 +633,11 @@ export class GpuRunner implements Runner {
     if (s.params.length !== this.layout.n || s.stats.length !== this.layout.nStats) {
       throw new Error(`importState: the state holds ${s.params.length} parameters / ${s.stats.length} stats; this model has ${this.layout.n} / ${this.layout.nStats}`);
     }
-    if (!s.optimizer !== !this.optimizer) {
-      throw new Error(`importState: the state ${s.optimizer ? `holds ${s.optimizer.optimizer} state` : 'has no optimizer state'} but this runner's optimizer is ${this.config.optimizer.name}`);
-    }
+    checkStateOptimizer(s, this.config);
     await this.flushMetrics();
-    this.engine.write(this.params, s.params);
-    if (this.layout.nStats) this.engine.write(this.stats, s.stats);
+    // A float64 CPU runner's state is rounded to the GPU's float32.
+    this.engine.write(this.params, s.params instanceof Float32Array ? s.params : Float32Array.from(s.params));
+    if (this.layout.nStats) this.engine.write(this.stats, s.stats instanceof Float32Array ? s.stats : Float32Array.from(s.stats));
     // The GPU optimizer restarts its skipped counter at 0 on import; `step` in the saved state is already t.
     if (this.optimizer && s.optimizer) this.optimizer.importState(s.optimizer);
     this.lastSkipped = 0;

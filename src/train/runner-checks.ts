@@ -12,7 +12,7 @@ import { validateModelSpec } from '../model/spec.js';
 import { getRule } from '../optim/registry.js';
 import { checkMethodHyperparams, isFullBatchMethod, METHODS } from '../minimize/methods.js';
 import { resolveHyperparams } from '../optim/rule.js';
-import { DEFAULT_SEED, type RunnerConfig, type StepInput } from './runner.js';
+import { DEFAULT_SEED, type RunnerConfig, type RunnerState, type StepInput } from './runner.js';
 
 export class RunnerConfigError extends Error {
   override name = 'RunnerConfigError';
@@ -144,4 +144,14 @@ export function checkRange(length: number, start: number, rows: number, who: str
 
 export function checkNotEmpty(length: number, name: string, who: string): void {
   if (length === 0) throw new RangeError(`${who}: dataset '${name}' has no examples; loss and accuracy of nothing are undefined`);
+}
+
+/** importState: a state with first-order optimizer state needs a first-order runner of that optimizer, and none a full-batch one. */
+export function checkStateOptimizer(s: RunnerState, config: RunnerConfig): void {
+  const name = config.optimizer.name;
+  const fullBatch = isFullBatchMethod(name);
+  if (!s.optimizer === fullBatch && (!s.optimizer || s.optimizer.optimizer === name)) return;
+  const held = s.optimizer ? `holds ${s.optimizer.optimizer} optimizer state` : 'holds no optimizer state (it is a full-batch method\'s, whose state is kept by the Trainer)';
+  const mine = fullBatch ? `the full-batch method ${name}` : `the first-order optimizer ${name}`;
+  throw new Error(`importState: the state ${held} but this runner's optimizer is ${mine}; make the runner from the state's configuration`);
 }

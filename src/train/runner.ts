@@ -129,9 +129,10 @@ export interface EvalResult {
 }
 
 export interface RunnerState {
-  params: Float32Array;
-  stats: Float32Array;
-  /** null for a full-batch method (its state lives in the method, not the runner). */
+  /** In the runner's precision: Float32Array, or Float64Array from a float64 CPU runner (imports round as needed). */
+  params: Float32Array | Float64Array;
+  stats: Float32Array | Float64Array;
+  /** null for a full-batch method (its state lives in the method: TrainingSnapshot.method). */
   optimizer: OptimizerState | null;
   /** Steps skipped by the non-finite guard so far. */
   skipped: number;

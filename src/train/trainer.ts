@@ -39,8 +39,9 @@ import type { Schedule, ScheduleConfig, ScheduleState } from '../schedule/schedu
 import { restoreSchedule, scheduleFromSpec } from '../schedule/spec.js';
 import { isFullBatchMethod } from '../minimize/methods.js';
 import { divergence, DivergenceMonitor, referenceLoss, zeroOutputLoss, type DivergenceOptions } from './divergence.js';
+import type { MethodState } from '../minimize/state.js';
 import { EarlyStopping, type EarlyStoppingOptions, type EarlyStoppingState, type Monitor } from './early-stopping.js';
-import { fitFullBatch } from './full-batch.js';
+import { fitFullBatch, type FullBatchHost } from './full-batch.js';
 import { givenLr, metricMeans, runnerSeed, type EvalResult, type MetricsReport, type Runner, type RunnerConfig, type RunnerState } from './runner.js';
 
 export interface TrainerPosition {
@@ -91,9 +92,14 @@ export interface EpochRecord {
   partial?: boolean;
   /** Early stopping: this epoch is the best so far. */
   improved?: boolean;
-  /** Full-batch methods (full-batch.ts): objective evaluations in this epoch, and why its step ended. */
+  /**
+   * Full-batch methods (full-batch.ts): objective evaluations in this epoch's step, why it ended, the full-batch loss
+   * it ended at (`trainLoss` is the one it started from) and max|∇f| there.
+   */
   evals?: number;
   stop?: string;
+  lossAfter?: number;
+  gradMax?: number;
 }
 
 export interface FitCallbacks {
@@ -196,6 +202,8 @@ export interface FitResult {
 export interface TrainingSnapshot {
   config: RunnerConfig;
   state: RunnerState;
+  /** A full-batch method's state between steps (minimize/state.ts), or null (absent: null) before its first step. */
+  method?: MethodState | null;
   position: TrainerPosition;
   /** The shuffle that produced `position` (needed to continue mid-epoch), and the split `train` came from. */
   data: { seed: number; batchSize: number; dropLast: boolean; shuffle: boolean; examples: number; split?: DataSplit };
@@ -249,6 +257,20 @@ function baseLr(config: RunnerConfig): number {
   if (given !== undefined) return given;
   const spec = getRule(config.optimizer.name).hyperparams.find((h) => h.name === 'lr');
   return spec?.default as number;
+}
+
+/**
+ * A checkpoint continues only the optimizer that wrote it: a first-order optimizer's state does not fit a full-batch
+ * method (or another optimizer), nor the other way round.
+ */
+function checkSameOptimizer(saved: RunnerConfig, mine: RunnerConfig): void {
+  const [a, b] = [saved.optimizer.name, mine.optimizer.name];
+  if (a === b) return;
+  const kind = (name: string) => (isFullBatchMethod(name) ? 'a full-batch method' : 'a first-order optimizer');
+  throw new Error(
+    `restore: the checkpoint was trained with ${a} (${kind(a)}) but this trainer's optimizer is ${b} (${kind(b)}); ` +
+      `its state cannot continue ${b}: build the trainer from the checkpoint's configuration (loadTrainer(bytes), or a runner of snapshot.config)`,
+  );
 }
 
 const isSchedule = (s: Schedule | string | ScheduleConfig): s is Schedule => typeof s === 'object' && typeof (s as Schedule).lrAt === 'function';
@@ -305,6 +327,10 @@ export class Trainer {
   /** fit is awaiting an onEpoch callback: no step is in flight, so evaluation and snapshots are safe. */
   private inCallback = false;
   private lastSaved: { path: string; step: number } | null = null;
+  /** A full-batch method's state between fits: a restored checkpoint's, or what the last full-batch fit left. */
+  private method: MethodState | null = null;
+  /** While a full-batch fit runs: reads its method's state (for checkpoints, and snapshots from onEpoch). */
+  private liveMethod: (() => Promise<MethodState>) | null = null;
 
   constructor(runner: Runner, config: RunnerConfig = runner.config, options: { writeCheckpoint?: SaveHook } = {}) {
     if (fittingRunners.has(runner)) {
@@ -321,7 +347,9 @@ export class Trainer {
    */
   async restore(s: TrainingSnapshot): Promise<void> {
     this.notFitting('restore');
+    checkSameOptimizer(s.config, this.config);
     await this.runner.importState(s.state);
+    this.method = s.method ?? null;
     this.position = { ...s.position };
     this.history = s.history.map((r) => ({ ...r }));
     this.data = { ...s.data };
@@ -356,6 +384,7 @@ export class Trainer {
     return {
       config: this.config,
       state: await this.runner.exportState(),
+      method: this.liveMethod ? await this.liveMethod() : this.method,
       position: { ...this.position },
       data: { ...(this.data ?? unstartedData(this.config)) },
       schedule: this.schedule?.state() ?? this.pendingSchedule,
@@ -479,6 +508,51 @@ export class Trainer {
     return es;
   }
 
+  /** checkpoint.every (default 1), after checking that a checkpoint can be written. */
+  private checkpointEvery(opts: FitOptions): number {
+    const every = opts.checkpoint?.every ?? 1;
+    if (opts.checkpoint) {
+      if (!this.writeCheckpoint) {
+        throw new Error('fit: checkpoint given but the Trainer has no writeCheckpoint hook (new Trainer(runner, config, { writeCheckpoint })); or save() the bytes yourself');
+      }
+      checkCount(every, 'checkpoint.every');
+    }
+    return every;
+  }
+
+  /** Writes opts.checkpoint now (nothing without one). */
+  private async saveCheckpoint(opts: FitOptions): Promise<void> {
+    if (!opts.checkpoint) return;
+    await this.writeCheckpoint!(opts.checkpoint.path, await this.capture());
+    this.lastSaved = { path: opts.checkpoint.path, step: this.position.step };
+    opts.callbacks?.onCheckpoint?.({ path: opts.checkpoint.path, position: { ...this.position } });
+  }
+
+  /** The onEpoch callback; inside it nothing is in flight, so snapshots and evaluation are allowed. */
+  private async epochCallback(opts: FitOptions, record: EpochRecord): Promise<void> {
+    this.inCallback = true;
+    try {
+      await opts.callbacks?.onEpoch?.(record);
+    } finally {
+      this.inCallback = false;
+    }
+  }
+
+  /** What a full-batch fit (full-batch.ts) needs of this trainer's private state. */
+  private fullBatchHost(opts: FitOptions): FullBatchHost {
+    return {
+      method: this.method,
+      split: opts.split ?? this.data?.split,
+      earlyStopping: () => (this.earlyStopping = this.buildEarlyStopping(opts.earlyStopping, opts.validation)),
+      checkpointEvery: () => this.checkpointEvery(opts),
+      setData: (data) => void (this.data = data),
+      setLive: (read) => void (this.liveMethod = read),
+      keep: (state) => void (this.method = state),
+      save: () => this.saveCheckpoint(opts),
+      epochCallback: (record) => this.epochCallback(opts, record),
+    };
+  }
+
   /** Trains (see the module comment); one fit at a time per Trainer. */
   async fit(train: Dataset, opts: FitOptions): Promise<FitResult> {
     if (this.fitting) throw new Error('Trainer.fit: already fitting; await the running fit() before starting another');
@@ -512,7 +586,7 @@ export class Trainer {
     }
     const validation = opts.validation;
     // LBFGS and the other methods of src/minimize/ take the whole training set per step (full-batch.ts).
-    if (isFullBatchMethod(this.config.optimizer.name)) return fitFullBatch(this, train, opts);
+    if (isFullBatchMethod(this.config.optimizer.name)) return fitFullBatch(this, train, opts, this.fullBatchHost(opts));
     checkCount(opts.epochs, 'epochs');
     checkCount(opts.steps, 'steps');
     if (opts.epochs === undefined && opts.steps === undefined) throw new Error('fit: give epochs or steps (or both)');
@@ -539,13 +613,7 @@ export class Trainer {
     if (this.position.batch > batches.batchCount) {
       throw new Error(`fit: position batch ${this.position.batch} is past the ${batches.batchCount} batches of an epoch`);
     }
-    const checkpointEvery = opts.checkpoint?.every ?? 1;
-    if (opts.checkpoint) {
-      if (!this.writeCheckpoint) {
-        throw new Error('fit: checkpoint given but the Trainer has no writeCheckpoint hook (new Trainer(runner, config, { writeCheckpoint })); or save() the bytes yourself');
-      }
-      checkCount(checkpointEvery, 'checkpoint.every');
-    }
+    const checkpointEvery = this.checkpointEvery(opts);
     const schedule = this.buildSchedule(opts.schedule);
     const earlyStopping = this.buildEarlyStopping(opts.earlyStopping, validation);
     const scheduleMetric: Monitor = opts.scheduleMetric ?? (validation ? 'val_loss' : 'train_loss');
@@ -585,12 +653,7 @@ export class Trainer {
     let best: RunnerState | undefined;
     const reachedEnd = () =>
       (opts.epochs !== undefined && this.position.epoch >= opts.epochs) || (opts.steps !== undefined && this.position.step >= opts.steps);
-    const save = async () => {
-      if (!opts.checkpoint) return;
-      await this.writeCheckpoint!(opts.checkpoint.path, await this.capture());
-      this.lastSaved = { path: opts.checkpoint.path, step: this.position.step };
-      cb.onCheckpoint?.({ path: opts.checkpoint.path, position: { ...this.position } });
-    };
+    const save = () => this.saveCheckpoint(opts);
     let savedAt = -1;
 
     try {
@@ -683,12 +746,7 @@ export class Trainer {
         }
         this.history.push(record);
         result.history.push(record);
-        this.inCallback = true;
-        try {
-          await cb.onEpoch?.(record);
-        } finally {
-          this.inCallback = false;
-        }
+        await this.epochCallback(opts, record);
         if (stop) {
           result.stoppedEarly = true;
           break;
