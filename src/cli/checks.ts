@@ -83,8 +83,10 @@ const FLAG_OF: Record<string, string> = {
 /** A runner-config error as an ArgError naming the flag (and its value) that set the field. */
 export function configArgError(e: unknown, values: Record<string, unknown>, command: string): unknown {
   if (!(e instanceof RunnerConfigError)) return e;
-  const flag = FLAG_OF[e.field];
-  const why = e.message.startsWith(`${e.field}: `) ? e.message.slice(e.field.length + 2) : e.message;
+  // Hyperparameters without an entry have their torch name with dashes as the flag (--history-size), when given.
+  const dashed = e.field.startsWith('optimizer.hyperparams.') ? e.field.slice('optimizer.hyperparams.'.length).replace(/_/g, '-') : undefined;
+  const flag = FLAG_OF[e.field] ?? (dashed !== undefined && values[dashed] !== undefined ? dashed : undefined);
+  const why = e.message.startsWith(`${e.field}: `) ? e.message.slice(e.field.length + 2) : e.message.replace(/^optimizer\.hyperparams\./, '');
   return new ArgError(flag ? `${command}: --${flag} ${values[flag] ?? ''}: ${why}`.replace(' :', ':') : `${command}: ${e.message}`);
 }
 
@@ -94,9 +96,10 @@ export function checkpointSplit(s: TrainingSnapshot): DataSplit {
   return { source: 'mnist', validation: MNIST_TRAIN_EXAMPLES - s.data.examples, seed: s.data.seed };
 }
 
-/** An explicit --validation or --seed must agree with the checkpoint's split. */
-export function checkSplitFlags(split: DataSplit, given: ReadonlySet<string>, values: { validation?: number; seed?: number }, command: string): void {
-  const describe = `the checkpoint's split (${split.validation} validation examples, seed ${split.seed})`;
+/** An explicit --validation, --seed or --train-examples must agree with the checkpoint's split. */
+export function checkSplitFlags(split: DataSplit, given: ReadonlySet<string>, values: { validation?: number; seed?: number; 'train-examples'?: number }, command: string): void {
+  const subset = split.trainExamples !== undefined ? `, a subset of ${split.trainExamples} training examples` : '';
+  const describe = `the checkpoint's split (${split.validation} validation examples, seed ${split.seed}${subset})`;
   if (split.source !== 'mnist') throw new ArgError(`${command}: the checkpoint was trained on '${split.source}', not on the MNIST split this command builds`);
   if (given.has('validation') && values.validation !== split.validation) {
     throw new ArgError(`${command}: --validation ${values.validation} differs from ${describe}; leave --validation out to use the checkpoint's`);
@@ -104,12 +107,26 @@ export function checkSplitFlags(split: DataSplit, given: ReadonlySet<string>, va
   if (given.has('seed') && values.seed !== split.seed) {
     throw new ArgError(`${command}: --seed ${values.seed} differs from ${describe}; leave --seed out to use the checkpoint's`);
   }
+  if (given.has('train-examples') && values['train-examples'] !== split.trainExamples) {
+    throw new ArgError(`${command}: --train-examples ${values['train-examples']} differs from ${describe}; leave --train-examples out to use the checkpoint's`);
+  }
 }
 
-/** A fresh run's split, checked: it must leave training examples. */
-export function mnistSplit(validation: number, seed: number, command: string): DataSplit {
+/** A fresh run's split, checked: it must leave training examples (at least --train-examples when given). */
+export function mnistSplit(validation: number, seed: number, command: string, trainExamples?: number): DataSplit {
   if (validation >= MNIST_TRAIN_EXAMPLES) {
     throw new ArgError(`${command}: --validation ${validation} leaves no training examples (the MNIST training file has ${MNIST_TRAIN_EXAMPLES})`);
   }
-  return { source: 'mnist', validation, seed };
+  if (trainExamples !== undefined && !(trainExamples >= 1 && trainExamples <= MNIST_TRAIN_EXAMPLES - validation)) {
+    throw new ArgError(
+      `${command}: --train-examples ${trainExamples} must be between 1 and the ${MNIST_TRAIN_EXAMPLES - validation} training examples ` +
+        `the split leaves (${MNIST_TRAIN_EXAMPLES} in the file, --validation ${validation})`,
+    );
+  }
+  return { source: 'mnist', validation, seed, ...(trainExamples !== undefined ? { trainExamples } : {}) };
+}
+
+/** The MNIST parts of a split (splitMnist with its subset). */
+export function splitOptions(split: DataSplit): { validation: number; seed: number; trainExamples?: number } {
+  return { validation: split.validation, seed: split.seed, ...(split.trainExamples !== undefined ? { trainExamples: split.trainExamples } : {}) };
 }

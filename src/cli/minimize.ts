@@ -15,42 +15,15 @@ import type { Engine } from '../gpu/index.js';
 import { createEngine } from '../gpu/node.js';
 import { METHODS } from '../minimize/methods.js';
 import { minimize, type IterateRecord } from '../minimize/minimize.js';
-import { getRule } from '../optim/registry.js';
-import { OPTIMIZER_NAMES } from '../optim/rule.js';
 import { PROBLEM_NAMES, problemFromSpec } from '../problems/registry.js';
-import { ArgError, parseArgs, usage, type CliIO, type FlagSpec, type FlagSpecs } from './args.js';
+import { ArgError, parseArgs, usage, type CliIO, type FlagSpecs } from './args.js';
+import { flagSpecs, hyperparamFlags, hyperparamsFromFlags } from './method-flags.js';
 import { adapterChoice } from './checks.js';
 import { ADAPTER_FLAG } from './train.js';
 import type { AdapterChoice } from '../gpu/acquire.js';
 import { toJson } from '../json-numbers.js';
 
-const STRING_HYPERPARAMS: Record<string, readonly string[]> = {
-  line_search_fn: ['strong_wolfe', 'none'],
-  variant: ['PR+', 'FR'],
-  hessian: ['auto', 'exact', 'fd'],
-};
-
-/** One flag per hyperparameter any method takes (pairs such as betas go through --hyperparams). */
-function hyperparamFlags(): Record<string, FlagSpec & { hyper: string }> {
-  const out: Record<string, FlagSpec & { hyper: string }> = {};
-  const kinds = new Map<string, 'number' | 'boolean' | 'pair'>();
-  for (const name of OPTIMIZER_NAMES) for (const h of getRule(name).hyperparams) kinds.set(h.name, h.kind);
-  for (const def of Object.values(METHODS)) {
-    for (const h of def.hyperparams) {
-      const kind = kinds.get(h) ?? 'number';
-      if (kind === 'pair') continue;
-      const flag = h.replace(/_/g, '-');
-      const users = Object.values(METHODS).filter((d) => d.hyperparams.includes(h)).map((d) => d.name);
-      const help = `${h} of ${users.length > 4 ? `${users.slice(0, 4).join(', ')}, ...` : users.join(', ')}`;
-      out[flag] = STRING_HYPERPARAMS[h]
-        ? { type: 'string', help, choices: STRING_HYPERPARAMS[h], hyper: h }
-        : kind === 'boolean' ? { type: 'boolean', help, hyper: h } : { type: 'number', help, hyper: h };
-    }
-  }
-  return out;
-}
-
-const HYPER_FLAGS = hyperparamFlags();
+const HYPER_FLAGS = hyperparamFlags(Object.values(METHODS));
 
 export const MINIMIZE_FLAGS = {
   function: { type: 'string', value: 'NAME', help: `the problem: ${PROBLEM_NAMES.join(', ')}` },
@@ -69,7 +42,7 @@ export const MINIMIZE_FLAGS = {
   adapter: ADAPTER_FLAG,
   every: { type: 'int', value: 'N', help: 'print every N-th step (text output)', default: 1 },
   json: { type: 'boolean', help: 'one JSON object on stdout' },
-  ...Object.fromEntries(Object.entries(HYPER_FLAGS).map(([k, { hyper: _h, ...spec }]) => [k, spec])),
+  ...flagSpecs(HYPER_FLAGS),
 } as const satisfies FlagSpecs;
 
 const USAGE_LINE = 'wgtrain minimize --function NAME --method NAME [--start X,Y,...] [hyperparameter flags] [--json]';
@@ -116,15 +89,7 @@ export async function minimizeMain(argv: string[], io: CliIO): Promise<number> {
       }
       if (hyperparams === null || typeof hyperparams !== 'object' || Array.isArray(hyperparams)) throw new ArgError('wgtrain minimize: --hyperparams must be a JSON object');
     }
-    for (const flag of args.given) {
-      const spec = HYPER_FLAGS[flag];
-      if (!spec) continue;
-      if (!def.hyperparams.includes(spec.hyper)) {
-        throw new ArgError(`wgtrain minimize: --${flag}: ${method} has no hyperparameter ${spec.hyper} (its hyperparameters: ${def.hyperparams.join(', ')})`);
-      }
-      const value = (v as Record<string, unknown>)[flag];
-      hyperparams[spec.hyper] = spec.hyper === 'line_search_fn' && value === 'none' ? null : value;
-    }
+    hyperparamsFromFlags(HYPER_FLAGS, def, args.given, v, 'wgtrain minimize', hyperparams);
     const spec: Record<string, unknown> = { name: v.function };
     for (const key of ['dim', 'condition', 'm', 'hidden', 'seed'] as const) if (args.given.has(key)) spec[key] = v[key];
     try {

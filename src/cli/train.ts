@@ -9,7 +9,12 @@
  *
  * Every argument is checked before any data loads or the GPU starts (planRun): values, the model against MNIST, the
  * optimizer's hyperparameters, the schedule, whether --save can be written, and on --resume the checkpoint, its data
- * split and position against the flags. The split (validation size and seed) of a resumed run is the checkpoint's.
+ * split and position against the flags. The split (validation size, seed, --train-examples subset) of a resumed run is
+ * the checkpoint's.
+ *
+ * Full-batch methods (--optimizer LBFGS|NonlinearCG|Newton, their flags and refusals: cli/train-full-batch.ts): each
+ * epoch is one step(closure) on the whole training set; the epoch records carry `evals`, `lossAfter`, `gradMax` and
+ * `stop` (why the step ended), the summary adds {"iterations", "evaluations", "trainLoss", "stop"} (why the run ended).
  *
  * Output: on a terminal a progress bar and one line per epoch; elsewhere plain lines. With --json, stdout holds only
  * JSON: one EpochRecord object per epoch, then the summary
@@ -18,9 +23,9 @@
  * skipped; diverged: see below), and every log line goes to stderr. Numbers JSON lacks are written as the strings
  * "NaN", "Infinity", "-Infinity" (json-numbers.ts; `fromJson` reads them back).
  * Exit status: 0 done, 1 run error, 2 bad arguments, 3 diverged (the last epoch's or the test loss is not finite or
- * more than 1000 times the loss of the run's first step, or the guard skipped more than half of the steps:
- * src/train/divergence.ts; the checkpoint is still written). Ctrl-C stops after the current step, writes the --save
- * checkpoint, and exits 130.
+ * more than 1000 times the loss of the run's first step, or the guard skipped more than half of the steps, or a
+ * full-batch method met a NaN or infinite loss or gradient: src/train/divergence.ts; the checkpoint is still
+ * written). Ctrl-C stops after the current step, writes the --save checkpoint, and exits 130.
  */
 import { loadMnist } from '../data/mnist-node.js';
 import { MNIST_TRAIN_EXAMPLES, splitMnist } from '../data/mnist.js';
@@ -31,6 +36,8 @@ import { describeModel, parseModelSpec, type ModelSpec } from '../model/spec.js'
 import { modelSyntaxHelp } from '../model/text.js';
 import { optimizerConfig } from '../train/optimizer-config.js';
 import { OPTIMIZER_NAMES } from '../optim/rule.js';
+import { isFullBatchMethod, METHODS } from '../minimize/methods.js';
+import { NonFiniteError } from '../minimize/errors.js';
 import type { Dtype } from '../optim/rule.js';
 import { restoreSchedule, scheduleFromSpec, specHelp } from '../schedule/spec.js';
 import { gradMagnitudeControl } from '../schedule/grad-magnitude.js';
@@ -44,12 +51,15 @@ import { createGpuRunner } from '../train/gpu-runner.js';
 import { parseEarlyStopping, type EarlyStoppingOptions } from '../train/early-stopping.js';
 import { PRESETS, presetByName } from '../train/presets.js';
 import { Progress } from '../train/progress.js';
-import { validateRunnerConfig } from '../train/runner-checks.js';
+import { trainableFullBatchMethods, validateRunnerConfig } from '../train/runner-checks.js';
 import { givenLr, type ClipConfig, type Runner, type RunnerConfig } from '../train/runner.js';
 import { Trainer, type DataSplit, type TrainingSnapshot } from '../train/trainer.js';
 import { toJson } from '../json-numbers.js';
 import { ArgError, parseArgs, processIO, usage, type CliIO, type FlagSpecs } from './args.js';
-import { adapterChoice, checkMnistModel, checkpointSplit, checkSplitFlags, configArgError, mnistSplit, probeWritable } from './checks.js';
+import { adapterChoice, checkMnistModel, checkpointSplit, checkSplitFlags, configArgError, mnistSplit, probeWritable, splitOptions } from './checks.js';
+import {
+  checkFullBatchModelFlag, checkOptimizerFlags, chunkSize, describeMethod, FULL_BATCH_FLAGS, FULL_BATCH_HELP, fullBatchHyperparams, fullBatchSummary, METHOD_FLAG_NAMES,
+} from './train-full-batch.js';
 
 export const DEFAULTS = {
   model: '784-256-256-10:relu',
@@ -68,20 +78,27 @@ export const ADAPTER_FLAG = {
   type: 'string', help: 'WebGPU adapter (default: $WGTRAIN_ADAPTER, else auto)', choices: ['auto', 'hardware', 'software'],
 } as const;
 
+/** The full-batch methods' names (Levenberg-Marquardt and Gauss-Newton among them, refused with the reason). */
+const FULL_BATCH_NAMES = Object.keys(METHODS).filter(isFullBatchMethod);
+
 export const TRAIN_FLAGS = {
   model: {
     type: 'string', value: 'SPEC',
     help: `a built-in model with its own recipe (${Object.keys(PRESETS).join(', ')}), an MLP (784-256-256-10:relu,bn,dropout=0.1) or a layer list (784-dense(256)-relu-dense(10)); see Models below`,
     default: DEFAULTS.model,
   },
-  optimizer: { type: 'string', value: 'NAME', help: `torch.optim class, case-insensitive: ${OPTIMIZER_NAMES.join(' ')}`, default: DEFAULTS.optimizer },
-  lr: { type: 'number', help: 'base learning rate', default: DEFAULTS.lr },
+  optimizer: {
+    type: 'string', value: 'NAME',
+    help: `torch.optim class, case-insensitive: ${OPTIMIZER_NAMES.join(' ')}; or a full-batch method: ${trainableFullBatchMethods().join(' ')} (see below)`,
+    default: DEFAULTS.optimizer,
+  },
+  lr: { type: 'number', help: "base learning rate (full-batch methods: their lr, default theirs: LBFGS's is 1)", default: DEFAULTS.lr },
   schedule: { type: 'string', value: 'SPEC', help: "learning-rate schedule, e.g. warmup:100+cosine:T=2000 (default: cosine to 0 over the run; with --resume: the checkpoint's, or this one from the checkpoint's step on)" },
   clip: { type: 'string', value: 'norm=X|value=Y', help: 'gradient clipping: global L2 norm and/or element value (norm=1.0,value=0.5)' },
   'weight-decay': { type: 'number', value: 'X', help: "the optimizer's weight_decay (Dense and Conv2D weights only)" },
-  batch: { type: 'int', value: 'N', help: 'examples per step', default: DEFAULTS.batch },
+  batch: { type: 'int', value: 'N', help: 'examples per step (first-order optimizers)', default: DEFAULTS.batch },
   epochs: { type: 'int', value: 'N', help: `epochs in total (default ${DEFAULTS.epochs}, or a built-in model's own; not with --steps)` },
-  steps: { type: 'int', value: 'N', help: 'steps in total, crossing epochs as needed (not with --epochs)' },
+  steps: { type: 'int', value: 'N', help: 'steps in total, crossing epochs as needed (not with --epochs; full-batch methods: iterations, checked after each epoch)' },
   seed: { type: 'int', value: 'S', help: 'seeds the weights, dropout, the data split and the shuffles (with --resume: the checkpoint\'s)', default: DEFAULTS.seed },
   device: { type: 'string', help: 'where steps run', choices: ['gpu', 'cpu'], default: 'gpu' },
   adapter: ADAPTER_FLAG,
@@ -90,7 +107,12 @@ export const TRAIN_FLAGS = {
   resume: { type: 'string', value: 'FILE', help: 'continue from a checkpoint (model, optimizer, lr, batch, data split come from it)' },
   json: { type: 'boolean', help: 'JSON lines on stdout (one per epoch, then a summary); logs on stderr' },
   validation: { type: 'int', value: 'N', help: "validation examples split off the training file (0: none; with --resume: the checkpoint's)", default: DEFAULTS.validation },
+  'train-examples': {
+    type: 'int', value: 'N',
+    help: "train on a fixed subset of N of the split's training examples, drawn by a shuffle seeded by --seed (default: all; with --resume: the checkpoint's)",
+  },
   'early-stopping': { type: 'string', value: 'SPEC', help: 'patience=3[,monitor=val_loss|val_accuracy][,min_delta=X][,restore=true]' },
+  ...FULL_BATCH_FLAGS,
 } as const satisfies FlagSpecs;
 
 const USAGE_LINE = 'wgtrain train [flags]';
@@ -100,10 +122,11 @@ const COMMAND = 'wgtrain train';
 const MNIST_INPUTS = 28 * 28;
 const MNIST_IMAGE: readonly number[] = [1, 28, 28];
 
-/** Torch class name for a case-insensitive optimizer name. */
+/** Torch class name (or full-batch method name) for a case-insensitive optimizer name. */
 export function optimizerName(name: string): string {
-  const hit = OPTIMIZER_NAMES.find((n) => n.toLowerCase() === name.toLowerCase());
-  if (!hit) throw new ArgError(`${COMMAND}: --optimizer ${JSON.stringify(name)} is not one of ${OPTIMIZER_NAMES.join(', ')}`);
+  const names = [...OPTIMIZER_NAMES, ...FULL_BATCH_NAMES];
+  const hit = names.find((n) => n.toLowerCase() === name.toLowerCase());
+  if (!hit) throw new ArgError(`${COMMAND}: --optimizer ${JSON.stringify(name)} is not one of ${OPTIMIZER_NAMES.join(', ')}, or a full-batch method: ${FULL_BATCH_NAMES.join(', ')}`);
   return hit;
 }
 
@@ -174,7 +197,7 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
       `${usage(TRAIN_FLAGS, USAGE_LINE)}\n\nBuilt-in models (--model NAME; flags given override their recipe):\n` +
         `${Object.values(PRESETS).map((p) => `  ${p.name.padEnd(6)}${p.summary}\n`).join('')}\n` +
         `Models (--model):\n${modelSyntaxHelp()}\n\n` +
-        `Schedules (--schedule NAME:field=value,...; '+' chains a warm-up):\n${specHelp()}\n`,
+        `Schedules (--schedule NAME:field=value,...; '+' chains a warm-up):\n${specHelp()}\n\n${FULL_BATCH_HELP}`,
     );
     return 0;
   }
@@ -197,13 +220,13 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
     io.stderr(`${COMMAND}: ${(e as Error).message}\n`);
     return 1;
   }
-  const { config, resume, fit, split, schedule, totalSteps, totalEpochs, adapter, preset } = plan;
+  const { config, resume, fit, split, schedule, totalSteps, totalEpochs, adapter, preset, fullBatch } = plan;
   let engine: Engine | undefined;
   let runner: Runner | undefined;
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) process.exit(130);
-    log('interrupted: stopping after this step (Ctrl-C again to quit at once)');
+    log(`interrupted: stopping after this ${fullBatch ? `${config.optimizer.name} step (its epoch)` : 'step'} (Ctrl-C again to quit at once)`);
     controller.abort();
   };
   process.on('SIGINT', onSigint);
@@ -213,20 +236,32 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
     engine = made.engine;
     runner = made.runner;
     const mnist = await loadMnist();
-    const data = splitMnist(mnist, { validation: split.validation, seed: split.seed });
+    const data = splitMnist(mnist, splitOptions(split));
     const validation = data.validation.length > 0 ? data.validation : undefined;
-    log(`data: MNIST ${data.train.length} train / ${data.validation.length} validation / ${data.test.length} test (split seed ${split.seed}${resume ? ", the checkpoint's split" : ''})`);
+    const subset = split.trainExamples !== undefined ? ` (a fixed subset of the ${MNIST_TRAIN_EXAMPLES - split.validation})` : '';
+    log(
+      `data: MNIST ${data.train.length} train${subset} / ${data.validation.length} validation / ${data.test.length} test ` +
+        `(split seed ${split.seed}${resume ? ", the checkpoint's split" : ''})`,
+    );
     const trainer = new Trainer(runner, config, { writeCheckpoint: saveTrainingCheckpoint });
     if (resume) {
       await trainer.restore(resume);
       const p = resume.position;
       log(`resumed from ${v.resume}: epoch ${p.epoch + (p.batch > 0 ? 1 : 0)}${p.batch > 0 ? ` (batch ${p.batch})` : ''}, step ${p.step}`);
     }
-    log(
-      `model ${preset ? `${preset} ` : ''}${describeModel(config.model)}, ${config.optimizer.name} lr ${baseLrOf(config)}, schedule ${describeSchedule(schedule)}, ` +
-        `batch ${config.batchSize}, ${fit.epochs !== undefined ? `${fit.epochs} epochs (${totalSteps} steps)` : `${totalSteps} steps`}, ` +
-        `device ${made.adapter}`,
-    );
+    const model = `model ${preset ? `${preset} ` : ''}${describeModel(config.model)}`;
+    if (!schedule) {
+      log(
+        `${model}, ${describeMethod(config)} on the full batch of ${data.train.length} examples (chunks of ${config.batchSize}), ` +
+          `${fit.epochs !== undefined ? `${fit.epochs} epochs (one step each)` : `${fit.steps} iterations`}, device ${made.adapter}`,
+      );
+    } else {
+      log(
+        `${model}, ${config.optimizer.name} lr ${baseLrOf(config)}, schedule ${describeSchedule(schedule)}, ` +
+          `batch ${config.batchSize}, ${fit.epochs !== undefined ? `${fit.epochs} epochs (${totalSteps} steps)` : `${totalSteps} steps`}, ` +
+          `device ${made.adapter}`,
+      );
+    }
     bar = new Progress({ write: out, isTTY: json ? io.stderrIsTTY : io.stdoutIsTTY, columns: io.columns }, {
       totalSteps,
       totalEpochs,
@@ -255,9 +290,13 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
     if (v.save) log(`checkpoint: ${v.save} (step ${trainer.position.step})`);
     const test = await trainer.evaluate(data.test);
     bar.clear();
+    const summary = fullBatch ? fullBatchSummary(result) : undefined;
+    if (summary && result.stop) log(`${config.optimizer.name} stopped: ${result.stop}`);
     out(
       `test loss ${test.loss.toFixed(4)}  accuracy ${(100 * test.accuracy).toFixed(2)}%  ` +
-        `(${result.steps} steps in ${result.seconds.toFixed(1)} s, ${result.stepsPerSecond.toFixed(1)} steps/s)\n`,
+        (summary
+          ? `(${summary.iterations} iterations, ${summary.evaluations} full-batch evaluations in ${result.seconds.toFixed(1)} s)\n`
+          : `(${result.steps} steps in ${result.seconds.toFixed(1)} s, ${result.stepsPerSecond.toFixed(1)} steps/s)\n`),
     );
     const divergence = result.diverged ?? lossDivergence('the test loss', test.loss, result.referenceLoss);
     if (json) {
@@ -271,17 +310,20 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
         skipped: result.skipped,
         diverged: divergence !== undefined,
         ...(divergence !== undefined ? { divergence } : {}),
+        ...(summary ? { optimizer: config.optimizer.name, ...summary } : {}),
       }));
     }
     if (result.interrupted) return 130;
     if (divergence !== undefined) {
-      io.stderr(`${COMMAND}: diverged: ${divergence}; try a lower --lr, --clip norm=1, or a warm-up (--schedule warmup:100+cosine)\n`);
+      const remedy = fullBatch ? 'try a lower --lr, or --line-search-fn strong_wolfe' : 'try a lower --lr, --clip norm=1, or a warm-up (--schedule warmup:100+cosine)';
+      io.stderr(`${COMMAND}: diverged: ${divergence}; ${remedy}\n`);
       return EXIT_DIVERGED;
     }
     return 0;
   } catch (e) {
     bar.clear();
-    if (e instanceof NonFiniteStateError) {
+    // A full-batch method stops at the first NaN or infinite loss or gradient (NonFiniteError, naming where).
+    if (e instanceof NonFiniteStateError || e instanceof NonFiniteError) {
       io.stderr(`${COMMAND}: diverged: ${e.message}\n`);
       return EXIT_DIVERGED;
     }
@@ -302,7 +344,7 @@ type TrainValues = ReturnType<typeof parseArgs<typeof TRAIN_FLAGS>>['values'];
  */
 async function planRun(v: TrainValues, given: Set<string>, log: (line: string) => void) {
   if (v.epochs !== undefined && v.steps !== undefined) throw new ArgError(`${COMMAND}: give --epochs or --steps, not both`);
-  for (const f of ['epochs', 'steps', 'batch'] as const) {
+  for (const f of ['epochs', 'steps', 'batch', 'train-examples'] as const) {
     if (v[f] !== undefined && !(v[f]! >= 1)) throw new ArgError(`${COMMAND}: --${f} must be at least 1, got ${v[f]}`);
   }
   if (!(v.validation! >= 0)) throw new ArgError(`${COMMAND}: --validation must be >= 0, got ${v.validation}`);
@@ -311,27 +353,33 @@ async function planRun(v: TrainValues, given: Set<string>, log: (line: string) =
   const adapter = v.device === 'gpu' ? adapterChoice(v.adapter, COMMAND) : undefined;
   const earlyStopping: EarlyStoppingOptions | undefined = v['early-stopping'] === undefined ? undefined : parseFlag('early-stopping', () => parseEarlyStopping(v['early-stopping']!));
   const preset = v.resume ? undefined : presetByName(v.model!);
-  const fit = { epochs: v.epochs, steps: v.steps, earlyStopping };
-  if (fit.epochs === undefined && fit.steps === undefined) fit.epochs = preset?.epochs ?? DEFAULTS.epochs;
-  // A built-in model brings its recipe; each flag given on the command line wins over it.
-  const pick = <T>(flag: keyof typeof TRAIN_FLAGS & string, fromFlag: T, fromPreset: T | undefined): T => (preset && !given.has(flag) && fromPreset !== undefined ? fromPreset : fromFlag);
-  const scheduleSpec = pick('schedule', v.schedule, preset?.schedule);
   if (v.save !== undefined) await probeWritable(v.save, 'save', COMMAND);
 
   let resume: TrainingSnapshot | undefined;
   let config: RunnerConfig;
   let split: DataSplit;
+  let fullBatch: boolean;
+  // A built-in model brings its recipe; each flag given on the command line wins over it.
+  let recipe = preset;
+  const pick = <T>(flag: keyof typeof TRAIN_FLAGS & string, fromFlag: T, fromPreset: T | undefined): T => (recipe && !given.has(flag) && fromPreset !== undefined ? fromPreset : fromFlag);
   if (v.resume) {
-    const fromCheckpoint = ['model', 'optimizer', 'lr', 'weight-decay', 'clip', 'batch'].filter((f) => given.has(f));
+    const fromCheckpoint = ['model', 'optimizer', 'lr', 'weight-decay', 'clip', 'batch', ...METHOD_FLAG_NAMES].filter((f) => given.has(f));
     if (fromCheckpoint.length) {
       throw new ArgError(`${COMMAND}: ${fromCheckpoint.map((f) => `--${f}`).join(', ')} cannot be changed with --resume (they come from the checkpoint)`);
     }
     resume = await loadTrainingCheckpoint(v.resume);
     config = resume.config;
+    fullBatch = isFullBatchMethod(config.optimizer.name);
+    checkOptimizerFlags(config.optimizer.name, given, COMMAND);
     checkMnistModel(config.model, `the model of ${v.resume}`, COMMAND);
     split = checkpointSplit(resume);
     checkSplitFlags(split, given, v, COMMAND);
   } else {
+    const optimizer = optimizerName(pick('optimizer', v.optimizer!, preset?.optimizer));
+    fullBatch = isFullBatchMethod(optimizer);
+    // A preset's lr, batch, weight decay and schedule are its first-order recipe: a full-batch method takes its model only.
+    if (fullBatch) recipe = undefined;
+    checkOptimizerFlags(optimizer, given, COMMAND);
     let model: ModelSpec;
     try {
       model = parseModelSpec(preset?.model ?? v.model!, { inputs: MNIST_INPUTS, inputViews: [MNIST_IMAGE] });
@@ -339,13 +387,24 @@ async function planRun(v: TrainValues, given: Set<string>, log: (line: string) =
       throw new ArgError(`${COMMAND}: --model: ${(e as Error).message}`);
     }
     checkMnistModel(model, `--model ${v.model}`, COMMAND);
-    const hyperparams: Record<string, unknown> = { lr: pick('lr', v.lr, preset?.lr) };
-    const weightDecay = pick('weight-decay', v['weight-decay'], preset?.weightDecay);
-    if (weightDecay !== undefined) hyperparams.weight_decay = weightDecay;
+    split = mnistSplit(v.validation!, v.seed!, COMMAND, v['train-examples']);
+    let hyperparams: Record<string, unknown>;
+    let batchSize: number;
+    if (fullBatch) {
+      checkFullBatchModelFlag(model, `--model ${v.model}`, COMMAND);
+      hyperparams = fullBatchHyperparams(optimizer, given, v, COMMAND);
+      if (v['weight-decay'] !== undefined) hyperparams.weight_decay = v['weight-decay'];
+      batchSize = chunkSize(v.chunk, split.trainExamples ?? MNIST_TRAIN_EXAMPLES - split.validation, COMMAND);
+    } else {
+      hyperparams = { lr: pick('lr', v.lr, preset?.lr) };
+      const weightDecay = pick('weight-decay', v['weight-decay'], preset?.weightDecay);
+      if (weightDecay !== undefined) hyperparams.weight_decay = weightDecay;
+      batchSize = pick('batch', v.batch!, preset?.batch);
+    }
     config = {
       model,
-      batchSize: pick('batch', v.batch!, preset?.batch),
-      optimizer: optimizerConfig(optimizerName(pick('optimizer', v.optimizer!, preset?.optimizer)), hyperparams),
+      batchSize,
+      optimizer: optimizerConfig(optimizer, hyperparams),
       seed: v.seed!,
       ...(v.clip !== undefined ? { clip: parseClip(v.clip) } : {}),
     };
@@ -354,15 +413,21 @@ async function planRun(v: TrainValues, given: Set<string>, log: (line: string) =
     } catch (e) {
       throw configArgError(e, v, COMMAND);
     }
-    split = mnistSplit(v.validation!, v.seed!, COMMAND);
   }
+  const fit = { epochs: v.epochs, steps: v.steps, earlyStopping };
+  if (fit.epochs === undefined && fit.steps === undefined) fit.epochs = recipe?.epochs ?? DEFAULTS.epochs;
   if (earlyStopping && split.validation === 0 && (earlyStopping.monitor ?? 'val_loss').startsWith('val_')) {
     throw new ArgError(`${COMMAND}: --early-stopping monitors a validation metric but --validation is 0`);
   }
-  const batchesPerEpoch = Math.ceil((MNIST_TRAIN_EXAMPLES - split.validation) / config.batchSize);
+  if (resume) checkNothingLeft(resume, fit, v.resume!, given);
+  const base = { config, resume, fit, split, adapter, preset: preset?.name, fullBatch };
+  // A full-batch method's epoch is one step of up to max_iter iterations: no schedule, no step count known ahead.
+  if (fullBatch) return { ...base, schedule: undefined, totalSteps: 0, totalEpochs: fit.epochs };
+  const trainCount = split.trainExamples ?? MNIST_TRAIN_EXAMPLES - split.validation;
+  const batchesPerEpoch = Math.ceil(trainCount / config.batchSize);
   const totalSteps = fit.steps ?? fit.epochs! * batchesPerEpoch;
   const totalEpochs = fit.epochs ?? Math.ceil(totalSteps / batchesPerEpoch);
-  if (resume) checkNothingLeft(resume, fit, v.resume!, given);
+  const scheduleSpec = pick('schedule', v.schedule, preset?.schedule);
   const schedule = makeSchedule(scheduleSpec, resume, config, totalSteps, log);
   if (schedule.needs === 'metric' && schedule.unit !== 'epoch') {
     throw new ArgError(`${COMMAND}: --schedule ${scheduleSpec}: '${schedule.name}' is fed a validation metric, so it must step per epoch (add unit=epoch)`);
@@ -371,7 +436,7 @@ async function planRun(v: TrainValues, given: Set<string>, log: (line: string) =
   // The gradient-magnitude control runs inside the optimizer step, on the device, from each step's gradient norm.
   const gradmag = gradMagnitudeControl(schedule);
   if (gradmag) config.gradLr = { c: gradmag.c };
-  return { config, resume, fit, split, schedule, totalSteps, totalEpochs, adapter, preset: preset?.name };
+  return { ...base, schedule, totalSteps, totalEpochs };
 }
 
 /** A resumed run whose target is already reached would train nothing: refuse rather than report 0 steps. */

@@ -65,11 +65,27 @@ export interface MnistSplitOptions {
   validation?: number;
   /** Seed of the split shuffle; default 0. */
   seed?: number;
+  /**
+   * Keep only this many of the training examples: a fixed subset drawn by a second seeded shuffle of the training
+   * part (same seed), so it depends only on (validation, trainExamples, seed). Default: all of them.
+   */
+  trainExamples?: number;
 }
 
 /** Train (55000) / validation (5000) from the training file, seeded; the test file is the test set. */
 export function splitMnist(mnist: Mnist, options: MnistSplitOptions = {}): { train: Dataset; validation: Dataset; test: Dataset } {
-  const { train, validation } = mnist.train.split({ validation: options.validation ?? 5000, seed: options.seed ?? 0 });
+  const seed = options.seed ?? 0;
+  const { validation, train: whole } = mnist.train.split({ validation: options.validation ?? 5000, seed });
+  let train = whole;
+  const keep = options.trainExamples;
+  if (keep !== undefined) {
+    if (!(Number.isInteger(keep) && keep >= 1 && keep <= train.length)) {
+      throw new RangeError(`MNIST: trainExamples must be an integer in [1, ${train.length}] (the training part of the split), got ${keep}`);
+    }
+    // The subset's indices are into the training part: map them back to the training file for sourceIndices.
+    const subset = train.split({ validation: train.length - keep, seed });
+    train = mnist.train.subset(subset.train.sourceIndices!.map((i) => train.sourceIndices![i]!), `${mnist.train.name}-train-${keep}`);
+  }
   return { train, validation, test: mnist.test };
 }
 

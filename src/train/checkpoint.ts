@@ -27,7 +27,8 @@
  *   schedule      ScheduleState or null
  *   step, epoch, batch   steps taken, epochs complete, next batch in the current epoch
  *   data          { seed, batchSize, dropLast, shuffle, examples, split? }: the shuffle that the position refers to,
- *                 and split = { source, validation, seed }: how the training set was cut from its source (absent in
+ *                 and split = { source, validation, seed, trainExamples? }: how the training set was cut from its
+ *                 source (trainExamples: a fixed subset of that size, e.g. for full-batch training; absent in
  *                 checkpoints written before it existed, and for data given directly to the library)
  *   rng           { algorithm, initSeed, shuffleSeed }: the generators are counter-based (random.ts), so these and
  *                 the position are their whole state (shuffle = f(shuffleSeed, epoch), dropout = f(initSeed, step))
@@ -196,8 +197,8 @@ export function snapshotFromCheckpoint(file: DecodedCheckpoint, name: string): T
   if (earlyStopping !== null && !isObject(earlyStopping)) fail('metadata.earlyStopping', 'must be an object or null');
   if (data.split !== undefined) {
     const sp = data.split as unknown;
-    if (!isObject(sp) || typeof sp.source !== 'string' || !isCount(sp.validation) || typeof sp.seed !== 'number') {
-      fail('metadata.data.split', `must be { source, validation, seed }, got ${JSON.stringify(sp)}`);
+    if (!isObject(sp) || typeof sp.source !== 'string' || !isCount(sp.validation) || typeof sp.seed !== 'number' || (sp.trainExamples !== undefined && !isCount(sp.trainExamples))) {
+      fail('metadata.data.split', `must be { source, validation, seed, trainExamples? }, got ${JSON.stringify(sp)}`);
     }
   }
   const stored = need('history');

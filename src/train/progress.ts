@@ -27,8 +27,13 @@ export function formatDuration(seconds: number): string {
 const pct = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '-' : `${(100 * x).toFixed(2)}%`);
 const num = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(4));
 
-/** One plain line per epoch, e.g. `epoch 3/5  loss 0.0712  acc 97.85%  val_loss 0.0801  val_acc 97.60%  lr 1e-3 ...`. */
+/**
+ * One plain line per epoch, e.g. `epoch 3/5  loss 0.0712  acc 97.85%  val_loss 0.0801  val_acc 97.60%  lr 1e-3 ...`; for
+ * a full-batch method (the record has `evals`) `epoch 2/5  iterations 20 (40)  evals 23  loss 0.4012 → 0.3551
+ * max|g| 1.2e-3  val_loss ...  4.1 s  stop max_iter`.
+ */
 export function formatEpoch(r: EpochRecord, totalEpochs?: number): string {
+  if (r.evals !== undefined) return formatFullBatchEpoch(r, totalEpochs);
   const parts = [
     `epoch ${r.epoch}${totalEpochs ? `/${totalEpochs}` : ''}${r.partial ? ' (partial)' : ''}`,
     `steps ${r.totalSteps}`,
@@ -38,6 +43,20 @@ export function formatEpoch(r: EpochRecord, totalEpochs?: number): string {
   if (r.valLoss !== undefined) parts.push(`val_loss ${num(r.valLoss)}`, `val_acc ${pct(r.valAccuracy)}`);
   parts.push(`lr ${r.lr.toPrecision(3)}`, `${r.stepsPerSecond.toFixed(1)} steps/s`, `${r.seconds.toFixed(1)} s`);
   if (r.skipped > 0) parts.push(`skipped ${r.skipped}`);
+  if (r.improved) parts.push('*');
+  return parts.join('  ');
+}
+
+function formatFullBatchEpoch(r: EpochRecord, totalEpochs?: number): string {
+  const parts = [
+    `epoch ${r.epoch}${totalEpochs ? `/${totalEpochs}` : ''}`,
+    `iterations ${r.steps} (${r.totalSteps})`,
+    `evals ${r.evals}`,
+    `loss ${num(r.trainLoss)} → ${num(r.lossAfter)}`,
+    `max|g| ${r.gradMax === undefined ? '-' : r.gradMax.toExponential(2)}`,
+  ];
+  if (r.valLoss !== undefined) parts.push(`val_loss ${num(r.valLoss)}`, `val_acc ${pct(r.valAccuracy)}`);
+  parts.push(`${r.seconds.toFixed(1)} s`, `stop ${r.stop}`);
   if (r.improved) parts.push('*');
   return parts.join('  ');
 }

@@ -28,6 +28,11 @@ export class RunnerConfigError extends Error {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const positiveFinite = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
+/** The full-batch methods a runner can train with (those that need no least-squares objective). */
+export function trainableFullBatchMethods(): string[] {
+  return Object.values(METHODS).filter((m) => isFullBatchMethod(m.name) && !m.leastSquares).map((m) => m.name);
+}
+
 /**
  * Checks every field of a RunnerConfig; returns the model's flat layout (the sizes every buffer derives from).
  * Throws a RunnerConfigError naming the field for anything a runner would refuse later.
@@ -57,6 +62,9 @@ export function validateRunnerConfig(config: RunnerConfig): { layout: ParamLayou
       const message = (e as Error).message.replace(/^hyperparams\./, 'optimizer.hyperparams.');
       const field = /^(optimizer\.hyperparams(?:\.\w+)?)/.exec(message)?.[1] ?? 'optimizer.hyperparams';
       throw new RunnerConfigError(field, message);
+    }
+    if (METHODS[opt.name]!.leastSquares) {
+      fail('optimizer.name', `${opt.name} needs a least-squares objective (residuals and their Jacobian), which a model's training loss does not provide; train with ${trainableFullBatchMethods().join(', ')}, or fit least-squares problems with minimize()`);
     }
     if (config.clip !== undefined) fail('clip', `${opt.name} is a full-batch method and does not clip gradients; remove clip`);
     if (config.gradLr !== undefined) fail('gradLr', `${opt.name} sets its own steps (line search / trust region); remove gradLr`);

@@ -169,6 +169,8 @@ export interface DataSplit {
   /** Examples held out for validation (0: none). */
   validation: number;
   seed: number;
+  /** Training on a fixed subset of the rest: its size (absent: all of it). MNIST: splitMnist's `trainExamples`. */
+  trainExamples?: number;
 }
 
 export interface FitResult {
