@@ -57,6 +57,7 @@ describe('wgtrain train with a full-batch method: flags that do not apply are re
     await refusedEarly(['--optimizer', 'NonlinearCG', '--history-size', '5'], '--history-size: NonlinearCG has no hyperparameter history_size');
     await refusedEarly(['--optimizer', 'newton', '--lr', '1'], '--lr 1: Newton has no hyperparameter "lr"');
     await refusedEarly(['--optimizer', 'lbfgs', '--history-size', '0'], '--history-size 0: history_size must be at least 1');
+    await refusedEarly(['--optimizer', 'newton', '--hessian', 'exact'], "--hessian exact: a model's training loss has no exact Hessian-vector product; use 'fd'");
     await refusedEarly(['--optimizer', 'lbfgs', '--line-search-fn', 'armijo'], '--line-search-fn must be one of strong_wolfe, none, got "armijo"');
     await refusedEarly(['--optimizer', 'lbfgs', '--train-examples', '55001'], '--train-examples 55001 must be between 1 and the 55000 training examples the split leaves');
     await refusedEarly(['--optimizer', 'lbfgs', '--chunk', '0'], '--chunk must be at least 1, got 0');

@@ -66,6 +66,9 @@ export function validateRunnerConfig(config: RunnerConfig): { layout: ParamLayou
     if (METHODS[opt.name]!.leastSquares) {
       fail('optimizer.name', `${opt.name} needs a least-squares objective (residuals and their Jacobian), which a model's training loss does not provide; train with ${trainableFullBatchMethods().join(', ')}, or fit least-squares problems with minimize()`);
     }
+    if ((opt.hyperparams as { hessian?: unknown } | undefined)?.hessian === 'exact') {
+      fail('optimizer.hyperparams.hessian', `a model's training loss has no exact Hessian-vector product; use 'fd' (finite differences of gradients) or 'auto'`);
+    }
     if (config.clip !== undefined) fail('clip', `${opt.name} is a full-batch method and does not clip gradients; remove clip`);
     if (config.gradLr !== undefined) fail('gradLr', `${opt.name} sets its own steps (line search / trust region); remove gradLr`);
   } else {

@@ -26,7 +26,9 @@
  *
  * Exact resume: everything a step depends on is (runner state, global step, epoch permutation, schedule state), and
  * a checkpoint holds all four (the shuffle is a pure function of (seed, epoch), dropout masks of (seed, step)).
- * So on the CPU runner, fit 2 epochs → save → load into a fresh runner → fit to 4 equals fit 4 bit for bit.
+ * So on the CPU runner, fit 2 epochs → save → load into a fresh runner → fit to 4 equals fit 4 bit for bit. A
+ * full-batch method (full-batch.ts) adds its own state (L-BFGS's history, ...), kept by the Trainer between fits and
+ * stored in checkpoints, with the same promise.
  * Early stopping's best weights are kept in memory only, and imported only when it stops the run (as Keras): after a
  * resume, a stop whose best epoch came before the checkpoint keeps the current weights (`restoredBest: false`).
  */
