@@ -152,5 +152,8 @@ describe('full-batch refusals', () => {
     await expect(createCpuRunner(logistic({ name: 'LBFGS', hyperparams: { history_size: 0 } }))).rejects.toThrow('optimizer.hyperparams.history_size must be at least 1');
     await expect(createCpuRunner(logistic({ name: 'LBFGS', hyperparams: { momentum: 0.9 } } as never))).rejects.toThrow('optimizer.hyperparams.momentum: LBFGS has no hyperparameter "momentum"');
     await expect(createCpuRunner({ ...logistic(opt), clip: { maxNorm: 1 } })).rejects.toThrow('clip: LBFGS is a full-batch method and does not clip gradients');
+    await expect(createCpuRunner({ ...logistic(opt), gradNorms: true })).rejects.toThrow('gradNorms: LBFGS is a full-batch method with no per-step metrics');
+    await expect(createCpuRunner(logistic({ name: 'GaussNewton' }))).rejects.toThrow('optimizer.name: GaussNewton needs a least-squares objective');
+    await expect(createCpuRunner(logistic({ name: 'Newton', hyperparams: { hessian: 'exact' } }))).rejects.toThrow("optimizer.hyperparams.hessian: a model's training loss has no exact Hessian-vector product");
   });
 });

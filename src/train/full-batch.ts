@@ -25,7 +25,8 @@
  *
  * Refused, each with a message: lr schedules (the method's own line search / trust region sets its steps), a batchSize
  * option (the set is evaluated whole, in chunks of the runner's batchSize, which only bounds memory), and models with
- * dropout or BatchNorm (the objective must be a deterministic function of the parameters).
+ * dropout or BatchNorm (the objective must be a deterministic function of the parameters). `stopOnDivergence` is not
+ * needed: a method stops at the first NaN or infinite loss or gradient with a NonFiniteError naming where.
  */
 import type { Dataset } from '../data/dataset.js';
 import { getMethod } from '../minimize/methods.js';
@@ -148,6 +149,7 @@ export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOp
         stop: rep.stalled ? `stalled: ${rep.stalled}` : rep.stop,
       };
       if (opts.validation) {
+        opts.callbacks?.onValidation?.({ epoch: record.epoch, examples: opts.validation.length });
         const v0 = performance.now();
         const v = await runner.evaluate(opts.validation);
         record.valLoss = v.loss;

@@ -70,6 +70,7 @@ export function validateRunnerConfig(config: RunnerConfig): { layout: ParamLayou
       fail('optimizer.hyperparams.hessian', `a model's training loss has no exact Hessian-vector product; use 'fd' (finite differences of gradients) or 'auto'`);
     }
     if (config.clip !== undefined) fail('clip', `${opt.name} is a full-batch method and does not clip gradients; remove clip`);
+    if (config.gradNorms) fail('gradNorms', `${opt.name} is a full-batch method with no per-step metrics; its epoch records hold max|∇f| (gradMax)`);
     if (config.gradLr !== undefined) fail('gradLr', `${opt.name} sets its own steps (line search / trust region); remove gradLr`);
   } else {
     let rule;
