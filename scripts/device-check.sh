@@ -5,7 +5,10 @@
 # Phases (default: all, in this order), each under its own time limit; everything also goes to $OUT for fetching.
 #   tests   vitest without the browser files (no browser there)
 #   secondorder  the second-order methods' files only (vector algebra, problems, L-BFGS vs torch, minimizers,
-#           full-batch training, minimize CLI): their float32 tolerances on a hardware GPU's rounding
+#           full-batch training and its checkpoints, method state, minimize and full-batch train CLI): their float32
+#           tolerances on a hardware GPU's rounding, and exact full-batch resume on one engine
+#   lbfgs   `wgtrain train --optimizer lbfgs` end to end on the GPU: MNIST logistic regression on all 55,000 examples
+#           (5 epochs of 20 iterations, checkpointed, then resumed to 7), and a 784-64-10 tanh MLP on a 10,000 subset
 #   demos   what the demos added to the library on the GPU: per-layer gradient norms (kernel and runner), the
 #           self-test with each check's worst error against its tolerance, minimize with a schedule
 #   sweep   bench/matmul-sweep.mjs: every autotuning candidate at the benchmark MLPs' shapes and 4096³
@@ -34,7 +37,8 @@ for p in "${phases[@]}"; do
            grep -E 'Test Files|Tests ' "$OUT/tests.log" ;;
     quicktests) timeout 200 node node_modules/vitest/vitest.mjs run test/matmul.test.ts test/matmul-tiled8.test.ts test/optim_gpu.test.ts test/gpu-runner.test.ts test/trainer-gpu.test.ts test/selftest.test.ts > "$OUT/tests.log" 2>&1
            echo "vitest exit $?"; grep -E '× |FAIL|Test Files|Tests |outside' "$OUT/tests.log" | head -30 ;;
-    secondorder) timeout 300 node node_modules/vitest/vitest.mjs run test/vector.test.ts test/problems.test.ts test/lbfgs.test.ts test/minimize.test.ts test/full-batch.test.ts test/cli-minimize.test.ts test/fma.test.ts > "$OUT/secondorder.log" 2>&1
+    secondorder) timeout 300 node node_modules/vitest/vitest.mjs run test/vector.test.ts test/problems.test.ts test/lbfgs.test.ts test/minimize.test.ts test/full-batch.test.ts \
+             test/full-batch-checkpoint.test.ts test/method-state.test.ts test/cli-full-batch.test.ts test/cli-minimize.test.ts test/fma.test.ts > "$OUT/secondorder.log" 2>&1
            echo "vitest exit $?"; grep -E '× |FAIL|Test Files|Tests |outside|Error:|AssertionError' "$OUT/secondorder.log" | head -40 ;;
     demos) timeout 200 node node_modules/vitest/vitest.mjs run test/gradnorms.test.ts test/minimize-schedule.test.ts test/selftest.test.ts test/observe.test.ts > "$OUT/demos.log" 2>&1
            echo "vitest exit $?"; grep -E '× |FAIL|Test Files|Tests |outside|Error:|AssertionError' "$OUT/demos.log" | head -40 ;;
@@ -53,6 +57,13 @@ for p in "${phases[@]}"; do
              --frameworks wgtrain,wgtrain-noguard --repeats 3 --target-ms 400 --breakdown --json "$OUT/step.json" 2>&1 | tee "$OUT/step.log" ;;
     torch) timeout 200 python3 bench/torch_step.py --json "$OUT/torch.json" 2>&1 | tee "$OUT/torch.log" ;;
     train) timeout 120 node dist/cli.js train --json > "$OUT/train.jsonl" 2> "$OUT/train.err"; echo "train exit $?"; tail -2 "$OUT/train.jsonl" ;;
+    lbfgs) lr=(--model 784-10 --optimizer lbfgs --line-search-fn strong_wolfe --history-size 10)
+           timeout 150 node dist/cli.js train "${lr[@]}" --epochs 5 --save "$OUT/lbfgs.safetensors" --json > "$OUT/lbfgs.jsonl" 2> "$OUT/lbfgs.err"
+           echo "lbfgs exit $?"; grep -E '^epoch|^test' "$OUT/lbfgs.err"; tail -1 "$OUT/lbfgs.jsonl"
+           timeout 90 node dist/cli.js train --resume "$OUT/lbfgs.safetensors" --epochs 7 --json > "$OUT/lbfgs-resumed.jsonl" 2> "$OUT/lbfgs-resumed.err"
+           echo "resumed exit $?"; tail -1 "$OUT/lbfgs-resumed.jsonl"
+           timeout 150 node dist/cli.js train --model 784-64-10:tanh --optimizer lbfgs --line-search-fn strong_wolfe --history-size 10 --train-examples 10000 \
+             --epochs 5 --json > "$OUT/lbfgs-mlp.jsonl" 2> "$OUT/lbfgs-mlp.err"; echo "mlp exit $?"; grep -E '^epoch|^test' "$OUT/lbfgs-mlp.err"; tail -1 "$OUT/lbfgs-mlp.jsonl" ;;
     cnn)   timeout 300 node dist/cli.js train --model cnn --json > "$OUT/train-cnn.jsonl" 2> "$OUT/train-cnn.err"; echo "cnn exit $?"; tail -2 "$OUT/train-cnn.jsonl" ;;
     cnnstep) timeout 300 node bench/step.mjs --configs cnn@128 --frameworks wgtrain,tfjs,jax --repeats 3 --target-ms 500 --breakdown \
              --json "$OUT/step-cnn.json" 2>&1 | tee "$OUT/step-cnn.log" ;;
