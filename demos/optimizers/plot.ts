@@ -25,7 +25,6 @@ export class FunctionPlot extends CanvasView {
   private paths: Path[] = [];
   private start: number[] = [];
   private background: { key: string; image: HTMLCanvasElement } | null = null;
-  private area = { left: 0, top: 0, width: 1, height: 1 };
   private yRange: [number, number] = [0, 1];
 
   constructor(canvas: HTMLCanvasElement, onPick: (x: number[]) => void) {
@@ -48,6 +47,15 @@ export class FunctionPlot extends CanvasView {
 
   private get window(): [number, number][] {
     return this.problem!.window!.map((w) => [w[0], w[1]] as [number, number]);
+  }
+
+  /**
+   * The plotting area in CSS pixels, from the canvas's size now: a click right after a resize, before the redraw on
+   * the next frame, maps through the new size, not the last drawn one.
+   */
+  private get area(): { left: number; top: number; width: number; height: number } {
+    const left = 46, right = 10, top = 8, bottom = 40;
+    return { left, top, width: this.canvas.clientWidth - left - right, height: this.canvas.clientHeight - top - bottom };
   }
 
   /** Data coordinates of a point on the canvas (CSS pixels), or null outside the plot. */
@@ -75,9 +83,7 @@ export class FunctionPlot extends CanvasView {
     if (!p || !p.window) return;
     const fitted = this.fit();
     if (!fitted) return;
-    const { ctx, W, H, dpr } = fitted;
-    const left = 46, right = 10, top = 8, bottom = 40;
-    this.area = { left, top, width: W - left - right, height: H - top - bottom };
+    const { ctx, dpr } = fitted;
     const a = this.area;
     const [wx] = this.window;
     if (p.dim === 1) {
