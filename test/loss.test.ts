@@ -166,7 +166,10 @@ describe('loss gradients vs central finite differences (CPU reference, float64)'
           pp[k]! += h;
           pm[k]! -= h;
           const fd = (scale * (lossTotal(kind, pp, targets, B, N) - lossTotal(kind, pm, targets, B, N))) / (2 * h);
-          expect(Math.abs(fd - grad[k]!), `${kind} grad[${k}] ${grad[k]} vs fd ${fd} (${B}×${N})`).toBeLessThanOrEqual(1e-9 + 1e-6 * Math.abs(fd));
+          // Round-off of the difference quotient: each total (B·N non-negative terms, then the row means) is within
+          // (B·N + 2)·ε of itself, and the difference of two is divided by 2h. Truncation is O(h²·f''') (< 1e-12 here).
+          const roundoff = ((B * N + 2) * Number.EPSILON * scale * (lossTotal(kind, pp, targets, B, N) + lossTotal(kind, pm, targets, B, N))) / (2 * h);
+          expect(Math.abs(fd - grad[k]!), `${kind} grad[${k}] ${grad[k]} vs fd ${fd} (${B}×${N})`).toBeLessThanOrEqual(1e-9 + roundoff + 1e-6 * Math.abs(fd));
         }
       }
     });
