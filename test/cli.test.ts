@@ -106,6 +106,12 @@ describe('wgtrain train --json (CPU)', () => {
     expect(recs[0]).toMatchObject({ epoch: 1, steps: 3, totalSteps: 9, partial: true });
     expect(recs[1].steps).toBe(3);
     expect(more.err).toContain('resumed from');
+
+    // Without --device the run continues where it was written: the CPU runner, in the checkpoint's dtype.
+    const here = await run(['train', '--validation', '500', '--resume', ckpt, '--steps', '8', '--json']);
+    expect(here.err).toContain(`resuming on the CPU runner (float32), where ${ckpt} was written; --device gpu to move it`);
+    expect(here.code).toBe(0);
+    expect(JSON.parse(here.out.trimEnd().split('\n').pop()!)).toMatchObject({ steps: 2, adapter: 'cpu float32' });
   });
 
   it('refuses a corrupted checkpoint, naming the file', async () => {

@@ -104,7 +104,7 @@ export const TRAIN_FLAGS = {
   adapter: ADAPTER_FLAG,
   dtype: { type: 'string', help: 'precision of the CPU runner (the GPU computes in float32)', choices: ['float32', 'float64'], default: 'float32' },
   save: { type: 'string', value: 'FILE', help: 'checkpoint file, written after every epoch and at the end' },
-  resume: { type: 'string', value: 'FILE', help: 'continue from a checkpoint (model, optimizer, lr, batch, data split come from it)' },
+  resume: { type: 'string', value: 'FILE', help: 'continue from a checkpoint (model, optimizer, lr, batch, data split come from it; a CPU-runner checkpoint resumes on the CPU runner unless --device is given)' },
   json: { type: 'boolean', help: 'JSON lines on stdout (one per epoch, then a summary); logs on stderr' },
   validation: { type: 'int', value: 'N', help: "validation examples split off the training file (0: none; with --resume: the checkpoint's)", default: DEFAULTS.validation },
   'train-examples': {
@@ -220,7 +220,7 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
     io.stderr(`${COMMAND}: ${(e as Error).message}\n`);
     return 1;
   }
-  const { config, resume, fit, split, schedule, totalSteps, totalEpochs, adapter, preset, fullBatch } = plan;
+  const { config, resume, fit, split, schedule, totalSteps, totalEpochs, device, dtype, adapter, preset, fullBatch } = plan;
   let engine: Engine | undefined;
   let runner: Runner | undefined;
   const controller = new AbortController();
@@ -232,7 +232,7 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
   process.on('SIGINT', onSigint);
   try {
     // The device first: a missing adapter or a model too large for it fails before the data loads.
-    const made = await createRunner(config, { device: v.device as 'gpu' | 'cpu', adapter, dtype: v.dtype as Dtype, log });
+    const made = await createRunner(config, { device: device as 'gpu' | 'cpu', adapter, dtype: dtype as Dtype, log });
     engine = made.engine;
     runner = made.runner;
     const mnist = await loadMnist();
@@ -349,8 +349,8 @@ async function planRun(v: TrainValues, given: Set<string>, log: (line: string) =
   }
   if (!(v.validation! >= 0)) throw new ArgError(`${COMMAND}: --validation must be >= 0, got ${v.validation}`);
   if (v.seed! < 0) throw new ArgError(`${COMMAND}: --seed must be >= 0, got ${v.seed}`);
-  checkDtype(v.device!, v.dtype!, given, COMMAND);
-  const adapter = v.device === 'gpu' ? adapterChoice(v.adapter, COMMAND) : undefined;
+  let device = v.device!;
+  let dtype = v.dtype!;
   const earlyStopping: EarlyStoppingOptions | undefined = v['early-stopping'] === undefined ? undefined : parseFlag('early-stopping', () => parseEarlyStopping(v['early-stopping']!));
   const preset = v.resume ? undefined : presetByName(v.model!);
   if (v.save !== undefined) await probeWritable(v.save, 'save', COMMAND);
@@ -369,6 +369,13 @@ async function planRun(v: TrainValues, given: Set<string>, log: (line: string) =
     }
     resume = await loadTrainingCheckpoint(v.resume);
     config = resume.config;
+    // A run continues where it was written (the CPU runner in its dtype) unless --device says otherwise.
+    const cpu = /^cpu (float32|float64)$/.exec(resume.device);
+    if (cpu && !given.has('device')) {
+      device = 'cpu';
+      if (!given.has('dtype')) dtype = cpu[1]!;
+      log(`resuming on the CPU runner (${dtype}), where ${v.resume} was written; --device gpu to move it`);
+    }
     fullBatch = isFullBatchMethod(config.optimizer.name);
     checkOptimizerFlags(config.optimizer.name, given, COMMAND);
     checkMnistModel(config.model, `the model of ${v.resume}`, COMMAND);
@@ -420,7 +427,9 @@ async function planRun(v: TrainValues, given: Set<string>, log: (line: string) =
     throw new ArgError(`${COMMAND}: --early-stopping monitors a validation metric but --validation is 0`);
   }
   if (resume) checkNothingLeft(resume, fit, v.resume!, given);
-  const base = { config, resume, fit, split, adapter, preset: preset?.name, fullBatch };
+  checkDtype(device, dtype, given, COMMAND);
+  const adapter = device === 'gpu' ? adapterChoice(v.adapter, COMMAND) : undefined;
+  const base = { config, resume, fit, split, device, dtype, adapter, preset: preset?.name, fullBatch };
   // A full-batch method's epoch is one step of up to max_iter iterations: no schedule, no step count known ahead.
   if (fullBatch) return { ...base, schedule: undefined, totalSteps: 0, totalEpochs: fit.epochs };
   const trainCount = split.trainExamples ?? MNIST_TRAIN_EXAMPLES - split.validation;
