@@ -157,6 +157,15 @@ describe('Trainer misuse', () => {
     }
   });
 
+  it("a config that is not the runner's run is refused by new Trainer (model, optimizer, batch size)", async () => {
+    const r = await makers.cpu(CONFIG);
+    expect(() => new Trainer(r, { ...CONFIG })).not.toThrow();
+    expect(() => new Trainer(r, { ...CONFIG, model: parseModelSpec('6-4-3') })).toThrow("new Trainer: the config given differs from the runner's in model");
+    expect(() => new Trainer(r, { ...CONFIG, optimizer: { name: 'SGD', hyperparams: { lr: 0.1 } } })).toThrow("optimizer (SGD vs the runner's Adam)");
+    expect(() => new Trainer(r, { ...CONFIG, batchSize: 16 })).toThrow("batchSize (16 vs the runner's 8)");
+    r.destroy();
+  });
+
   it('two Trainers cannot drive one runner at once; between fits the runner passes to the other', async () => {
     const ds = tiny(32);
     const solo = await createCpuRunner(CONFIG);

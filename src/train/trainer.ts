@@ -277,6 +277,20 @@ function checkSameOptimizer(saved: RunnerConfig, mine: RunnerConfig): void {
   );
 }
 
+/**
+ * A Trainer's config describes its runner's run (the schedule's base lr, the loss, checkpoints): a config of another
+ * model, optimizer or batch size would train one run and record another.
+ */
+function checkSameRun(config: RunnerConfig, runnerConfig: RunnerConfig): void {
+  const differs: string[] = [];
+  if (JSON.stringify(config.model) !== JSON.stringify(runnerConfig.model)) differs.push('model');
+  if (config.optimizer?.name !== runnerConfig.optimizer.name) differs.push(`optimizer (${config.optimizer?.name} vs the runner's ${runnerConfig.optimizer.name})`);
+  if (config.batchSize !== runnerConfig.batchSize) differs.push(`batchSize (${config.batchSize} vs the runner's ${runnerConfig.batchSize})`);
+  if (differs.length) {
+    throw new Error(`new Trainer: the config given differs from the runner's in ${differs.join(', ')}; pass the runner's own (new Trainer(runner)) or make a runner of this config`);
+  }
+}
+
 const isSchedule = (s: Schedule | string | ScheduleConfig): s is Schedule => typeof s === 'object' && typeof (s as Schedule).lrAt === 'function';
 
 class MetricsAccumulator {
@@ -340,6 +354,7 @@ export class Trainer {
     if (fittingRunners.has(runner)) {
       throw new Error(`new Trainer: ${BELONGS}; await that fit() first (between fits a runner may pass to a new Trainer), or create another runner`);
     }
+    if (config !== runner.config) checkSameRun(config, runner.config);
     this.runner = runner;
     this.config = config;
     this.writeCheckpoint = options.writeCheckpoint;
