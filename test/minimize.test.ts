@@ -102,6 +102,12 @@ describe(`linear CG solves SPD systems (${seedInfo()})`, () => {
     const res = await new CgSolver(m).solve((v, out) => m.hvp(v, out), b, x, { maxIter: 50, rtol: 1e-12, radius: 0.01 });
     expect(res.status).toBe('boundary');
     expect(Math.hypot(...(await m.readVector(x)))).toBeCloseTo(0.01, 12);
+    // A radius inside the solution's norm but past the first iterates: the boundary is met after a few iterations.
+    const radius = 0.9 * Math.hypot(...choleskySolve(p.A, p.b, 10)!);
+    const late = await new CgSolver(m).solve((v, out) => m.hvp(v, out), b, x, { maxIter: 50, rtol: 1e-12, radius });
+    expect(late.status).toBe('boundary');
+    expect(late.iterations).toBeGreaterThan(1);
+    expect(Math.hypot(...(await m.readVector(x)))).toBeCloseTo(radius, 12);
     const sm = new CpuMachine(cpuObjective(saddle, 'float64'), 'float64');
     const sb = sm.vector('b_test'), sx = sm.vector('x_test');
     await sm.writeVector(sb, [0.1, 1]);

@@ -40,8 +40,8 @@ export class CgSolver {
   private readonly ap: Vec;
   private readonly xPrev: Vec;
   private readonly pPrev: Vec;
-  // rᵀr, r'ᵀr', pᵀAp, α, β, bᵀb, xᵀx, x_prevᵀp_prev, p_prevᵀp_prev, x_prevᵀx_prev
-  private readonly s: Record<'rr' | 'rrNew' | 'pap' | 'alpha' | 'beta' | 'bb' | 'xx' | 'xp' | 'pp' | 'xxPrev', Slot>;
+  // rᵀr, r'ᵀr', pᵀAp, α, β, bᵀb, xᵀx, x_prevᵀp_prev, p_prevᵀp_prev
+  private readonly s: Record<'rr' | 'rrNew' | 'pap' | 'alpha' | 'beta' | 'bb' | 'xx' | 'xp' | 'pp', Slot>;
 
   constructor(readonly m: VectorMachine, length = m.n, label = 'cg') {
     this.r = m.vector(`${label}.r`, length);
@@ -49,8 +49,8 @@ export class CgSolver {
     this.ap = m.vector(`${label}.Ap`, length);
     this.xPrev = m.vector(`${label}.x_prev`, length);
     this.pPrev = m.vector(`${label}.p_prev`, length);
-    const base = m.scalars(10);
-    this.s = { rr: base, rrNew: base + 1, pap: base + 2, alpha: base + 3, beta: base + 4, bb: base + 5, xx: base + 6, xp: base + 7, pp: base + 8, xxPrev: base + 9 };
+    const base = m.scalars(9);
+    this.s = { rr: base, rrNew: base + 1, pap: base + 2, alpha: base + 3, beta: base + 4, bb: base + 5, xx: base + 6, xp: base + 7, pp: base + 8 };
   }
 
   /** Solves apply(x) = b into x (overwritten; starts at 0). */
@@ -61,9 +61,12 @@ export class CgSolver {
     m.axpby(x, 0, b);
     m.copy(this.r, b);
     m.copy(this.p, b);
-    m.dot(s.rr, this.r, this.r);
     m.dot(s.bb, b, b);
+    m.scalar(s.rr, 'div', { slot: s.bb }, 1); // r = b
+    const trust = o.radius !== undefined;
     let bNorm = NaN;
+    // ‖x_prev‖²: x_prev is the iterate whose ‖x‖² the previous iteration read (0 at the start).
+    let xxPrev = 0;
     const boundary = (xp: number, pp: number, xx: number) => {
       const R = o.radius!;
       const disc = Math.max(0, (2 * xp) ** 2 - 4 * pp * (xx - R * R));
@@ -71,7 +74,7 @@ export class CgSolver {
     };
     for (let k = 0; k < o.maxIter; k++) {
       m.copy(this.xPrev, x);
-      m.copy(this.pPrev, this.p);
+      if (trust) m.copy(this.pPrev, this.p);
       await apply(this.p, this.ap);
       m.dot(s.pap, this.p, this.ap);
       m.scalar(s.alpha, 'div', { slot: s.rr }, { slot: s.pap });
@@ -81,14 +84,12 @@ export class CgSolver {
       m.scalar(s.beta, 'div', { slot: s.rrNew }, { slot: s.rr });
       m.axpby(this.p, 1, this.r, { slot: s.beta }, this.p);
       m.scalar(s.rr, 'div', { slot: s.rrNew }, 1);
-      const trust = o.radius !== undefined;
       if (trust) {
         m.dot(s.xx, x, x);
         m.dot(s.xp, this.xPrev, this.pPrev);
         m.dot(s.pp, this.pPrev, this.pPrev);
-        m.dot(s.xxPrev, this.xPrev, this.xPrev);
       }
-      const [pap, rrNew, bb, xx, xp, pp, xxPrev] = await m.read([s.pap, s.rrNew, s.bb, ...(trust ? [s.xx, s.xp, s.pp, s.xxPrev] : [])]) as number[];
+      const [pap, rrNew, bb, xx, xp, pp] = await m.read([s.pap, s.rrNew, s.bb, ...(trust ? [s.xx, s.xp, s.pp] : [])]) as number[];
       if (k === 0) {
         bNorm = Math.sqrt(bb!);
         if (!Number.isFinite(bNorm)) throw new MinimizeError(`CG: the right-hand side holds NaN or infinite values (‖b‖² = ${bb})`);
@@ -99,14 +100,15 @@ export class CgSolver {
       }
       if (!(pap! > 0)) {
         if (!Number.isFinite(pap!)) throw new MinimizeError(`CG iteration ${k + 1}: pᵀAp is ${pap}; the operator returned NaN or infinite values`);
-        if (trust) m.axpby(x, 1, this.xPrev, boundary(xp!, pp!, xxPrev!), this.pPrev);
+        if (trust) m.axpby(x, 1, this.xPrev, boundary(xp!, pp!, xxPrev), this.pPrev);
         else m.copy(x, this.xPrev);
         return { status: 'negative curvature', iterations: k + 1, relativeResidual: NaN, bNorm };
       }
       if (trust && xx! >= o.radius! ** 2) {
-        m.axpby(x, 1, this.xPrev, boundary(xp!, pp!, xxPrev!), this.pPrev);
+        m.axpby(x, 1, this.xPrev, boundary(xp!, pp!, xxPrev), this.pPrev);
         return { status: 'boundary', iterations: k + 1, relativeResidual: NaN, bNorm };
       }
+      xxPrev = xx!;
       const rel = Math.sqrt(rrNew!) / bNorm;
       if (rel <= o.rtol) return { status: 'converged', iterations: k + 1, relativeResidual: rel, bNorm };
       if (k === o.maxIter - 1) return { status: 'max_iter', iterations: k + 1, relativeResidual: rel, bNorm };
