@@ -31,8 +31,8 @@ export class LevenbergMarquardt implements Minimizer {
   readonly state = { n_iter: 0, func_evals: 0, cg_iters: 0, lambda: 0, nu: 2, non_finite_trials: 0 };
   private readonly h;
   private readonly cg: CgSolver;
+  /** Residuals of the last evaluation: only f and g = Jᵀr are kept, so the trial points reuse it. */
   private readonly r: Vec;
-  private readonly rNew: Vec;
   private readonly jv: Vec;
   private readonly g: Vec;
   private readonly gNew: Vec;
@@ -55,7 +55,6 @@ export class LevenbergMarquardt implements Minimizer {
     this.state.lambda = this.h.lambda;
     this.cg = new CgSolver(m, m.n, 'lm.cg');
     this.r = m.vector('lm.r', mRes);
-    this.rNew = m.vector('lm.r_new', mRes);
     this.jv = m.vector('lm.Jv', mRes);
     this.g = m.vector('lm.g');
     this.gNew = m.vector('lm.g_new');
@@ -109,14 +108,14 @@ export class LevenbergMarquardt implements Minimizer {
       let accepted = false;
       const fPrev = f;
       let stepMax = 0;
+      // ‖Jδ‖², gᵀδ and max|δ| of the unscaled step (halving scales them on the host), read with the first trial.
+      await m.jvp(this.delta, this.jv);
+      m.dot(s.jj, this.jv, this.jv);
+      m.dot(s.gd, this.g, this.delta);
+      m.dot(s.dd, this.delta, this.delta, { stats: true });
       for (let halvings = 0; halvings <= (this.gaussNewton ? 40 : 0); halvings++) {
-        // Model decrease and the trial, one readback.
-        await m.jvp(this.delta, this.jv);
-        m.dot(s.jj, this.jv, this.jv);
-        m.dot(s.gd, this.g, this.delta);
-        m.dot(s.dd, this.delta, this.delta, { stats: true });
         m.axpby(m.x, 1, this.xSave, scale, this.delta);
-        await this.queueEvaluation(this.rNew, this.gNew, s.fNew, s.gNew);
+        await this.queueEvaluation(this.r, this.gNew, s.fNew, s.gNew);
         const [jj, gd, dMax, fNew, gNewMax, gNewBad] = await m.read([s.jj, s.gd, s.dd + 1, s.fNew, s.gNew + 1, s.gNew + 3]) as number[];
         evals++;
         state.func_evals++;
@@ -137,7 +136,6 @@ export class LevenbergMarquardt implements Minimizer {
           state.nu *= 2;
         }
         if (accepted) {
-          m.copy(this.r, this.rNew);
           m.copy(this.g, this.gNew);
           f = fNew!;
           gMax = gNewMax!;
