@@ -129,10 +129,7 @@ fn tanh_jvp_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg
   var s = 0.0;
   for (var j = 0u; j < H; j++) {
     let h = act_tanh(tanh_pre_w(i, j));
-    var da = 0.0;
-    for (var k = 0u; k < rp.d; k++) { da += v[j * rp.d + k] * X[i * rp.d + k]; }
-    da = da + v[H * rp.d + j];
-    s += v[w2 + j] * h + w[w2 + j] * ((1.0 - h * h) * da);
+    s += v[w2 + j] * h + w[w2 + j] * ((1.0 - h * h) * tanh_pre_v(i, j));
   }
   out[i] = rp.c * (s + v[w2 + H]);
 }
