@@ -199,8 +199,12 @@ describe(`vector algebra on the GPU vs float64 (${seedInfo()})`, () => {
         m.scalar(s + 5, 'div_sqrt', 1.5, 0);
         m.scalar(s + 6, 'div', { slot: s, sub: s + 1 }, 2);
         outs.push(await m.read([s, s + 1, s + 2, s + 3, s + 4, s + 5, s + 6]));
+        // A read of a few slots out of order, not from the first (the GPU copies back only their span).
+        outs.push(await m.read([s + 6, s + 3]));
       }
-      const [gv, cv] = outs as [number[], number[]];
+      const [gv, gPart, cv, cPart] = outs as [number[], number[], number[], number[]];
+      expect(gPart).toEqual([gv[6], gv[3]]);
+      expect(cPart).toEqual([cv[6], cv[3]]);
       expect(gv[5]).toBe(0);
       const U = 2 ** -24;
       // The dot products differ by summation order only; the scalar ops add a few roundings (sqrt within 1 ulp).

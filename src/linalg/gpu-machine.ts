@@ -2,7 +2,8 @@
  * The GPU vector machine: vectors are f32 storage buffers, scalars live in one storage buffer (`sc`), and every
  * operation is queued into one command encoder (one compute pass until an objective or a copy needs its own), with a
  * per-dispatch VecOp record (shaders/vector.wgsl) in a ring of 256-byte slots bound with dynamic offsets. `read`
- * ends the queue with one copy of the scalar file into a mapped staging buffer: that is the only readback.
+ * ends the queue with one copy of the span of scalar slots it asks for into a mapped staging buffer: that is the only
+ * readback.
  *
  * Objective plans (value and gradient, Hessian-vector and Jacobian products) are created on first use for each
  * combination of buffers and cached, so a minimizer's steady state creates nothing.
@@ -314,16 +315,18 @@ export class GpuMachine implements VectorMachine {
 
   async read(slots: readonly Slot[]): Promise<number[]> {
     for (const s of slots) if (!(Number.isInteger(s) && s >= 0 && s < this.slotCount)) throw new MachineError(`read: scalar slot ${s} does not exist`);
-    const bytes = 4 * Math.max(1, this.slotCount);
+    // Only the span of the slots asked for comes back (an L-BFGS history's α_i are never read).
+    const first = slots.length ? Math.min(...slots) : 0;
+    const bytes = 4 * (slots.length ? Math.max(...slots) - first + 1 : 1);
     this.endPass();
-    this.ensureEncoder().copyBufferToBuffer(this.sc, 0, this.staging, 0, bytes);
+    this.ensureEncoder().copyBufferToBuffer(this.sc, 4 * first, this.staging, 0, bytes);
     this.submit();
     this.readbacks++;
     await this.staging.mapAsync(GPUMapMode.READ, 0, bytes);
     const values = new Float32Array(this.staging.getMappedRange(0, bytes).slice(0));
     this.staging.unmap();
     await this.engine.flush();
-    return slots.map((s) => values[s]!);
+    return slots.map((s) => values[s - first]!);
   }
 
   /** Submits everything queued (without reading anything). */
