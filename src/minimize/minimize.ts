@@ -124,9 +124,9 @@ export async function minimizeOnMachine(problem: Problem, m: VectorMachine, opts
   let stop = 'steps';
   let converged = false;
   try {
-    let prev: Float64Array | null = record ? await m.readVector(m.x) : null;
+    // With `record`, the iterate each step starts from (read once: the previous step's end).
+    let start: Float64Array | null = record ? await m.readVector(m.x) : null;
     for (let k = 0; k < steps; k++) {
-      const x = prev ?? (record ? await m.readVector(m.x) : null);
       const lr = schedule?.lr;
       if (schedule) (opt as FirstOrder).lr = lr;
       const rep = await opt.step();
@@ -134,7 +134,7 @@ export async function minimizeOnMachine(problem: Problem, m: VectorMachine, opts
       evaluations += rep.evals;
       // The step's first evaluation is at its starting point: f and max|g| there.
       const rec: IterateRecord = {
-        step: k, ...(x ? { x: Array.from(x) } : {}), f: rep.loss, gradMax: rep.gradMaxStart, evals: evaluations, stop: rep.stop, ...(lr !== undefined ? { lr } : {}),
+        step: k, ...(start ? { x: Array.from(start) } : {}), f: rep.loss, gradMax: rep.gradMaxStart, evals: evaluations, stop: rep.stop, ...(lr !== undefined ? { lr } : {}),
       };
       history.push(rec);
       const after = record ? await m.readVector(m.x) : null;
@@ -157,7 +157,7 @@ export async function minimizeOnMachine(problem: Problem, m: VectorMachine, opts
         stop = `converged (${rep.stop})`;
         break;
       }
-      prev = after;
+      start = after;
     }
     // A final evaluation at the last point: f, ∇f there, and the gradient test.
     const F: Slot = m.scalars(1), GS: Slot = m.scalars(4);
