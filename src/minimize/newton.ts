@@ -68,9 +68,11 @@ export class NewtonTrustRegion implements Minimizer {
 
   async step(): Promise<StepReport> {
     const { m, h, s, state } = this;
+    // max|x| sets the finite-difference step (hvp.ts); exact products need no scale, and its slot stays 0.
+    const fd = this.hv.mode === 'fd';
     await m.evaluate(this.g, s.f);
     m.dot(s.g, this.g, this.g, { stats: true });
-    m.dot(s.x, m.x, m.x, { stats: true });
+    if (fd) m.dot(s.x, m.x, m.x, { stats: true });
     const [f0, gg0, gMax0, gBad, xMax0] = await m.read([s.f, s.g, s.g + 1, s.g + 3, s.x + 1]) as [number, number, number, number, number];
     checkFinite(f0, gBad, `Newton step (n_iter ${state.n_iter}): evaluation at the current point`);
     let f = f0, gg = gg0, gMax = gMax0, xMax = xMax0, evals = 1;
@@ -102,7 +104,7 @@ export class NewtonTrustRegion implements Minimizer {
       m.axpby(m.x, 1, this.p, 1, m.x);
       await m.evaluate(this.gNew, s.fNew);
       m.dot(s.gNew, this.gNew, this.gNew, { stats: true });
-      m.dot(s.xNew, m.x, m.x, { stats: true });
+      if (fd) m.dot(s.xNew, m.x, m.x, { stats: true });
       const [gp, php, pp, fNew, ggNew, gNewMax, gNewBad, xNewMax] = await m.read([s.gp, s.php, s.pp, s.fNew, s.gNew, s.gNew + 1, s.gNew + 3, s.xNew + 1]) as number[];
       evals++;
       state.func_evals++;
