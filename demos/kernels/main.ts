@@ -6,6 +6,7 @@
  * When a run ends, `window.__wgtrainKernels` holds { results, failed, adapter } (for tests).
  */
 import { describeWorst, selectChecks, selfTest, type Engine, type SelfTestResult } from '../../src/index.js';
+import { $, setStatus } from '../shared/dom.js';
 import { openEngine, showWebGpuBox } from '../shared/webgpu.js';
 
 declare global {
@@ -14,8 +15,6 @@ declare global {
   }
 }
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-const statusLine = $<HTMLParagraphElement>('status');
 const tbody = $<HTMLTableSectionElement>('results');
 const progress = $<HTMLProgressElement>('progress');
 const button = $<HTMLButtonElement>('run');
@@ -24,11 +23,6 @@ const filterInput = $<HTMLInputElement>('filter');
 const params = new URLSearchParams(location.search);
 seedInput.value = params.get('seed') ?? '';
 filterInput.value = params.get('filter') ?? '';
-
-function setStatus(text: string, cls = ''): void {
-  statusLine.textContent = text;
-  statusLine.className = `status ${cls}`;
-}
 
 function cell(tr: HTMLTableRowElement, cls: string, text = ''): HTMLTableCellElement {
   const td = tr.insertCell();

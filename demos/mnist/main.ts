@@ -43,6 +43,7 @@ import {
   type RunnerConfig,
 } from '../../src/index.js';
 import { Chart, type Series } from '../shared/chart.js';
+import { $, setStatus } from '../shared/dom.js';
 import { openEngine, showWebGpuBox } from '../shared/webgpu.js';
 import { DrawPad } from './draw-pad.js';
 import { digitCanvas, drawConfusion, drawDigitGrid, drawMistakes, drawProbs, drawWeights } from './pictures.js';
@@ -84,11 +85,9 @@ declare global {
 }
 
 const params = new URLSearchParams(location.search);
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const form = $<HTMLFormElement>('form');
 const startButton = $<HTMLButtonElement>('start');
 const stopButton = $<HTMLButtonElement>('stop');
-const statusLine = $<HTMLParagraphElement>('status');
 const phaseLabel = $<HTMLSpanElement>('phase');
 const numbers = $<HTMLSpanElement>('numbers');
 const bar = $<HTMLProgressElement>('bar');
@@ -98,12 +97,6 @@ const fileStatus = $<HTMLParagraphElement>('file-status');
 function log(text: string): void {
   logBox.textContent += text + '\n';
   logBox.scrollTop = logBox.scrollHeight;
-}
-
-function setStatus(text: string, cls: '' | 'ok' | 'fail' | 'warn' = '', hint?: string): void {
-  statusLine.className = `status ${cls}`;
-  statusLine.textContent = text;
-  if (hint) statusLine.append(Object.assign(document.createElement('span'), { className: 'hint', textContent: hint }));
 }
 
 type Phase = 'idle' | 'loading data' | 'compiling' | 'training' | 'validating' | 'testing' | 'stopping' | 'done' | 'stopped' | 'diverged' | 'failed';

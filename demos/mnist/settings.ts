@@ -5,6 +5,7 @@
  * models, optimizers and schedules are the library's (parseModelSpec, the runner's config check, scheduleFromSpec).
  */
 import { ACTIVATIONS, OPTIMIZER_NAMES, PRESETS, getRule, parseModelSpec, scheduleFromSpec, type ModelSpec, type Preset } from '../../src/index.js';
+import { $ } from '../shared/dom.js';
 
 /** Architectures offered. `spec` builds the layer list; 'mlp' comes from the widgets, 'custom' from the text field. */
 export interface Arch {
@@ -76,8 +77,6 @@ export class FieldError extends Error {
     super(message);
   }
 }
-
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 /** The optimizers that take a momentum argument. */
 export function hasMomentum(opt: string): boolean {

@@ -11,6 +11,7 @@
  */
 import { firstOrderMethods, METHODS, minimize, TEST_FUNCTIONS, type Engine, type IterateRecord, type Problem } from '../../src/index.js';
 import { Chart, type Series } from '../shared/chart.js';
+import { $, setStatus } from '../shared/dom.js';
 import { openEngine, showWebGpuBox } from '../shared/webgpu.js';
 import { FunctionPlot, type Path } from './plot.js';
 
@@ -51,7 +52,6 @@ declare global {
   }
 }
 
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const COLORS = ['#e8590c', '#1971c2', '#2f9e44', '#ae3ec9', '#c92a2a', '#0c8599', '#f08c00', '#5f3dc4', '#d6336c', '#2b8a3e', '#364fc7', '#862e9c', '#087f5b', '#a61e4d', '#495057'];
 
 /** Methods offered: every one minimize() takes except the least-squares ones (no test function is one). */
@@ -255,12 +255,6 @@ function scheduleRun(): void {
 }
 
 class Superseded extends Error {}
-
-function setStatus(text: string, cls = ''): void {
-  const s = $('status');
-  s.className = `status ${cls}`;
-  s.textContent = text;
-}
 
 async function runAll(): Promise<void> {
   if (!engine) return;
