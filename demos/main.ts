@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const { engine } = check;
   const i = engine.info;
   const rows: [string, string][] = [
-    ['adapter', [i.vendor, i.architecture, i.device, i.description].filter(Boolean).join(' ') || 'unnamed'],
+    ['adapter', engine.describe()],
     ['kind', i.software ? 'software (runs on the CPU: the demos work, slowly)' : 'hardware'],
     ['features', [...engine.features].sort().join(', ') || 'none beyond core'],
     ['largest storage buffer', `${Math.round(engine.limits.maxStorageBufferBindingSize / 2 ** 20)} MiB`],
