@@ -17,7 +17,7 @@ import { loadMnist } from '../src/data/mnist-node.js';
 import { createEngine } from '../src/gpu/node.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint-file.js';
 import { fromJson } from '../src/json-numbers.js';
-import { runCli as run } from './helpers/cli.js';
+import { expectRefusedEarly, runCli as run } from './helpers/cli.js';
 
 vi.mock('../src/data/mnist-node.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../src/data/mnist-node.js')>();
@@ -41,16 +41,7 @@ afterEach(() => {
 });
 
 /** Exit 2 with `message` on stderr, no doubled prefix, and neither the data nor the GPU touched. */
-async function refusedEarly(argv: string[], message: string | RegExp): Promise<string> {
-  const r = await run(argv);
-  expect(r.code, r.err).toBe(2);
-  if (typeof message === 'string') expect(r.err).toContain(message);
-  else expect(r.err).toMatch(message);
-  expect(r.err).not.toMatch(/wgtrain \w+: wgtrain \w+:/);
-  expect(loadMnist).not.toHaveBeenCalled();
-  expect(createEngine).not.toHaveBeenCalled();
-  return r.err;
-}
+const refusedEarly = (argv: string[], message: string | RegExp) => expectRefusedEarly(argv, message, [vi.mocked(loadMnist), vi.mocked(createEngine)]);
 
 describe('arguments are checked before the data loads or the GPU starts', () => {
   it('optimizer hyperparameters name their flag', async () => {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadMnist } from '../src/data/mnist-node.js';
 import { createEngine } from '../src/gpu/node.js';
-import { runCli as run } from './helpers/cli.js';
+import { expectRefusedEarly, runCli as run } from './helpers/cli.js';
 
 vi.mock('../src/data/mnist-node.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../src/data/mnist-node.js')>();
@@ -31,14 +31,8 @@ beforeEach(() => {
   vi.mocked(createEngine).mockClear();
 });
 
-/** Exit 2 with `message` on stderr, and neither the data nor the GPU touched. */
-async function refusedEarly(argv: string[], message: string): Promise<void> {
-  const r = await run(['train', ...argv]);
-  expect(r.code, r.err).toBe(2);
-  expect(r.err).toContain(message);
-  expect(loadMnist).not.toHaveBeenCalled();
-  expect(createEngine).not.toHaveBeenCalled();
-}
+/** `wgtrain train argv`: exit 2 with `message` on stderr, and neither the data nor the GPU touched. */
+const refusedEarly = (argv: string[], message: string) => expectRefusedEarly(['train', ...argv], message, [vi.mocked(loadMnist), vi.mocked(createEngine)]);
 
 const lines = (out: string) => out.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
 
