@@ -4,7 +4,7 @@
  * and uniform layouts, reflected here at build time (tools/wgsl-loader.ts; the library carries no WGSL parser).
  *
  *   dist/browser/index.js   library for browsers (ESM, from src/index.ts; no Node code: no `node:*`, no `webgpu`,
- *                           checked below, and test/package.test.ts bundles it with a plain esbuild)
+ *                           checked below, and test/browser-package.test.ts bundles it with a plain esbuild)
  *   dist/index.js           library for Node (ESM, `webgpu` external: Dawn's native addon cannot be bundled), from
  *                           src/node.ts (src/index.ts plus the Node-only loaders) where it exists
  *   dist/cli.js             the `wgtrain` command (from src/cli.ts, skipped with a warning while it does not exist)
