@@ -5,6 +5,9 @@
  * model as bytes, loads them into a new trainer and predicts again.
  */
 import { Dataset, Trainer, createGpuRunner, dense, loadTrainer, relu, sequential, type Engine, type EpochRecord, type RunnerConfig } from 'wgtrain';
+import { PROBE } from './probe.js';
+
+export { PROBE };
 
 /** Class 0 and 1: interleaved spiral arms; class 2: a blob in the middle. Rows of [x, y], generated class by class. */
 export function spirals(perClass: number): { xs: number[][]; ys: number[] } {
@@ -20,9 +23,6 @@ export function spirals(perClass: number): { xs: number[][]; ys: number[] } {
   }
   return { xs, ys };
 }
-
-/** Points to predict on: no labels. */
-export const PROBE: number[][] = [[0, 0], [0.5, 0.1], [-0.5, -0.1], [0.2, -0.7], [-0.3, 0.6], [0.9, 0.9]];
 
 export const CONFIG: RunnerConfig = {
   model: sequential([dense(24), relu(), dense(24), relu(), dense(3)], { inputs: 2 }),

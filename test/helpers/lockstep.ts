@@ -144,7 +144,7 @@ export async function lockstep(g: GpuRunner, config: RunnerConfig, ds: Dataset, 
 }
 
 /** The bounded float64 evaluation-mode forward of ds (labelled) on the runner's own parameters. */
-async function boundedForward(runner: Runner, config: RunnerConfig, ds: Dataset): Promise<ReturnType<BoundedModel['step']>> {
+export async function boundedForward(runner: Runner, config: RunnerConfig, ds: Dataset): Promise<ReturnType<BoundedModel['step']>> {
   const state = await runner.exportState();
   const ref64 = await createCpuRunner(config, { dtype: 'float64' });
   const idx = Uint32Array.from({ length: ds.length }, (_, i) => i);
