@@ -9,8 +9,9 @@
  * Training with B = 1 is rejected when the op is planned (torch errors at run time; see `batchnormRowsError`).
  */
 import src from '../../shaders/batchnorm.wgsl';
-import { defineKernel, type Engine, type Resource, type UniformBuffer, resourceBytes } from '../gpu/index.js';
+import { defineKernel, type Engine, type Resource, type UniformBuffer } from '../gpu/index.js';
 import { BATCHNORM_DEFAULTS, batchnormRowsError, type BatchNormOptions } from '../ref/batchnorm.js';
+import { checkElements } from './sizes.js';
 
 const files = [{ file: 'batchnorm.wgsl', text: src }];
 
@@ -52,9 +53,7 @@ function checkSizes(what: string, rows: number, features: number, buffers: Recor
   if (!Number.isInteger(rows) || rows < 1) throw new RangeError(`${what}: rows ${rows} must be a positive integer`);
   if (!Number.isInteger(features) || features < 1) throw new RangeError(`${what}: features ${features} must be a positive integer`);
   if (rows * features >= 2 ** 32) throw new RangeError(`${what}: ${rows}×${features} exceeds u32 indexing`);
-  for (const [name, [r, floats]] of Object.entries(buffers)) {
-    if (resourceBytes(r) < floats * 4) throw new RangeError(`${what}: ${name} holds ${resourceBytes(r)} bytes, needs ${floats * 4} (${floats} f32)`);
-  }
+  checkElements(what, buffers);
 }
 
 interface Shape {

@@ -8,10 +8,11 @@
  * backward). γ, β, dγ, dβ, running may be ranges of the flat buffers. Training with N·H·W = 1 is rejected.
  */
 import src from '../../shaders/batchnorm2d.wgsl';
-import { defineKernel, resourceBytes, type Engine, type Resource, type UniformBuffer } from '../gpu/index.js';
+import { defineKernel, type Engine, type Resource, type UniformBuffer } from '../gpu/index.js';
 import { BATCHNORM_DEFAULTS } from '../ref/batchnorm.js';
 import { activationCode, defaultAlpha, type Activation } from '../shared.js';
 import { ACTIVATION_FNS_FILE } from './activation.js';
+import { checkElements } from './sizes.js';
 
 const files = [ACTIVATION_FNS_FILE, { file: 'batchnorm2d.wgsl', text: src }];
 
@@ -75,9 +76,7 @@ function check(what: string, o: BatchNorm2dShape, buffers: Record<string, [Resou
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`${what}: ${name} ${v} must be a positive integer`);
   }
   if (o.batch * o.channels * o.plane >= 2 ** 32) throw new RangeError(`${what}: ${o.batch}×${o.channels}×${o.plane} exceeds u32 indexing`);
-  for (const [name, [r, floats]] of Object.entries(buffers)) {
-    if (resourceBytes(r) < floats * 4) throw new RangeError(`${what}: ${name} holds ${resourceBytes(r)} bytes, needs ${floats * 4} (${floats} f32)`);
-  }
+  checkElements(what, buffers);
 }
 
 /** The `out` binding: the epilogue's buffer, or (never written without EPILOGUE) a 4-byte placeholder, owned by the op. */

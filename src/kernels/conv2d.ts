@@ -7,12 +7,13 @@
  *   ConvDataOp.nchwToRows  dy [N, F, OH, OW] → rows [N·P, F]
  */
 import src from '../../shaders/conv2d.wgsl';
-import { defineKernel, resourceBytes, type Engine, type KernelDef, type Resource, type UniformBuffer } from '../gpu/index.js';
+import { defineKernel, type Engine, type KernelDef, type Resource, type UniformBuffer } from '../gpu/index.js';
 import { conv2dOutputSize, conv2dTaps, type Conv2dGeometry } from '../ref/conv2d.js';
 import { activationCode, defaultAlpha, type Activation } from '../shared.js';
 import { ACTIVATION_FNS_FILE, type ActivationGrad } from './activation.js';
 import { plannedOps, type PlannedOp } from '../layers/layer.js';
 import { MatmulOp } from './matmul.js';
+import { checkElements } from './sizes.js';
 
 const files = [ACTIVATION_FNS_FILE, { file: 'conv2d.wgsl', text: src }];
 
@@ -38,14 +39,6 @@ export function conv2dSizes(g: Conv2dGeometry, rows: number): { x: number; y: nu
   const P = OH * OW;
   const K = conv2dTaps(g);
   return { x: rows * g.channels * g.height * g.width, y: rows * g.filters * P, cols: rows * P * K, rowsF: rows * P * g.filters, P, K };
-}
-
-function check(what: string, buffers: Record<string, [Resource, number]>): void {
-  for (const [name, [r, floats]] of Object.entries(buffers)) {
-    if (resourceBytes(r) < floats * 4) throw new RangeError(`${what}: ${name} holds ${resourceBytes(r)} bytes, needs ${floats * 4} (${floats} f32)`);
-  }
-  const total = Math.max(...Object.values(buffers).map(([, n]) => n));
-  if (total >= 2 ** 32) throw new RangeError(`${what}: ${total} elements exceed u32 indexing`);
 }
 
 /** One planned dispatch; bind group and uniforms built once, `encode` records it. */
@@ -75,7 +68,7 @@ export class ConvDataOp {
   /** cols[(n, oy, ox), k] = the input value tap k of output pixel (oy, ox) reads (0 in the padding). */
   static im2col(engine: Engine, o: { geometry: Conv2dGeometry; rows: number; x: Resource; cols: Resource }): Promise<ConvDataOp> {
     const s = conv2dSizes(o.geometry, o.rows);
-    check('ConvDataOp.im2col', { x: [o.x, s.x], cols: [o.cols, s.cols] });
+    checkElements('ConvDataOp.im2col', { x: [o.x, s.x], cols: [o.cols, s.cols] });
     return ConvDataOp.plan(engine, im2colKernel, o.geometry, o.rows, s.cols, { x_in: o.x, cols: o.cols });
   }
 
@@ -86,7 +79,7 @@ export class ConvDataOp {
   static col2im(engine: Engine, o: { geometry: Conv2dGeometry; rows: number; dcols: Resource; dx: Resource; activationGrad?: ActivationGrad }): Promise<ConvDataOp> {
     const s = conv2dSizes(o.geometry, o.rows);
     const g = o.activationGrad;
-    check('ConvDataOp.col2im', { dcols: [o.dcols, s.cols], dx: [o.dx, s.x], ...(g ? { z: [g.z, s.x] as [Resource, number] } : {}) });
+    checkElements('ConvDataOp.col2im', { dcols: [o.dcols, s.cols], dx: [o.dx, s.x], ...(g ? { z: [g.z, s.x] as [Resource, number] } : {}) });
     // Without ACT_GRAD, z is never read; any readable buffer fills the binding.
     return ConvDataOp.plan(engine, col2imKernel, o.geometry, o.rows, s.x, { dcols: o.dcols, dx: o.dx, z: g?.z ?? o.dcols }, g);
   }
@@ -94,7 +87,7 @@ export class ConvDataOp {
   /** rows[(n, q), f] = dy[n, f, q]: the output gradient as the product's N·P × F operand. */
   static nchwToRows(engine: Engine, o: { geometry: Conv2dGeometry; rows: number; dy: Resource; out: Resource }): Promise<ConvDataOp> {
     const s = conv2dSizes(o.geometry, o.rows);
-    check('ConvDataOp.nchwToRows', { dy: [o.dy, s.y], rows: [o.out, s.rowsF] });
+    checkElements('ConvDataOp.nchwToRows', { dy: [o.dy, s.y], rows: [o.out, s.rowsF] });
     return ConvDataOp.plan(engine, nchwToRowsKernel, o.geometry, o.rows, s.rowsF, { dy: o.dy, rows: o.out });
   }
 

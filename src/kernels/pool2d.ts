@@ -6,10 +6,11 @@
  *   PoolOp.avgForward   x → y            PoolOp.avgBackward  dy → dx
  */
 import src from '../../shaders/pool2d.wgsl';
-import { defineKernel, resourceBytes, type Engine, type Resource, type UniformBuffer } from '../gpu/index.js';
+import { defineKernel, type Engine, type Resource, type UniformBuffer } from '../gpu/index.js';
 import { pool2dOutputSize, type Pool2dGeometry } from '../ref/pool2d.js';
 import { activationCode, defaultAlpha } from '../shared.js';
 import { ACTIVATION_FNS_FILE, type ActivationGrad } from './activation.js';
+import { checkElements } from './sizes.js';
 
 const files = [ACTIVATION_FNS_FILE, { file: 'pool2d.wgsl', text: src }];
 
@@ -37,13 +38,6 @@ function sizes(o: Io): { x: number; y: number } {
   const [OH, OW] = pool2dOutputSize(o.geometry);
   const planes = o.rows * o.geometry.channels;
   return { x: planes * o.geometry.height * o.geometry.width, y: planes * OH * OW };
-}
-
-function check(what: string, buffers: Record<string, [Resource, number]>): void {
-  for (const [name, [r, n]] of Object.entries(buffers)) {
-    if (resourceBytes(r) < n * 4) throw new RangeError(`${what}: ${name} holds ${resourceBytes(r)} bytes, needs ${n * 4} (${n} elements)`);
-    if (n >= 2 ** 32) throw new RangeError(`${what}: ${n} elements exceed u32 indexing`);
-  }
 }
 
 export class PoolOp {
@@ -77,25 +71,25 @@ export class PoolOp {
 
   static async maxForward(engine: Engine, o: Io & { x: Resource; y: Resource; argmax: Resource }): Promise<PoolOp> {
     const s = sizes(o);
-    check('PoolOp.maxForward', { x: [o.x, s.x], y: [o.y, s.y], argmax: [o.argmax, s.y] });
+    checkElements('PoolOp.maxForward', { x: [o.x, s.x], y: [o.y, s.y], argmax: [o.argmax, s.y] });
     return PoolOp.plan(engine, maxPoolForwardKernel, o, s.y, { x_in: o.x, y: o.y, argmax: o.argmax });
   }
 
   static async maxBackward(engine: Engine, o: Io & { dy: Resource; argmax: Resource; dx: Resource; activationGrad?: ActivationGrad }): Promise<PoolOp> {
     const s = sizes(o);
-    check('PoolOp.maxBackward', { dy: [o.dy, s.y], argmax: [o.argmax, s.y], dx: [o.dx, s.x], ...(o.activationGrad ? { z: [o.activationGrad.z, s.x] as [Resource, number] } : {}) });
+    checkElements('PoolOp.maxBackward', { dy: [o.dy, s.y], argmax: [o.argmax, s.y], dx: [o.dx, s.x], ...(o.activationGrad ? { z: [o.activationGrad.z, s.x] as [Resource, number] } : {}) });
     return PoolOp.plan(engine, maxPoolBackwardKernel, o, s.x, { dy: o.dy, argmax: o.argmax, dx: o.dx }, o.activationGrad);
   }
 
   static async avgForward(engine: Engine, o: Io & { x: Resource; y: Resource }): Promise<PoolOp> {
     const s = sizes(o);
-    check('PoolOp.avgForward', { x: [o.x, s.x], y: [o.y, s.y] });
+    checkElements('PoolOp.avgForward', { x: [o.x, s.x], y: [o.y, s.y] });
     return PoolOp.plan(engine, avgPoolForwardKernel, o, s.y, { x_in: o.x, y: o.y });
   }
 
   static async avgBackward(engine: Engine, o: Io & { dy: Resource; dx: Resource; activationGrad?: ActivationGrad }): Promise<PoolOp> {
     const s = sizes(o);
-    check('PoolOp.avgBackward', { dy: [o.dy, s.y], dx: [o.dx, s.x], ...(o.activationGrad ? { z: [o.activationGrad.z, s.x] as [Resource, number] } : {}) });
+    checkElements('PoolOp.avgBackward', { dy: [o.dy, s.y], dx: [o.dx, s.x], ...(o.activationGrad ? { z: [o.activationGrad.z, s.x] as [Resource, number] } : {}) });
     return PoolOp.plan(engine, avgPoolBackwardKernel, o, s.x, { dy: o.dy, dx: o.dx }, o.activationGrad);
   }
 
