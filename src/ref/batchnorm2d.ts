@@ -26,15 +26,9 @@ export function nchwToRowsRef(x: ArrayLike<number>, s: Nchw, dtype: Dtype): Floa
   return out;
 }
 
-/** [N·P, C] → [N, C, P]. */
+/** [N·P, C] → [N, C, P]: the transpose back, i.e. nchwToRowsRef of [N, P, C]. */
 export function rowsToNchwRef(t: ArrayLike<number>, s: Nchw, dtype: Dtype): FloatArray {
-  const out = allocate(dtype, s.batch * s.channels * s.plane);
-  for (let n = 0; n < s.batch; n++) {
-    for (let c = 0; c < s.channels; c++) {
-      for (let q = 0; q < s.plane; q++) out[(n * s.channels + c) * s.plane + q] = t[(n * s.plane + q) * s.channels + c]!;
-    }
-  }
-  return out;
+  return nchwToRowsRef(t, { batch: s.batch, channels: s.plane, plane: s.channels }, dtype);
 }
 
 /** Training forward; the running statistics passed in are not modified (updated ones are returned). */

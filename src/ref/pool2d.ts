@@ -3,6 +3,7 @@
  * count_include_pad = True, dilation 1): plain loops over planes = rows·C of H×W. See the shader header for the math.
  * float32 rounds every sum and product; float64 none. Sums come with Σ|terms| for the tests' bounds.
  */
+import { convOutputLength } from './conv2d.js';
 import { allocate, rounder, type Dtype, type FloatArray } from './dtype.js';
 
 /** Sizes of a pooling: per-example input (C, H, W) and the window. Pairs are (rows, columns). */
@@ -15,12 +16,9 @@ export interface Pool2dGeometry {
   padding: readonly [number, number];
 }
 
-/** (OH, OW) = ⌊(H + 2p − k) / s⌋ + 1 each. */
+/** (OH, OW) = ⌊(H + 2p − k) / s⌋ + 1 each: the convolution's output length at dilation 1. */
 export function pool2dOutputSize(g: Pool2dGeometry): [number, number] {
-  return [
-    Math.floor((g.height + 2 * g.padding[0] - g.kernel[0]) / g.stride[0]) + 1,
-    Math.floor((g.width + 2 * g.padding[1] - g.kernel[1]) / g.stride[1]) + 1,
-  ];
+  return [convOutputLength(g.height, g.kernel[0], g.stride[0], g.padding[0], 1), convOutputLength(g.width, g.kernel[1], g.stride[1], g.padding[1], 1)];
 }
 
 /** Visits the in-image elements (plane index iy·W + ix) of output (oy, ox)'s window in (ky, kx) order. */
