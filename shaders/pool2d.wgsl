@@ -93,6 +93,26 @@ fn cover(i: u32) -> Cover {
   return Cover(i / (p.width * p.height), iy * p.width + ix, rows, cols);
 }
 
+/** The inputs along one axis in output o's window: [first, end), clipped to the image (never empty: pad ≤ k/2). */
+fn spanning(o: u32, pad: u32, k: u32, s: u32, n_in: u32) -> vec2u {
+  let t = o * s;                                    // the window's start in the padded input
+  return vec2u(max(t, pad) - pad, min(t + k, n_in + pad) - pad);
+}
+
+/** Output element i: its plane's first input index, and the input rows and columns of its window inside the image. */
+struct Window {
+  base: u32,
+  rows: vec2u,
+  cols: vec2u,
+}
+
+fn window(i: u32) -> Window {
+  let ox = i % p.out_w;
+  let oy = (i / p.out_w) % p.out_h;
+  let plane = i / (p.out_w * p.out_h);
+  return Window(plane * p.height * p.width, spanning(oy, p.ph, p.kh, p.sh, p.height), spanning(ox, p.pw, p.kw, p.sw, p.width));
+}
+
 fn finish(i: u32, s: f32) {
   var v = s;
   if (ACT_GRAD) { v *= act_derivative(ACT, z[i], p.act_alpha); }
@@ -103,19 +123,12 @@ fn finish(i: u32, s: f32) {
 fn max_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = linear_index(wid, nwg, lid);
   if (i >= p.total) { return; }
-  let ox = i % p.out_w;
-  let oy = (i / p.out_w) % p.out_h;
-  let plane = i / (p.out_w * p.out_h);
-  let base = plane * p.height * p.width;
+  let w = window(i);
   var best = 0.0;
   var at = 0xffffffffu;
-  for (var ky = 0u; ky < p.kh; ky++) {
-    let iy = oy * p.sh + ky - p.ph;                 // wraps to a huge value above the image
-    if (iy >= p.height) { continue; }
-    for (var kx = 0u; kx < p.kw; kx++) {
-      let ix = ox * p.sw + kx - p.pw;
-      if (ix >= p.width) { continue; }
-      let v = x_in[base + iy * p.width + ix];
+  for (var iy = w.rows.x; iy < w.rows.y; iy++) {
+    for (var ix = w.cols.x; ix < w.cols.y; ix++) {
+      let v = x_in[w.base + iy * p.width + ix];
       if (at == 0xffffffffu || v > best || is_nan(v)) {
         best = v;
         at = iy * p.width + ix;
@@ -145,18 +158,11 @@ fn max_backward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
 fn avg_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = linear_index(wid, nwg, lid);
   if (i >= p.total) { return; }
-  let ox = i % p.out_w;
-  let oy = (i / p.out_w) % p.out_h;
-  let plane = i / (p.out_w * p.out_h);
-  let base = plane * p.height * p.width;
+  let w = window(i);
   var s = 0.0;
-  for (var ky = 0u; ky < p.kh; ky++) {
-    let iy = oy * p.sh + ky - p.ph;
-    if (iy >= p.height) { continue; }
-    for (var kx = 0u; kx < p.kw; kx++) {
-      let ix = ox * p.sw + kx - p.pw;
-      if (ix >= p.width) { continue; }
-      s += x_in[base + iy * p.width + ix];
+  for (var iy = w.rows.x; iy < w.rows.y; iy++) {
+    for (var ix = w.cols.x; ix < w.cols.y; ix++) {
+      s += x_in[w.base + iy * p.width + ix];
     }
   }
   y[i] = s * p.inv_count;
