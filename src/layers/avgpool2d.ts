@@ -8,7 +8,7 @@
 import { PoolOp } from '../kernels/pool2d.js';
 import { avgPoolBackwardRef, avgPoolForwardRef } from '../ref/pool2d.js';
 import { poolGeometry, poolWindowKind, type Pair, type PoolWindow, type PoolWindowInput } from './image.js';
-import type { LayerKind } from './layer.js';
+import { dxOpName, dxTarget, type LayerKind } from './layer.js';
 
 export interface AvgPool2dSpec extends PoolWindow {
   type: 'avgpool2d';
@@ -47,13 +47,13 @@ export const avgPool2dLayer: LayerKind<AvgPool2dSpec, AvgPool2dInput> = {
       return [{ name: 'forward', op: await PoolOp.avgForward(c.engine, { geometry: poolGeometry(s, c.input), rows: c.rows, x: c.x, y: c.y }) }];
     },
     async backward(s, c) {
-      const g = c.gradEpilogue;
-      if (!c.needsDx && !g) return [];
+      const t = dxTarget(c);
+      if (!t) return [];
       const op = await PoolOp.avgBackward(c.engine, {
         geometry: poolGeometry(s, c.input), rows: c.rows, dy: c.dy,
-        ...(g ? { dx: g.dx, activationGrad: { kind: g.activation, alpha: g.alpha, z: g.z } } : { dx: c.dx }),
+        ...t,
       });
-      return [{ name: g ? `backward+${g.activation}′` : 'backward', op }];
+      return [{ name: dxOpName(t), op }];
     },
   },
 };

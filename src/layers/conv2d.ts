@@ -20,7 +20,7 @@ import { conv2dBackwardRef, conv2dForwardRef, conv2dOutputSize, conv2dTaps, type
 import { conv2dChecks } from '../selftest/conv2d.js';
 import { bindArgs, formatCall } from './args.js';
 import { imageInput, showImage, showPair, toPair, type Pair } from './image.js';
-import { readColumn, type LayerKind } from './layer.js';
+import { dxTarget, readColumn, type LayerKind } from './layer.js';
 import { INITIALIZERS, defaultWeightInit, initWeights, isInitializer, type Initializer } from './weights.js';
 
 export interface Conv2dSpec {
@@ -196,12 +196,11 @@ export const conv2dLayer: LayerKind<Conv2dSpec, Conv2dInput> = {
       });
     },
     backward(s, c) {
-      const g = c.gradEpilogue;
       return conv2dBackwardOps(c.engine, {
         geometry: conv2dGeometry(s, c.input), rows: c.rows, weight: c.param('weight'), dy: c.dy,
         dweight: c.grad('weight'), dbias: s.bias ? c.grad('bias') : undefined,
         cols: c.buffer('cols'), rowsBuf: c.buffer('rows'),
-        ...(g ? { dx: g.dx, activationGrad: { kind: g.activation, alpha: g.alpha, z: g.z } } : c.needsDx ? { dx: c.dx } : {}),
+        ...dxTarget(c),
       });
     },
   },

@@ -7,7 +7,7 @@ import { PoolOp } from '../kernels/pool2d.js';
 import { avgPoolBackwardRef, avgPoolForwardRef, type Pool2dGeometry } from '../ref/pool2d.js';
 import { bindArgs } from './args.js';
 import { imageInput } from './image.js';
-import type { LayerKind, Shape } from './layer.js';
+import { dxOpName, dxTarget, type LayerKind, type Shape } from './layer.js';
 
 export interface GlobalAvgPoolSpec {
   type: 'globalavgpool';
@@ -52,13 +52,13 @@ export const globalAvgPoolLayer: LayerKind<GlobalAvgPoolSpec, GlobalAvgPoolInput
       return [{ name: 'forward', op: await PoolOp.avgForward(c.engine, { geometry: planeGeometry(c.input), rows: c.rows, x: c.x, y: c.y }) }];
     },
     async backward(_s, c) {
-      const g = c.gradEpilogue;
-      if (!c.needsDx && !g) return [];
+      const t = dxTarget(c);
+      if (!t) return [];
       const op = await PoolOp.avgBackward(c.engine, {
         geometry: planeGeometry(c.input), rows: c.rows, dy: c.dy,
-        ...(g ? { dx: g.dx, activationGrad: { kind: g.activation, alpha: g.alpha, z: g.z } } : { dx: c.dx }),
+        ...t,
       });
-      return [{ name: g ? `backward+${g.activation}′` : 'backward', op }];
+      return [{ name: dxOpName(t), op }];
     },
   },
 };

@@ -166,6 +166,28 @@ export interface GpuBackwardContext extends GpuContext {
   grad(role: string): GPUBufferBinding;
 }
 
+/** Where a backward writes the input gradient, in the form the kernels' options take (`activationGrad`: src/kernels/activation.ts). */
+export interface DxTarget {
+  dx: GPUBuffer;
+  /** Set when the backward absorbs the layer before: dx ⊙ f′(z), z that layer's input. */
+  activationGrad?: { kind: Activation; alpha?: number; z: GPUBuffer };
+}
+
+/**
+ * The dx target of a backward that `acceptsGradEpilogue`: the epilogue's dx with its activation's derivative when it
+ * absorbs one, else plain dx when `needsDx`, else undefined (nothing reads dx).
+ */
+export function dxTarget(c: GpuBackwardContext): DxTarget | undefined {
+  const g = c.gradEpilogue;
+  if (g) return { dx: g.dx, activationGrad: { kind: g.activation, alpha: g.alpha, z: g.z } };
+  return c.needsDx ? { dx: c.dx } : undefined;
+}
+
+/** The profile name of a backward op that writes `t`: 'backward', or 'backward+relu′' when it absorbed a ReLU. */
+export function dxOpName(t: DxTarget, name = 'backward'): string {
+  return t.activationGrad ? `${name}+${t.activationGrad.kind}′` : name;
+}
+
 /** The layer's GPU step plan. */
 export interface GpuLayer<S> {
   /**

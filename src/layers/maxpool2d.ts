@@ -11,7 +11,7 @@ import { PoolOp } from '../kernels/pool2d.js';
 import { maxPoolBackwardRef, maxPoolForwardRef } from '../ref/pool2d.js';
 import { pool2dChecks } from '../selftest/pool2d.js';
 import { poolGeometry, poolWindowKind, type Pair, type PoolWindow, type PoolWindowInput } from './image.js';
-import type { LayerKind } from './layer.js';
+import { dxOpName, dxTarget, type LayerKind } from './layer.js';
 
 export interface MaxPool2dSpec extends PoolWindow {
   type: 'maxpool2d';
@@ -58,13 +58,13 @@ export const maxPool2dLayer: LayerKind<MaxPool2dSpec, MaxPool2dInput> = {
       return [{ name: 'forward', op }];
     },
     async backward(s, c) {
-      const g = c.gradEpilogue;
-      if (!c.needsDx && !g) return [];
+      const t = dxTarget(c);
+      if (!t) return [];
       const op = await PoolOp.maxBackward(c.engine, {
         geometry: poolGeometry(s, c.input), rows: c.rows, dy: c.dy, argmax: c.buffer('argmax'),
-        ...(g ? { dx: g.dx, activationGrad: { kind: g.activation, alpha: g.alpha, z: g.z } } : { dx: c.dx }),
+        ...t,
       });
-      return [{ name: g ? `backward+${g.activation}′` : 'backward', op }];
+      return [{ name: dxOpName(t), op }];
     },
   },
   selfChecks: pool2dChecks,
