@@ -1,7 +1,8 @@
 import type { Engine } from '../gpu/index.js';
 import { PoolOp } from '../kernels/pool2d.js';
-import { avgPoolBackwardRef, avgPoolForwardRef, maxPoolBackwardRef, maxPoolForwardRef, pool2dOutputSize, type Pool2dGeometry } from '../ref/pool2d.js';
-import { expectWithin, sumBounds } from '../testing/sums.js';
+import { pool2dOutputSize, type Pool2dGeometry } from '../ref/pool2d.js';
+import { avgPoolBackwardBounded, avgPoolForwardBounded, maxPoolBackwardBounded, maxPoolForwardBounded } from '../testing/bounds/pool2d.js';
+import { expectWithin, type Bounded } from '../testing/sums.js';
 import { uniformArray } from '../testing/random.js';
 import type { SelfCheck } from './types.js';
 
@@ -14,9 +15,9 @@ export interface Pool2dCase {
 
 /**
  * Max and average pooling, forward and backward, on random inputs with every output first NaN, against the float64
- * reference. Max: y and argmax exact (a maximum is one of the inputs); dx gathers ≤ ⌈kh/sh⌉·⌈kw/sw⌉ dy terms.
- * Average: y sums ≤ kh·kw terms, then one product with 1/(kh·kw) (rounded itself): γ_(kh·kw+2)·Σ|terms|; dx likewise
- * over the covering windows. relu′(z) multiplies by exactly 0 or 1.
+ * reference, within src/testing/bounds/pool2d.ts's bounds for exact inputs. Max: y and argmax exact (a maximum is
+ * one of the inputs); dx gathers ≤ ⌈kh/sh⌉·⌈kw/sw⌉ dy terms. Average: y sums ≤ kh·kw terms, then one product with
+ * 1/(kh·kw) (rounded itself): γ_(kh·kw+2)·Σ|terms|; dx likewise over the covering windows.
  */
 export async function checkPool2dCase(e: Engine, rand: () => number, cs: Pool2dCase): Promise<void> {
   const g = cs.geometry;
@@ -42,19 +43,14 @@ export async function checkPool2dCase(e: Engine, rand: () => number, cs: Pool2dC
     ops.push(await PoolOp.avgBackward(e, { ...io, dy: bufs.dy, dx: bufs.dxAvg, ...grad }));
     e.run('pool2d check', (pass) => ops.forEach((o) => o.encode(pass)));
     const what = `pool2d N=${cs.rows} C=${g.channels} ${g.height}×${g.width} k=${g.kernel} s=${g.stride} p=${g.padding}${cs.relu ? ' +relu′' : ''}`;
-    const gate = (v: number, i: number) => (cs.relu ? (z[i]! > 0 ? v : 0) : v);
-    const exact = (value: ArrayLike<number>) => ({ value, bound: new Float64Array(value.length) });
-    const mx = maxPoolForwardRef(g, cs.rows, x, 'float64');
-    expectWithin(await e.readF32(bufs.yMax), exact(mx.y), `${what}: max y`, 'exact');
-    expectWithin(new Uint32Array(await e.read(bufs.argmax)), exact(mx.argmax), `${what}: argmax`, 'exact');
-    const mb = maxPoolBackwardRef(g, cs.rows, dy, mx.argmax, 'float64');
-    const covers = Math.ceil(g.kernel[0] / g.stride[0]) * Math.ceil(g.kernel[1] / g.stride[1]);
-    expectWithin(await e.readF32(bufs.dxMax), sumBounds({ value: mb.dx.map(gate), abs: mb.abs, n: covers }), `${what}: max dx`, 'γ_(covering windows)·Σ|terms|');
-    const taps = g.kernel[0] * g.kernel[1];
-    const af = avgPoolForwardRef(g, cs.rows, x, 'float64');
-    expectWithin(await e.readF32(bufs.yAvg), sumBounds({ value: af.y, abs: af.abs, n: taps + 2 }), `${what}: avg y`, 'γ_(kh·kw+2)·Σ|terms|');
-    const ab = avgPoolBackwardRef(g, cs.rows, dy, 'float64');
-    expectWithin(await e.readF32(bufs.dxAvg), sumBounds({ value: ab.dx.map(gate), abs: ab.abs, n: covers + 2 }), `${what}: avg dx`, 'γ_(covering windows+2)·Σ|terms|');
+    // relu′(z) multiplies by exactly 0 or 1: the bound of the ungated sum still holds.
+    const gated = (b: Bounded): Bounded => ({ value: Array.from(b.value, (v, i) => (cs.relu && !(z[i]! > 0) ? 0 : v)), bound: b.bound });
+    const mx = maxPoolForwardBounded(g, cs.rows, x);
+    expectWithin(await e.readF32(bufs.yMax), mx.y, `${what}: max y`, 'exact');
+    expectWithin(new Uint32Array(await e.read(bufs.argmax)), { value: mx.argmax, bound: new Float64Array(ny) }, `${what}: argmax`, 'exact');
+    expectWithin(await e.readF32(bufs.dxMax), gated(maxPoolBackwardBounded(g, cs.rows, dy, mx)), `${what}: max dx`, 'γ_(covering windows)·Σ|terms|');
+    expectWithin(await e.readF32(bufs.yAvg), avgPoolForwardBounded(g, cs.rows, x), `${what}: avg y`, 'γ_(kh·kw+2)·Σ|terms|');
+    expectWithin(await e.readF32(bufs.dxAvg), gated(avgPoolBackwardBounded(g, cs.rows, dy)), `${what}: avg dx`, 'γ_(covering windows+2)·Σ|terms|');
   } finally {
     for (const o of ops) o.destroy();
     for (const b of Object.values(bufs)) b.destroy();
