@@ -33,31 +33,35 @@ export function forEachInWindow(g: Pool2dGeometry, oy: number, ox: number, visit
   }
 }
 
+/** Visits every output: its index o in [planes, OH, OW], its plane's first input index, and its (oy, ox). */
+export function forEachOutput(g: Pool2dGeometry, rows: number, visit: (o: number, base: number, oy: number, ox: number) => void): void {
+  const [OH, OW] = pool2dOutputSize(g);
+  const inPlane = g.height * g.width;
+  for (let pl = 0; pl < rows * g.channels; pl++) {
+    for (let oy = 0; oy < OH; oy++) {
+      for (let ox = 0; ox < OW; ox++) visit((pl * OH + oy) * OW + ox, pl * inPlane, oy, ox);
+    }
+  }
+}
+
 /** y [planes, OH, OW] and the argmax (plane index of the first maximum; NaN wins, the last one, as torch). */
 export function maxPoolForwardRef(g: Pool2dGeometry, rows: number, x: ArrayLike<number>, dtype: Dtype): { y: FloatArray; argmax: Uint32Array } {
   const [OH, OW] = pool2dOutputSize(g);
-  const planes = rows * g.channels;
-  const inPlane = g.height * g.width;
-  const y = allocate(dtype, planes * OH * OW);
-  const argmax = new Uint32Array(planes * OH * OW);
-  for (let pl = 0; pl < planes; pl++) {
-    for (let oy = 0; oy < OH; oy++) {
-      for (let ox = 0; ox < OW; ox++) {
-        let best = NaN;
-        let at = -1;
-        forEachInWindow(g, oy, ox, (j) => {
-          const v = x[pl * inPlane + j]!;
-          if (at < 0 || v > best || Number.isNaN(v)) {
-            best = v;
-            at = j;
-          }
-        });
-        const o = (pl * OH + oy) * OW + ox;
-        y[o] = best;
-        argmax[o] = at;
+  const y = allocate(dtype, rows * g.channels * OH * OW);
+  const argmax = new Uint32Array(y.length);
+  forEachOutput(g, rows, (o, base, oy, ox) => {
+    let best = NaN;
+    let at = -1;
+    forEachInWindow(g, oy, ox, (j) => {
+      const v = x[base + j]!;
+      if (at < 0 || v > best || Number.isNaN(v)) {
+        best = v;
+        at = j;
       }
-    }
-  }
+    });
+    y[o] = best;
+    argmax[o] = at;
+  });
   return { y, argmax };
 }
 
@@ -84,50 +88,35 @@ export function maxPoolBackwardRef(g: Pool2dGeometry, rows: number, dy: ArrayLik
 export function avgPoolForwardRef(g: Pool2dGeometry, rows: number, x: ArrayLike<number>, dtype: Dtype): { y: FloatArray; abs: Float64Array } {
   const r = rounder(dtype);
   const [OH, OW] = pool2dOutputSize(g);
-  const planes = rows * g.channels;
-  const inPlane = g.height * g.width;
   const count = g.kernel[0] * g.kernel[1];
-  const y = allocate(dtype, planes * OH * OW);
-  const abs = new Float64Array(planes * OH * OW);
-  for (let pl = 0; pl < planes; pl++) {
-    for (let oy = 0; oy < OH; oy++) {
-      for (let ox = 0; ox < OW; ox++) {
-        let s = 0;
-        let a = 0;
-        forEachInWindow(g, oy, ox, (j) => {
-          s = r(s + x[pl * inPlane + j]!);
-          a += Math.abs(x[pl * inPlane + j]!);
-        });
-        const o = (pl * OH + oy) * OW + ox;
-        y[o] = r(s / count);
-        abs[o] = a / count;
-      }
-    }
-  }
+  const y = allocate(dtype, rows * g.channels * OH * OW);
+  const abs = new Float64Array(y.length);
+  forEachOutput(g, rows, (o, base, oy, ox) => {
+    let s = 0;
+    let a = 0;
+    forEachInWindow(g, oy, ox, (j) => {
+      s = r(s + x[base + j]!);
+      a += Math.abs(x[base + j]!);
+    });
+    y[o] = r(s / count);
+    abs[o] = a / count;
+  });
   return { y, abs };
 }
 
 /** dx = Σ over the windows holding the element of dy / (kh·kw). */
 export function avgPoolBackwardRef(g: Pool2dGeometry, rows: number, dy: ArrayLike<number>, dtype: Dtype): { dx: FloatArray; abs: Float64Array } {
   const r = rounder(dtype);
-  const [OH, OW] = pool2dOutputSize(g);
-  const planes = rows * g.channels;
-  const inPlane = g.height * g.width;
   const count = g.kernel[0] * g.kernel[1];
-  const dx = allocate(dtype, planes * inPlane);
-  const abs = new Float64Array(planes * inPlane);
-  for (let pl = 0; pl < planes; pl++) {
-    for (let oy = 0; oy < OH; oy++) {
-      for (let ox = 0; ox < OW; ox++) {
-        const d = dy[(pl * OH + oy) * OW + ox]!;
-        forEachInWindow(g, oy, ox, (j) => {
-          const i = pl * inPlane + j;
-          dx[i] = r(dx[i]! + d);
-          abs[i]! += Math.abs(d);
-        });
-      }
-    }
-  }
+  const dx = allocate(dtype, rows * g.channels * g.height * g.width);
+  const abs = new Float64Array(dx.length);
+  forEachOutput(g, rows, (o, base, oy, ox) => {
+    const d = dy[o]!;
+    forEachInWindow(g, oy, ox, (j) => {
+      dx[base + j] = r(dx[base + j]! + d);
+      abs[base + j]! += Math.abs(d);
+    });
+  });
   for (let i = 0; i < dx.length; i++) {
     dx[i] = r(dx[i]! / count);
     abs[i] = abs[i]! / count;

@@ -8,7 +8,7 @@
  * Average: linear; the inputs' bounds are averaged the same way, and the sum of ≤ kh·kw terms and the product with
  * the rounded 1/(kh·kw) add γ_(T+2)·Σ(|terms| + e)/(kh·kw).
  */
-import { avgPoolBackwardRef, avgPoolForwardRef, forEachInWindow, maxPoolBackwardRef, maxPoolForwardRef, pool2dOutputSize, type Pool2dGeometry } from '../../ref/pool2d.js';
+import { avgPoolBackwardRef, avgPoolForwardRef, forEachInWindow, forEachOutput, maxPoolBackwardRef, maxPoolForwardRef, pool2dOutputSize, type Pool2dGeometry } from '../../ref/pool2d.js';
 import { FTZ, gamma, type Bounded } from '../sums.js';
 
 /** Windows (of ⌈kh/sh⌉·⌈kw/sw⌉ at most) holding one input element: the length of a backward's sums. */
@@ -23,29 +23,22 @@ export interface MaxPoolBounded {
 
 export function maxPoolForwardBounded(g: Pool2dGeometry, rows: number, x: ArrayLike<number>, ex?: ArrayLike<number>): MaxPoolBounded {
   const ref = maxPoolForwardRef(g, rows, x, 'float64');
-  const [OH, OW] = pool2dOutputSize(g);
-  const inPlane = g.height * g.width;
   const bound = new Float64Array(ref.y.length);
   const candidates: number[][] = [];
-  for (let pl = 0; pl < rows * g.channels; pl++) {
-    for (let oy = 0; oy < OH; oy++) {
-      for (let ox = 0; ox < OW; ox++) {
-        const o = (pl * OH + oy) * OW + ox;
-        const a = ref.argmax[o]!;
-        const top = x[pl * inPlane + a]!;
-        const ea = ex ? ex[pl * inPlane + a]! : 0;
-        const cand = [a];
-        let e = 0;
-        forEachInWindow(g, oy, ox, (j) => {
-          const ej = ex ? ex[pl * inPlane + j]! : 0;
-          e = Math.max(e, ej);
-          if (j !== a && x[pl * inPlane + j]! + ej >= top - ea) cand.push(j);
-        });
-        bound[o] = e;
-        candidates.push(cand);
-      }
-    }
-  }
+  forEachOutput(g, rows, (o, base, oy, ox) => {
+    const a = ref.argmax[o]!;
+    const top = x[base + a]!;
+    const ea = ex ? ex[base + a]! : 0;
+    const cand = [a];
+    let e = 0;
+    forEachInWindow(g, oy, ox, (j) => {
+      const ej = ex ? ex[base + j]! : 0;
+      e = Math.max(e, ej);
+      if (j !== a && x[base + j]! + ej >= top - ea) cand.push(j);
+    });
+    bound[o] = e;
+    candidates.push(cand);
+  });
   return { y: { value: ref.y, bound }, argmax: ref.argmax, candidates };
 }
 
