@@ -132,8 +132,10 @@ export class GpuOptimizer {
   private readonly reduceGroup: GPUBindGroup | null;
   private readonly updateWorkgroups: number;
   private readonly statsWorkgroups: number;
+  /** The learning rates in force, one per group, padded with zeros to MAX_GROUPS: the record's `lr` field as written. */
   private readonly lrs: number[];
-  private currentOffset = -1;
+  /** The dynamic offset of the record the next `encode` uses (-1 before the first `writeStep`); reused every step. */
+  private readonly offsets = [-1];
 
   private constructor(
     readonly engine: Engine,
@@ -150,7 +152,7 @@ export class GpuOptimizer {
     this.hyperparams = h;
     this.n = opts.n;
     this.groups = groups;
-    this.lrs = groups.map((g) => num(g.h, 'lr'));
+    this.lrs = Array.from({ length: MAX_GROUPS }, (_, k) => (k < groups.length ? num(groups[k]!.h, 'lr') : 0));
     const ring = opts.ring ?? 64;
     const label = `optim.${rule.name}`;
     const own = (b: GPUBuffer) => (this.owned.push(b), b);
@@ -309,12 +311,14 @@ export class GpuOptimizer {
 
   /** Sets the learning rate used from the next step on: one for all groups, or one per group. */
   setLr(lr: number | readonly number[]): void {
-    const lrs = typeof lr === 'number' ? this.groups.map(() => lr) : [...lr];
-    if (lrs.length !== this.groups.length) throw new Error(`lr: got ${lrs.length} learning rates for ${this.groups.length} parameter groups`);
-    lrs.forEach((v, k) => {
+    // Called with every step's lr: it checks all before changing any, and allocates nothing.
+    const count = typeof lr === 'number' ? this.groups.length : lr.length;
+    if (count !== this.groups.length) throw new Error(`lr: got ${count} learning rates for ${this.groups.length} parameter groups`);
+    for (let k = 0; k < count; k++) {
+      const v = typeof lr === 'number' ? lr : lr[k]!;
       if (!(v >= 0 && Number.isFinite(v))) throw new Error(`lr[${k}] must be a finite number >= 0, got ${v}`);
-    });
-    this.lrs.splice(0, this.lrs.length, ...lrs);
+    }
+    for (let k = 0; k < count; k++) this.lrs[k] = typeof lr === 'number' ? lr : lr[k]!;
   }
 
   /**
@@ -327,15 +331,17 @@ export class GpuOptimizer {
     const ring = this.records.length;
     this.stepCalls++;
     const slot = (this.stepCalls - 1) % ring;
-    this.records[slot]!.set({ t_host: this.stepCalls, lr: [...this.lrs, ...new Array(MAX_GROUPS - this.lrs.length).fill(0)] });
+    const record = this.records[slot]!;
+    record.setField('t_host', this.stepCalls);
+    record.setField('lr', this.lrs);
     this.engine.device.queue.writeBuffer(this.ringBuffer, slot * RECORD_BYTES, this.ringBytes, slot * RECORD_BYTES, RECORD_BYTES);
-    this.currentOffset = slot * RECORD_BYTES;
+    this.offsets[0] = slot * RECORD_BYTES;
   }
 
   /** Records the step written by the last `writeStep` into a compute pass: one dispatch (two with grad statistics). */
   encode(pass: GPUComputePassEncoder): void {
-    if (this.currentOffset < 0) throw new Error(`optim.${this.rule.name}: encode() before the first writeStep()`);
-    const offsets = [this.currentOffset];
+    const offsets = this.offsets;
+    if (offsets[0]! < 0) throw new Error(`optim.${this.rule.name}: encode() before the first writeStep()`);
     if (this.stats && this.statsGroup) this.stats.dispatch(pass, this.statsGroup, this.statsWorkgroups, 1, 1, offsets);
     if (this.reduce && this.reduceGroup) this.reduce.dispatch(pass, this.reduceGroup, 1, 1, 1, offsets);
     this.update.dispatch(pass, this.updateGroup, this.updateWorkgroups, 1, 1, offsets);
