@@ -76,4 +76,19 @@ describe('Trainer on the GPU runner', () => {
     wholeRunner.destroy();
     resumedRunner.destroy();
   });
+
+  it('fit({ batchSize }) below the runner\'s trains as a runner of that batch size does (the runner plans it at setTrainingData)', async () => {
+    const engine = await gpu();
+    const small = { ...CONFIG, batchSize: 48 };
+    const options: FitOptions = { epochs: 1, seed: 5, batchSize: 48 };
+    const wide = await createGpuRunner(engine, CONFIG);
+    const exact = await createGpuRunner(engine, small);
+    const result = await new Trainer(wide).fit(train, options);
+    await new Trainer(exact).fit(train, options);
+    expect(result.history.map((r) => r.steps)).toEqual([Math.ceil(500 / 48)]);
+    expect((await wide.exportState()).params).toEqual((await exact.exportState()).params);
+    await expect(wide.setTrainingData(train, 65)).rejects.toThrow(/batchSize must be an integer in \[1, 64\]/);
+    wide.destroy();
+    exact.destroy();
+  });
 });

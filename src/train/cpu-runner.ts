@@ -19,7 +19,7 @@ import { gradNormLayers, type GradNormLayer } from './grad-norm-groups.js';
 import { gradNormsRef } from '../ref/gradnorms.js';
 import { MNIST_NORMALIZATION } from '../kernels/batch.js';
 import { gradMagnitudeLr } from '../schedule/grad-magnitude.js';
-import { checkNotEmpty, checkStateOptimizer, checkPermutation, checkRange, checkStepInput, destroyedError, validateRunnerConfig } from './runner-checks.js';
+import { checkBatchSize, checkNotEmpty, checkStateOptimizer, checkPermutation, checkRange, checkStepInput, destroyedError, validateRunnerConfig } from './runner-checks.js';
 import { CpuMachine } from '../linalg/cpu-machine.js';
 import type { VectorMachine } from '../linalg/machine.js';
 import { isFullBatchMethod } from '../minimize/methods.js';
@@ -104,8 +104,9 @@ export class CpuRunner implements Runner {
     if (this.destroyed) throw destroyedError(`CpuRunner.${method}`, 'create a new one with createCpuRunner (and importState to continue)');
   }
 
-  async setTrainingData(ds: Dataset): Promise<void> {
+  async setTrainingData(ds: Dataset, batchSize = this.config.batchSize): Promise<void> {
     this.alive('setTrainingData');
+    checkBatchSize(batchSize, this.config.batchSize, 'setTrainingData');
     checkDataset(ds, this.config);
     this.data = ds;
   }

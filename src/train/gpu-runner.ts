@@ -34,7 +34,7 @@ import { MetricsRing, type Snapshot } from './metrics-ring.js';
 import { GpuOptimizer } from '../optim/gpu.js';
 import { LossOp } from '../kernels/loss.js';
 import { optimizerGroups } from './optimizer-groups.js';
-import { checkNotEmpty, checkStateOptimizer, checkPermutation, checkRange, checkStepInput, destroyedError, validateRunnerConfig } from './runner-checks.js';
+import { checkBatchSize, checkNotEmpty, checkStateOptimizer, checkPermutation, checkRange, checkStepInput, destroyedError, validateRunnerConfig } from './runner-checks.js';
 import { checkBufferFits, checkGpuRunnerFits, formatBytes } from './gpu-limits.js';
 import { GpuError } from '../gpu/errors.js';
 import { decodeFor, runnerCheckpoint } from './checkpoint.js';
@@ -395,14 +395,17 @@ export class GpuRunner implements Runner {
     }
   }
 
-  async setTrainingData(ds: Dataset): Promise<void> {
+  async setTrainingData(ds: Dataset, batchSize = this.config.batchSize): Promise<void> {
     this.alive('setTrainingData');
-    if (this.train?.ds === ds) return;
-    this.dropPlans('train');
-    this.dropUpload(this.train);
-    this.train = this.upload(ds, 'train');
-    // Plans for a full batch and for the epoch's partial last batch (if any), so that step() never waits.
-    const B = Math.min(this.config.batchSize, ds.length);
+    checkBatchSize(batchSize, this.config.batchSize, 'setTrainingData');
+    if (this.train?.ds !== ds) {
+      this.dropPlans('train');
+      this.dropUpload(this.train);
+      this.train = this.upload(ds, 'train');
+    }
+    // Plans for a full batch and for the epoch's partial last batch (if any), so that step() never waits; plans are
+    // kept per row count, so a fit at another batch size over the same data adds its own.
+    const B = Math.min(batchSize, ds.length);
     await this.plan(B, 'train', 'train');
     if (ds.length % B) await this.plan(ds.length % B, 'train', 'train');
   }
@@ -422,7 +425,7 @@ export class GpuRunner implements Runner {
     const plan = this.plans.get(`${s.rows}/train/train`);
     if (!plan) {
       throw new RangeError(
-        `step: a batch of ${s.rows} rows was not planned (planned: the batch size ${this.config.batchSize} and the epoch's partial last batch)`,
+        `step: a batch of ${s.rows} rows was not planned (setTrainingData(ds, batchSize) plans batchSize rows, by default the config's ${this.config.batchSize}, and the epoch's partial last batch)`,
       );
     }
     this.encodeStep(plan, s);

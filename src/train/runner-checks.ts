@@ -129,6 +129,13 @@ export function checkStepInput(s: StepInput, batchSize: number, epochLength: num
   }
 }
 
+/** The rows per step a fit asks a runner for: an integer in [1, the runner's batchSize] (its buffers are sized for that). */
+export function checkBatchSize(batchSize: number, max: number, who: string): void {
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > max) {
+    throw new RangeError(`${who}: batchSize must be an integer in [1, ${max}] (the runner's batchSize), got ${JSON.stringify(batchSize)}`);
+  }
+}
+
 /** The order of examples for an epoch: `length` entries, each an index in [0, length). Repeats are allowed. */
 export function checkPermutation(permutation: Uint32Array, length: number, who: string): void {
   if (!(permutation instanceof Uint32Array)) throw new TypeError(`${who}: the permutation must be a Uint32Array, got ${Object.prototype.toString.call(permutation)}`);

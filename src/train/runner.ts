@@ -144,8 +144,12 @@ export interface Runner {
   readonly description: string;
   /** The configuration it was built from (model, batch size, optimizer, seed, ...). */
   readonly config: RunnerConfig;
-  /** Uploads (GPU) or keeps (CPU) the training set; once per fit. */
-  setTrainingData(ds: Dataset): Promise<void>;
+  /**
+   * Uploads (GPU) or keeps (CPU) the training set; once per fit. `batchSize` (default: the config's; at most that) is
+   * the rows per step the fit will take: the GPU runner plans that batch and the epoch's partial last one here, so
+   * that `step` never waits.
+   */
+  setTrainingData(ds: Dataset, batchSize?: number): Promise<void>;
   /** Installs the order of examples for the next epoch (a permutation of the training set). */
   beginEpoch(permutation: Uint32Array): void;
   step(s: StepInput): void;

@@ -676,7 +676,7 @@ export class Trainer {
     let savedAt = -1;
 
     try {
-      await this.runner.setTrainingData(train);
+      await this.runner.setTrainingData(train, batchSize);
       while (!reachedEnd() && !halted()) {
         const epochNumber = this.position.epoch + 1;
         this.runner.beginEpoch(batches.permutation(this.position.epoch));
