@@ -58,6 +58,13 @@ interface Plan {
 
 const F32 = 4;
 
+/** A training step's dispatches of `plan` (forward, loss, backward), in order, into one compute pass. */
+function encodeTraining(plan: Plan, pass: GPUComputePassEncoder): void {
+  for (const op of plan.forward) op.encode(pass);
+  for (const op of plan.loss) op.encode(pass);
+  for (const op of plan.backward) op.encode(pass);
+}
+
 /**
  * Checks the whole config and the adapter's limits before allocating anything (a rejected config leaves nothing
  * behind), then builds the runner; if the device refuses an allocation (out of memory), everything made so far is
@@ -439,9 +446,7 @@ export class GpuRunner implements Runner {
     const before = engine.dispatchCount;
     const encoder = engine.device.createCommandEncoder({ label: `step ${s.step}` });
     const pass = encoder.beginComputePass({ label: 'train step' });
-    for (const op of plan.forward) op.encode(pass);
-    for (const op of plan.loss) op.encode(pass);
-    for (const op of plan.backward) op.encode(pass);
+    encodeTraining(plan, pass);
     this.gradNorms?.op.encode(pass);
     optimizer.encode(pass);
     pass.end();
@@ -690,7 +695,7 @@ export class GpuRunner implements Runner {
             plans.forEach((plan, k) => {
               encoder.copyBufferToBuffer(info, 16 * k, stepinfo, 0, 16);
               const pass = encoder.beginComputePass({ label: `full batch ${k}` });
-              for (const op of [...plan.forward, ...plan.loss, ...plan.backward]) op.encode(pass);
+              encodeTraining(plan, pass);
               acc[k]!.encode(pass);
               pass.end();
             });
@@ -712,8 +717,8 @@ export class GpuRunner implements Runner {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    for (const p of this.plans.values()) for (const op of [...p.forward, ...p.loss, ...p.backward]) op.destroy();
-    this.plans.clear();
+    this.dropPlans('train');
+    this.dropPlans('eval-data');
     this.dropUpload(this.train);
     this.dropUpload(this.evalData);
     this.train = this.evalData = null;
