@@ -34,6 +34,7 @@
  */
 import { BatchSchedule } from '../data/batches.js';
 import { Dataset } from '../data/dataset.js';
+import { argmaxRows } from '../eval/classification.js';
 import { outputSize } from '../model/spec.js';
 import { getRule } from '../optim/registry.js';
 import { decodeFor, encodeTrainingCheckpoint, unstartedData } from './checkpoint.js';
@@ -458,16 +459,7 @@ export class Trainer {
 
   /** Predicted class of every example (argmax of the outputs). */
   async predictClasses(x: PredictInput): Promise<Int32Array> {
-    const out = await this.predict(x);
-    const k = outputSize(this.config.model);
-    const n = out.length / k;
-    const classes = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      let best = 0;
-      for (let j = 1; j < k; j++) if (out[i * k + j]! > out[i * k + best]!) best = j;
-      classes[i] = best;
-    }
-    return classes;
+    return argmaxRows(await this.predict(x), outputSize(this.config.model));
   }
 
   private asDataset(x: PredictInput): Dataset {
