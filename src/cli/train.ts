@@ -46,7 +46,7 @@ import { configDiff, type Schedule } from '../schedule/schedule.js';
 import { NonFiniteStateError } from '../train/checkpoint.js';
 import { lossDivergence } from '../train/divergence.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../train/checkpoint-file.js';
-import { createCpuRunner } from '../train/cpu-runner.js';
+import { createCpuRunner, cpuRunnerDtype } from '../train/cpu-runner.js';
 import { createGpuRunner } from '../train/gpu-runner.js';
 import { parseEarlyStopping, type EarlyStoppingOptions } from '../train/early-stopping.js';
 import { PRESETS, presetByName } from '../train/presets.js';
@@ -370,10 +370,10 @@ async function planRun(v: TrainValues, given: Set<string>, log: (line: string) =
     resume = await loadTrainingCheckpoint(v.resume);
     config = resume.config;
     // A run continues where it was written (the CPU runner in its dtype) unless --device says otherwise.
-    const cpu = /^cpu (float32|float64)$/.exec(resume.device);
-    if (cpu && !given.has('device')) {
+    const cpuDtype = cpuRunnerDtype(resume.device);
+    if (cpuDtype && !given.has('device')) {
       device = 'cpu';
-      if (!given.has('dtype')) dtype = cpu[1]!;
+      if (!given.has('dtype')) dtype = cpuDtype;
       log(`resuming on the CPU runner (${dtype}), where ${v.resume} was written; --device gpu to move it`);
     }
     fullBatch = isFullBatchMethod(config.optimizer.name);

@@ -41,6 +41,16 @@ export async function createCpuRunner(config: RunnerConfig, opts: CpuRunnerOptio
   return new CpuRunner(config, opts.dtype ?? 'float32', opts.memoryLimit);
 }
 
+/** A CPU runner's `description` (kept in checkpoints as their `device`): 'cpu float32' or 'cpu float64'. */
+export function cpuRunnerDescription(dtype: Dtype): string {
+  return `cpu ${dtype}`;
+}
+
+/** The dtype of the CPU runner a checkpoint's `device` names, or undefined when another runner wrote it. */
+export function cpuRunnerDtype(description: string): Dtype | undefined {
+  return (['float32', 'float64'] as const).find((d) => description === cpuRunnerDescription(d));
+}
+
 export class CpuRunner implements Runner {
   readonly device = 'cpu' as const;
   readonly description: string;
@@ -70,7 +80,7 @@ export class CpuRunner implements Runner {
     validateRunnerConfig(config);
     if (dtype !== 'float32' && dtype !== 'float64') throw new Error(`CpuRunner: dtype must be 'float32' or 'float64', got ${JSON.stringify(dtype)}`);
     if (memoryLimit !== undefined && !(memoryLimit > 0)) throw new RangeError(`createCpuRunner: memoryLimit must be a number of bytes > 0, got ${memoryLimit}`);
-    this.description = `cpu ${dtype}`;
+    this.description = cpuRunnerDescription(dtype);
     this.model = new CpuModel(config.model, dtype);
     const { layout } = this.model;
     checkCpuRunnerFits(config, layout, dtype, memoryLimit);
