@@ -4,7 +4,7 @@
  * validationSplit, seed defaults, labels the model cannot output, and saving / loading checkpoint bytes.
  */
 import { describe, expect, it } from 'vitest';
-import { Dataset } from '../src/data/dataset.js';
+import { Dataset, type DatasetArrays } from '../src/data/dataset.js';
 import { parseModelSpec } from '../src/model/spec.js';
 import { createCpuRunner } from '../src/train/cpu-runner.js';
 import { loadTrainer } from '../src/train/load.js';
@@ -56,6 +56,7 @@ describe('Dataset.from', () => {
     expect(() => Dataset.from({ name: 'd', inputs: [] })).toThrow('d: inputs is empty: a dataset needs at least one example.');
     expect(() => Dataset.from({ name: 'd', inputs: [[1], [2]], labels: [0] })).toThrow('d: labels has 1 entries but inputs hold 2 examples of 1 values.');
     expect(() => Dataset.from({ name: 'd', inputs: [[NaN]] })).toThrow(/d: inputs\[0\] .* is NaN; inputs must be finite/);
+    expect(() => Dataset.from(null as unknown as DatasetArrays)).toThrow('Dataset.from: give { inputs, labels? | targets? }, got null.');
   });
 });
 

@@ -85,8 +85,8 @@ export class Dataset {
 
   /** A dataset from plain arrays (see DatasetArrays); errors name the row or value that is wrong. */
   static from(arrays: DatasetArrays): Dataset {
-    const name = arrays.name ?? 'dataset';
     if (arrays === null || typeof arrays !== 'object') throw new TypeError(`Dataset.from: give { inputs, labels? | targets? }, got ${typeName(arrays)}.`);
+    const name = arrays.name ?? 'dataset';
     const x = rowsOrFlat(arrays.inputs, `${name}: inputs`);
     let inputs: InputArray;
     let inputShape: readonly number[];
