@@ -8,22 +8,20 @@ import { open, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { MNIST_CLASSES, MNIST_IMAGE_SHAPE, MNIST_TRAIN_EXAMPLES } from '../data/mnist.js';
 import type { AdapterChoice } from '../gpu/acquire.js';
+import { envAdapterChoice } from '../gpu/acquire-node.js';
 import { outputSize, type ModelSpec } from '../model/spec.js';
 import { RunnerConfigError } from '../train/runner-checks.js';
 import type { DataSplit, TrainingSnapshot } from '../train/trainer.js';
 import { ArgError } from './args.js';
 
-const ADAPTERS: readonly AdapterChoice[] = ['auto', 'hardware', 'software'];
-
 /** --adapter when given, else WGTRAIN_ADAPTER (checked here, so a bogus value stops the run before it starts). */
 export function adapterChoice(flag: string | undefined, command: string): AdapterChoice | undefined {
   if (flag !== undefined) return flag as AdapterChoice;
-  const env = process.env.WGTRAIN_ADAPTER;
-  if (env === undefined || env === '') return undefined;
-  if (!(ADAPTERS as readonly string[]).includes(env)) {
-    throw new ArgError(`${command}: WGTRAIN_ADAPTER must be one of ${ADAPTERS.join(', ')}, got ${JSON.stringify(env)} (--adapter overrides it)`);
+  try {
+    return envAdapterChoice();
+  } catch (e) {
+    throw new ArgError(`${command}: ${(e as Error).message} (--adapter overrides it)`);
   }
-  return env as AdapterChoice;
 }
 
 /** Creates and removes a probe file beside `path`, so an unwritable --save fails now rather than after an epoch. */

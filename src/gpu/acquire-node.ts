@@ -13,7 +13,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquireAdapter as acquireBrowserAdapter, checkChoice, type AcquireOptions, type Acquired, type AdapterChoice } from './acquire.js';
+import { acquireAdapter as acquireBrowserAdapter, ADAPTER_CHOICES, checkChoice, type AcquireOptions, type Acquired, type AdapterChoice } from './acquire.js';
 import { installDawnPollThrottle } from './dawn-poll.js';
 import { NoAdapterError } from './errors.js';
 
@@ -25,11 +25,12 @@ const INSTALL_HINT = [
   '    from a Chrome for Testing / puppeteer browser download.',
 ].join('\n');
 
-function envChoice(): AdapterChoice | undefined {
+/** env WGTRAIN_ADAPTER, or undefined when unset or empty; any other value is an error that lists the choices. */
+export function envAdapterChoice(): AdapterChoice | undefined {
   const v = process.env.WGTRAIN_ADAPTER;
   if (v === undefined || v === '') return undefined;
-  if (v === 'auto' || v === 'hardware' || v === 'software') return v;
-  throw new Error(`WGTRAIN_ADAPTER must be auto, hardware or software (got '${v}')`);
+  if (!(ADAPTER_CHOICES as readonly string[]).includes(v)) throw new Error(`WGTRAIN_ADAPTER must be one of ${ADAPTER_CHOICES.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as AdapterChoice;
 }
 
 /**
@@ -37,7 +38,7 @@ function envChoice(): AdapterChoice | undefined {
  * (Deno, Electron). `options.adapter`, else env WGTRAIN_ADAPTER, else 'auto'.
  */
 export async function acquireNodeAdapter(options: AcquireOptions = {}): Promise<Acquired> {
-  const choice = options.adapter ?? envChoice() ?? 'auto';
+  const choice = options.adapter ?? envAdapterChoice() ?? 'auto';
   checkChoice(choice);
   if ((globalThis as { navigator?: Navigator }).navigator?.gpu) return acquireBrowserAdapter({ ...options, adapter: choice });
   // The environment is the process's: concurrent acquisitions would see each other's VK_ICD_FILENAMES.

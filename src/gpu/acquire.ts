@@ -33,8 +33,11 @@ const NO_ADAPTER_HINT = [
   '  - Firefox: dom.webgpu.enabled in about:config; Safari: Settings > Feature Flags > WebGPU.',
 ].join('\n');
 
+/** The adapter choices, in the order messages list them. */
+export const ADAPTER_CHOICES: readonly AdapterChoice[] = ['auto', 'hardware', 'software'];
+
 export function checkChoice(choice: unknown): asserts choice is AdapterChoice {
-  if (choice !== 'auto' && choice !== 'hardware' && choice !== 'software') {
+  if (!(ADAPTER_CHOICES as readonly unknown[]).includes(choice)) {
     throw new Error(`options.adapter must be 'auto', 'hardware' or 'software' (got '${String(choice)}')`);
   }
 }
