@@ -38,13 +38,15 @@ export class UniformBlock {
         `uniform struct ${this.layout.name} has no field '${name}' (fields: ${Object.keys(this.layout.fields).join(', ')})`,
       );
     }
-    const values = typeof value === 'number' || typeof value === 'boolean' ? [Number(value)] : Array.from(value);
-    if (values.length !== f.count) {
-      throw new Error(`uniform ${this.layout.name}.${name} holds ${f.count} value(s), got ${values.length}`);
+    // Written every training step (the optimizer's record): no arrays made here.
+    const scalar = typeof value === 'number' || typeof value === 'boolean';
+    const count = scalar ? 1 : value.length;
+    if (count !== f.count) {
+      throw new Error(`uniform ${this.layout.name}.${name} holds ${f.count} value(s), got ${count}`);
     }
     for (let k = 0; k < f.count; k++) {
       const idx = (this.base + f.offset + k * f.stride) >> 2;
-      const v = values[k]!;
+      const v = scalar ? Number(value) : Number(value[k]);
       if (f.scalar === 'f32') this.f32[idx] = v;
       else {
         if (!Number.isInteger(v)) throw new Error(`uniform ${this.layout.name}.${name} is ${f.scalar}; got non-integer ${v}`);
