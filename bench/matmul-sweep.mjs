@@ -5,6 +5,7 @@
  * Shapes are those of the benchmark MLPs' steps (forward NN, weight gradient TN, input gradient NT) and 4096³.
  *
  *   node bench/matmul-sweep.mjs [--shapes 4096x4096x4096,784x256x128tA,...] [--top 6] [--json out.json]
+ *                               [--max-candidates N]   (the first N candidates only: a quick run of the script itself)
  */
 import { writeFileSync } from 'node:fs';
 import { gitState, parseArgs, setupGpu } from './common.mjs';
@@ -26,6 +27,7 @@ const SHAPES = (args.shapes ?? DEFAULT.join(',')).split(',').map((s) => {
   return { name: s, M, N, K, transA, transB };
 });
 const TOP = Number(args.top ?? 6);
+const MAX_CANDIDATES = Number(args['max-candidates'] ?? Infinity);
 
 const { adapter } = await setupGpu();
 const wg = await import('../dist/index.js');
@@ -50,7 +52,7 @@ for (const sh of SHAPES) {
   const c = engine.storage('sweep.c', M * N * 4);
   const o = { M, N, K, transA, transB, a, b, c, bias: transA || transB ? undefined : bias };
   const t0 = performance.now();
-  const rows = await wg.timeMatmulCandidates(engine, o, wg.matmulCandidates(engine, o));
+  const rows = await wg.timeMatmulCandidates(engine, o, wg.matmulCandidates(engine, o).slice(0, MAX_CANDIDATES));
   const took = performance.now() - t0;
   rows.sort((x, y) => x.ms - y.ms);
   const flop = 2 * M * N * K;

@@ -160,26 +160,16 @@ const makers = {
       totalSteps: () => s,
       dispatchesPerStep: () => runner.dispatchesPerStep,
       /**
-       * Where a wgtrain step's time goes: each op of the step plan (a private field of the runner, reached here
-       * for measurement only) encoded n times alone in one pass, submitted, awaited; median of 3. Ops run out of
-       * their order and repeat on the same data, so this shows cost per dispatch, not a valid training step.
+       * Where a wgtrain step's time goes: each op of the step (GpuRunner.stepOps) encoded n times alone in one pass
+       * (n: ~200 ms of work, or --target-ms if less), submitted, awaited; median of 3. Ops run out of their order and
+       * repeat on the same data, so this shows cost per dispatch, not a valid training step.
        */
       async breakdown() {
-        const plan = runner.plans.get(`${cfg.batch}/train/train`);
+        // The step's ops one by one (GpuRunner.stepOps), then the optimizer's dispatches all together.
         const ops = [
-          ...plan.forward.map((op, i) => [`forward[${i}]`, op]),
-          ...plan.loss.map((op, i) => [`loss[${i}]`, op]),
-          ...plan.backward.map((op, i) => [`backward[${i}]`, op]),
-          ['optimizer', runner.optimizer],
+          ...(await runner.stepOps(cfg.batch)).map((o) => [o.where, o]),
+          ['optimizer', { op: 'all dispatches', encode: (pass) => runner.optimizer.encode(pass) }],
         ];
-        // The optimizer's two dispatches apart (private fields again): gradient statistics (guard / clipping), update.
-        const o = runner.optimizer;
-        if (o.stats && o.statsGroup) {
-          const offsets = () => [o.currentOffset];
-          ops.push(['optimizer', { name: `gradstats dispatch (${o.statsWorkgroups} workgroups)`, encode: (pass) => o.stats.dispatch(pass, o.statsGroup, o.statsWorkgroups, 1, 1, offsets()) }]);
-          if (o.reduce) ops.push(['optimizer', { name: 'gradstats-reduce dispatch', encode: (pass) => o.reduce.dispatch(pass, o.reduceGroup, 1, 1, 1, offsets()) }]);
-          ops.push(['optimizer', { name: 'update dispatch', encode: (pass) => o.update.dispatch(pass, o.updateGroup, o.updateWorkgroups, 1, 1, offsets()) }]);
-        }
         const rows = [];
         for (const [where, op] of ops) {
           const run = async (n) => {
@@ -191,11 +181,10 @@ const makers = {
             await engine.device.queue.onSubmittedWorkDone();
           };
           await run(1);
-          const n = unitsFor(await timeIt(1, run), 200, 1, 100);
+          const n = unitsFor(await timeIt(1, run), Math.min(200, TARGET_MS), 1, 100);
           const times = [];
           for (let r = 0; r < 3; r++) times.push((await timeIt(n, run)) / n);
-          const name = op === runner.optimizer ? 'GpuOptimizer (all dispatches)' : op.name ?? `${op.constructor?.name ?? 'op'}${op.variant ? ` ${op.variant}${op.tile ? JSON.stringify(op.tile).replace(/"/g, '') : ''}` : ''}`;
-          rows.push({ op: `${where} ${name}`, ms: +median(times).toFixed(3) });
+          rows.push({ op: `${where} ${op.op}${op.detail ? ` [${op.detail}]` : ''}`, ms: +median(times).toFixed(3) });
         }
         // Reference for the optimizer's bandwidth: a vec4 copy kernel (bench/copy.wgsl) over the gradients' floats.
         const n = runner.layout.n - (runner.layout.n % 4);
@@ -217,7 +206,7 @@ const makers = {
           await device.queue.onSubmittedWorkDone();
         };
         await copy(1);
-        const k = unitsFor(await timeIt(1, copy), 200, 1, 100);
+        const k = unitsFor(await timeIt(1, copy), Math.min(200, TARGET_MS), 1, 100);
         const ct = [];
         for (let r = 0; r < 3; r++) ct.push((await timeIt(k, copy)) / k);
         const ms = median(ct);

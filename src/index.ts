@@ -52,7 +52,7 @@ export * from './schedule/index.js';
 
 // Training
 export { createCpuRunner, CpuRunner, type CpuRunnerOptions } from './train/cpu-runner.js';
-export { createGpuRunner, GpuRunner } from './train/gpu-runner.js';
+export { createGpuRunner, GpuRunner, type StepOp } from './train/gpu-runner.js';
 export { RunnerConfigError, validateRunnerConfig } from './train/runner-checks.js';
 export { formatDuration } from './train/progress.js';
 export { Trainer, type FitOptions, type FitResult, type EpochRecord, type StepRecord, type FitCallbacks, type PredictInput, type TrainingSnapshot, type TrainerPosition } from './train/trainer.js';

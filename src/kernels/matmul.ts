@@ -200,6 +200,12 @@ export class MatmulOp {
     private readonly sums: MatmulOp | null = null,
   ) {}
 
+  /** The variant and tile, e.g. `tiled8 16×16 bk 8 split-K 2`. */
+  get detail(): string {
+    const t = this.tile;
+    return `${this.variant} ${t.wgX}×${t.wgY}${t.bk ? ` bk ${t.bk}` : ''}${t.splitK > 1 ? ` split-K ${t.splitK}` : ''}${this.sums ? ' + column sums' : ''}`;
+  }
+
   static async create(engine: Engine, o: MatmulOptions): Promise<MatmulOp> {
     const { M, N, K } = o;
     for (const [name, v] of [['M', M], ['N', N], ['K', K]] as const) {

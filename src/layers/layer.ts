@@ -100,6 +100,8 @@ export interface LayerSyntax<S, I> {
 export interface Encodable {
   encode(pass: GPUComputePassEncoder): void;
   destroy(): void;
+  /** What the op chose when it was built, for profiles (e.g. a matmul's variant and tile); absent when nothing. */
+  readonly detail?: string;
 }
 
 /** A planned op and its name in profiles (`layers.<i>.<label> <name>`), e.g. 'forward', 'dW', 'backward'. */

@@ -347,6 +347,22 @@ export class GpuOptimizer {
     this.update.dispatch(pass, this.updateGroup, this.updateWorkgroups, 1, 1, offsets);
   }
 
+  /**
+   * The dispatches of `encode`, one by one and named, for timing each alone (`GpuRunner.stepOps`, `bench/step.mjs
+   * --breakdown`). Each uses the record of the last `writeStep`, like `encode`.
+   */
+  dispatches(): { op: string; encode: (pass: GPUComputePassEncoder) => void }[] {
+    const offsets = this.offsets;
+    const out: { op: string; encode: (pass: GPUComputePassEncoder) => void }[] = [];
+    const { stats, statsGroup, reduce, reduceGroup, update, updateGroup, statsWorkgroups, updateWorkgroups } = this;
+    if (stats && statsGroup) {
+      out.push({ op: `gradient statistics (${statsWorkgroups} workgroups)`, encode: (p) => stats.dispatch(p, statsGroup, statsWorkgroups, 1, 1, offsets) });
+    }
+    if (reduce && reduceGroup) out.push({ op: 'gradient statistics: reduce', encode: (p) => reduce.dispatch(p, reduceGroup, 1, 1, 1, offsets) });
+    out.push({ op: `${this.rule.name} update (${updateWorkgroups} workgroups)`, encode: (p) => update.dispatch(p, updateGroup, updateWorkgroups, 1, 1, offsets) });
+    return out;
+  }
+
   /** writeStep + encode in a compute pass of its own; refuses more than `ring` steps in one command encoder. */
   encodeStep(encoder: GPUCommandEncoder, lr?: number | readonly number[]): void {
     const ring = this.records.length;

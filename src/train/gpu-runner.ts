@@ -58,6 +58,16 @@ interface Plan {
 
 const F32 = 4;
 
+/** One op of a training step, for timing it alone (`GpuRunner.stepOps`). */
+export interface StepOp {
+  where: 'forward' | 'loss' | 'backward' | 'gradient norms' | 'optimizer';
+  /** Its name in profiles, e.g. 'layers.0.dense+relu forward'. */
+  op: string;
+  /** What it chose when built (a matmul's variant and tile), if anything. */
+  detail?: string;
+  encode(pass: GPUComputePassEncoder): void;
+}
+
 /** A training step's dispatches of `plan` (forward, loss, backward), in order, into one compute pass. */
 function encodeTraining(plan: Plan, pass: GPUComputePassEncoder): void {
   for (const op of plan.forward) op.encode(pass);
@@ -486,12 +496,12 @@ export class GpuRunner implements Runner {
     if (!engine.features.has('timestamp-query')) return null;
     const optimizer = this.optimizer;
     if (!optimizer) throw fullBatchStepError(this.config);
-    const plan = this.plans.get(`${s.rows}/train/train`);
-    if (!plan || !this.train) throw new Error('profileStep: call setTrainingData and beginEpoch first (and use a planned batch size)');
+    if (!this.plans.get(`${s.rows}/train/train`) || !this.train) {
+      throw new Error('profileStep: call setTrainingData and beginEpoch first (and use a planned batch size)');
+    }
     await this.flushMetrics();
-    const ops: { op: string; encode: (pass: GPUComputePassEncoder) => void }[] = [
-      ...[...plan.forward, ...plan.loss, ...plan.backward].map((o) => ({ op: this.opNames.get(o) ?? 'op', encode: (p: GPUComputePassEncoder) => o.encode(p) })),
-      ...(this.gradNorms ? [{ op: 'gradient norms', encode: (p: GPUComputePassEncoder) => this.gradNorms!.op.encode(p) }] : []),
+    const ops = [
+      ...(await this.stepOps(s.rows)).filter((o) => o.where !== 'optimizer'),
       { op: `optimizer ${this.config.optimizer.name}`, encode: (p: GPUComputePassEncoder) => optimizer.encode(p) },
     ];
     const querySet = engine.device.createQuerySet({ label: 'profile', type: 'timestamp', count: 2 * ops.length });
@@ -518,6 +528,29 @@ export class GpuRunner implements Runner {
       resolved.destroy();
       querySet.destroy();
     }
+  }
+
+  /**
+   * The ops of a training step of `rows` rows, named and in order: forward, loss, backward, gradient norms, then the
+   * optimizer's dispatches one by one. For timing each op alone (`bench/step.mjs --breakdown`): encoding them in
+   * another order, or repeating one, does not make a valid step. The optimizer's ops use the record of the last
+   * `writeStep`, so run a step first.
+   */
+  async stepOps(rows: number): Promise<StepOp[]> {
+    this.alive('stepOps');
+    const optimizer = this.optimizer;
+    if (!optimizer) throw fullBatchStepError(this.config);
+    const plan = await this.plan(rows, 'train', 'train');
+    const named = (where: 'forward' | 'loss' | 'backward', list: Encodable[]) =>
+      list.map((o): StepOp => ({ where, op: this.opNames.get(o) ?? 'op', detail: o.detail, encode: (p: GPUComputePassEncoder) => o.encode(p) }));
+    const gradNorms = this.gradNorms;
+    return [
+      ...named('forward', plan.forward),
+      ...named('loss', plan.loss),
+      ...named('backward', plan.backward),
+      ...(gradNorms ? [{ where: 'gradient norms' as const, op: 'gradient norms', encode: (p: GPUComputePassEncoder) => gradNorms.op.encode(p) }] : []),
+      ...optimizer.dispatches().map((d) => ({ where: 'optimizer' as const, ...d })),
+    ];
   }
 
   /** The per-step integers the gather and dropout kernels read: [step, batch start]. Ordered before the next submit. */
