@@ -69,8 +69,14 @@ for (const g of LAYERS) {
   for (const o of [...fwd, ...bwd]) {
     const ms = await timeOp((pass) => o.op.encode(pass));
     const isProduct = o.name === 'forward' || o.name === 'dW' || o.name === 'dcols';
-    rows.push({ layer: what, impl: `wgtrain ${o.name}${o.op.variant ? ` (${o.op.variant})` : ''}`, ms: +ms.toFixed(3), gflops: isProduct ? +(flop / ms / 1e6).toFixed(2) : undefined });
+    rows.push({ layer: what, impl: `wgtrain ${o.name}${o.op.detail ? ` (${o.op.detail})` : ''}`, ms: +ms.toFixed(3), gflops: isProduct ? +(flop / ms / 1e6).toFixed(2) : undefined });
   }
+  // im2col in each form (the plan above used the adapter's default), interleaved so that load hits both alike.
+  const forms = await Promise.all(['elements', 'rows'].map((form) => wg.ConvDataOp.im2col(engine, { geometry: g, rows: BATCH, x: b.x, cols: b.cols, form })));
+  const formMs = [[], []];
+  for (let r = 0; r < REPEATS; r++) for (const [i, op] of forms.entries()) formMs[i].push(await timeOp((pass) => op.encode(pass)));
+  for (const [i, form] of ['elements', 'rows'].entries()) rows.push({ layer: what, impl: `wgtrain im2col by ${form}`, ms: +median(formMs[i]).toFixed(3) });
+  for (const op of forms) op.destroy();
   const u = device.createBuffer({ size: 48, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
   device.queue.writeBuffer(u, 0, new Uint32Array([BATCH, g.channels, g.height, g.width, g.filters, 3, 3, 1, 1, g.height, g.width, s.y]));
   const bg = device.createBindGroup({ layout: direct.getBindGroupLayout(0), entries: [u, b.x, b.w, b.y].map((buffer, binding) => ({ binding, resource: { buffer } })) });

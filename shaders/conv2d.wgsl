@@ -35,11 +35,11 @@
 // (115 MB for a batch of 128 at 28×28 with C = 32, 3×3).
 //
 // Bindings (group 0; p: uniform Params, the rest storage):
-//   im2col:        x_in (read [N·C·H·W]: x), cols (read_write [N·P·K])
+//   im2col, im2col_rows:  x_in (read [N·C·H·W]: x), cols (read_write [N·P·K])
 //   col2im:        dcols (read [N·P·K]), dx (read_write [N·C·H·W]), z (read: only with ACT_GRAD; else any buffer)
 //   nchw_to_rows:  dy (read [N·F·P]), rows (read_write [N·P·F])
 // Dispatch: one invocation per output element, ceil(total / WG) workgroups, maybe as a 2-D grid (linear index
-//   wid.x + wid.y·nwg.x); `total` is that count (N·P·K, N·C·H·W, N·P·F).
+//   wid.x + wid.y·nwg.x); `total` is that count (N·P·K, N·C·H·W, N·P·F), or for im2col_rows one per row (N·P).
 // Numerics: im2col and nchw_to_rows copy exactly; col2im adds at most kh·kw terms in (ky, kx) order.
 
 override WG: u32 = 256u;
@@ -102,6 +102,36 @@ fn im2col(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
   cols[i] = v;
 }
 
+// The same output, one invocation per row (n, oy, ox) of `cols` writing its K taps in order (total = N·P): for
+// software adapters, where integer division is emulated lane by lane and the element form's six divisions per
+// element cost more than the copy; a GPU prefers the element form's coalesced stores.
+@compute @workgroup_size(WG)
+fn im2col_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let r = linear_index(wid, nwg, lid);
+  if (r >= p.total) { return; }
+  let t = r / p.out_w;
+  let ox = r - t * p.out_w;
+  let n = t / p.out_h;
+  let oy = t - n * p.out_h;
+  let y0 = oy * p.sh - p.ph;     // unsigned: wraps above the image, as in im2col
+  let x0 = ox * p.sw - p.pw;
+  var o = r * p.channels * p.kh * p.kw;
+  for (var c = 0u; c < p.channels; c++) {
+    let plane = (n * p.channels + c) * p.height;
+    for (var ky = 0u; ky < p.kh; ky++) {
+      let iy = y0 + ky * p.dh;
+      let row = (plane + iy) * p.width;
+      for (var kx = 0u; kx < p.kw; kx++) {
+        let ix = x0 + kx * p.dw;
+        var v = 0.0;
+        if (iy < p.height && ix < p.width) { v = x_in[row + ix]; }
+        cols[o] = v;
+        o++;
+      }
+    }
+  }
+}
+
 @compute @workgroup_size(WG)
 fn col2im(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
   let i = linear_index(wid, nwg, lid);
@@ -116,14 +146,22 @@ fn col2im(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
     let ty = iy + p.ph;            // ≥ 0; the tap ky reads row iy from output row oy = (ty − ky·dh) / sh
     if (ty < ky * p.dh) { break; }
     let ry = ty - ky * p.dh;
-    let oy = ry / p.sh;
-    if (oy * p.sh != ry || oy >= p.out_h) { continue; }
+    var oy = ry;                   // stride 1 (uniform branch): no division, which software adapters emulate
+    if (p.sh != 1u) {
+      oy = ry / p.sh;
+      if (oy * p.sh != ry) { continue; }
+    }
+    if (oy >= p.out_h) { continue; }
     for (var kx = 0u; kx < p.kw; kx++) {
       let tx = ix + p.pw;
       if (tx < kx * p.dw) { break; }
       let rx = tx - kx * p.dw;
-      let ox = rx / p.sw;
-      if (ox * p.sw != rx || ox >= p.out_w) { continue; }
+      var ox = rx;
+      if (p.sw != 1u) {
+        ox = rx / p.sw;
+        if (ox * p.sw != rx) { continue; }
+      }
+      if (ox >= p.out_w) { continue; }
       s += dcols[((n * p.out_h + oy) * p.out_w + ox) * K + (c * p.kh + ky) * p.kw + kx];
     }
   }

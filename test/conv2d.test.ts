@@ -5,9 +5,9 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkBindings } from '../src/gpu/index.js';
-import { col2imKernel, im2colKernel, nchwToRowsKernel } from '../src/kernels/conv2d.js';
+import { col2imKernel, im2colKernel, im2colRowsKernel, nchwToRowsKernel } from '../src/kernels/conv2d.js';
 import { conv2dBackwardRef, conv2dForwardRef, conv2dOutputSize, type Conv2dGeometry } from '../src/ref/conv2d.js';
-import { CONV2D_CASES, checkConv2dCase } from '../src/selftest/conv2d.js';
+import { CONV2D_CASES, CONV2D_FORM_CASES, checkConv2dCase } from '../src/selftest/conv2d.js';
 import { expectWithin, sumBounds } from '../src/testing/sums.js';
 import { gpu } from './helpers/gpu.js';
 import { rng, seedInfo, uniformArray } from './helpers/random.js';
@@ -78,7 +78,7 @@ describe(`conv2d GPU vs float64 reference (${seedInfo()})`, () => {
 
   it('declared bindings match the shader', async () => {
     const e = await gpu();
-    for (const def of [im2colKernel, col2imKernel, nchwToRowsKernel]) expect(checkBindings(def, e.reflect(def).entries[def.entry])).toEqual([]);
+    for (const def of [im2colKernel, im2colRowsKernel, col2imKernel, nchwToRowsKernel]) expect(checkBindings(def, e.reflect(def).entries[def.entry])).toEqual([]);
   });
 
   it('forward (bias, fused ReLU) and backward (dW, db, dx, relu′ fused into col2im) at awkward geometries', async () => {
@@ -90,5 +90,12 @@ describe(`conv2d GPU vs float64 reference (${seedInfo()})`, () => {
       geometry: { channels: 4, height: 3, width: 5, filters: 8, kernel: [1, 1], stride: [1, 1], padding: [0, 0], dilation: [1, 1] },
       rows: 2, bias: true, relu: false,
     });
+  });
+
+  it('im2col by element and by row (each forced), on the awkward geometries and a padded stride-1 layer', async () => {
+    const e = await gpu();
+    const rand = rng();
+    for (const im2col of ['elements', 'rows'] as const) for (const cs of CONV2D_CASES) await checkConv2dCase(e, rand, { ...cs, im2col });
+    for (const cs of CONV2D_FORM_CASES) await checkConv2dCase(e, rand, cs);
   });
 });

@@ -2,7 +2,7 @@
  * 2-D convolution on the GPU: the TypeScript side of shaders/conv2d.wgsl (whose header states the math, shapes and
  * bindings, and why im2col + matmul). Three planned data-movement ops, each one dispatch; the products are
  * MatmulOps (src/kernels/matmul.ts), planned by the Conv2D layer (src/layers/conv2d.ts):
- *   ConvDataOp.im2col      x [N, C, H, W] → cols [N·P, K]
+ *   ConvDataOp.im2col      x [N, C, H, W] → cols [N·P, K]   (by element, or by row on software adapters)
  *   ConvDataOp.col2im      dcols [N·P, K] → dx [N, C, H, W] (written), optionally ⊙ act'(z)
  *   ConvDataOp.nchwToRows  dy [N, F, OH, OW] → rows [N·P, F]
  */
@@ -18,6 +18,18 @@ import { checkElements } from './sizes.js';
 const files = [ACTIVATION_FNS_FILE, { file: 'conv2d.wgsl', text: src }];
 
 export const im2colKernel = defineKernel({ label: 'conv2d.im2col', files, entry: 'im2col', bindings: { p: 'uniform', x_in: 'read', cols: 'read_write' } });
+export const im2colRowsKernel = defineKernel({ label: 'conv2d.im2col_rows', files, entry: 'im2col_rows', bindings: { p: 'uniform', x_in: 'read', cols: 'read_write' } });
+
+/**
+ * How im2col spreads its work: 'elements' (one invocation per value of `cols`: coalesced stores, for GPUs) or
+ * 'rows' (one per output pixel, its K taps in a loop: software adapters, where the per-element index divisions cost
+ * more than the copy). Default: 'rows' on software adapters, else 'elements'.
+ */
+export type Im2colForm = 'elements' | 'rows';
+
+export function defaultIm2colForm(engine: Engine): Im2colForm {
+  return engine.software ? 'rows' : 'elements';
+}
 export const col2imKernel = defineKernel({
   label: 'conv2d.col2im',
   files,
@@ -66,10 +78,11 @@ export class ConvDataOp {
   }
 
   /** cols[(n, oy, ox), k] = the input value tap k of output pixel (oy, ox) reads (0 in the padding). */
-  static im2col(engine: Engine, o: { geometry: Conv2dGeometry; rows: number; x: Resource; cols: Resource }): Promise<ConvDataOp> {
+  static im2col(engine: Engine, o: { geometry: Conv2dGeometry; rows: number; x: Resource; cols: Resource; form?: Im2colForm }): Promise<ConvDataOp> {
     const s = conv2dSizes(o.geometry, o.rows);
     checkElements('ConvDataOp.im2col', { x: [o.x, s.x], cols: [o.cols, s.cols] });
-    return ConvDataOp.plan(engine, im2colKernel, o.geometry, o.rows, s.cols, { x_in: o.x, cols: o.cols });
+    const rows = (o.form ?? defaultIm2colForm(engine)) === 'rows';
+    return ConvDataOp.plan(engine, rows ? im2colRowsKernel : im2colKernel, o.geometry, o.rows, rows ? o.rows * s.P : s.cols, { x_in: o.x, cols: o.cols });
   }
 
   /**
@@ -113,13 +126,15 @@ export interface Conv2dForwardOptions {
   epilogue?: { activation: Activation; alpha?: number; y: Resource };
   /** Scratch [rows·P, K] (im2col). */
   cols: Resource;
+  /** Default: defaultIm2colForm(engine). */
+  im2col?: Im2colForm;
 }
 
 /** Forward: im2col, then one matmul (bias and the activation in its epilogue) that stores NCHW. */
 export function conv2dForwardOps(engine: Engine, o: Conv2dForwardOptions): Promise<PlannedOp[]> {
   const s = conv2dSizes(o.geometry, o.rows);
   return plannedOps(async (add) => {
-    add('im2col', await ConvDataOp.im2col(engine, { geometry: o.geometry, rows: o.rows, x: o.x, cols: o.cols }));
+    add('im2col', await ConvDataOp.im2col(engine, { geometry: o.geometry, rows: o.rows, x: o.x, cols: o.cols, form: o.im2col }));
     const epi = o.epilogue;
     add('forward', await MatmulOp.create(engine, {
       M: o.rows * s.P, N: o.geometry.filters, K: s.K, a: o.cols, b: o.weight, bias: o.bias,

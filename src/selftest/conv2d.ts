@@ -1,5 +1,5 @@
 import type { Engine } from '../gpu/index.js';
-import { conv2dBackwardOps, conv2dForwardOps, conv2dSizes } from '../kernels/conv2d.js';
+import { conv2dBackwardOps, conv2dForwardOps, conv2dSizes, type Im2colForm } from '../kernels/conv2d.js';
 import type { PlannedOp } from '../layers/layer.js';
 import { conv2dBackwardRef, conv2dForwardRef, type Conv2dGeometry } from '../ref/conv2d.js';
 import { expectWithin, sumBounds } from '../testing/sums.js';
@@ -12,6 +12,8 @@ export interface Conv2dCase {
   bias: boolean;
   /** Fuse a ReLU into the forward's epilogue (y = relu(z), z stored), and relu′ of a previous layer into col2im. */
   relu: boolean;
+  /** im2col's form; default: the adapter's. */
+  im2col?: Im2colForm;
 }
 
 /**
@@ -49,7 +51,7 @@ export async function checkConv2dCase(e: Engine, rand: () => number, cs: Conv2dC
   const ops: PlannedOp[] = [];
   try {
     ops.push(...(await conv2dForwardOps(e, {
-      geometry: g, rows: cs.rows, x: bufs.x, weight: bufs.w, bias: cs.bias ? bufs.b : undefined, y: bufs.y, cols: bufs.cols,
+      geometry: g, rows: cs.rows, x: bufs.x, weight: bufs.w, bias: cs.bias ? bufs.b : undefined, y: bufs.y, cols: bufs.cols, im2col: cs.im2col,
       ...(cs.relu ? { epilogue: { activation: 'relu' as const, y: bufs.act } } : {}),
     })));
     ops.push(...(await conv2dBackwardOps(e, {
@@ -57,7 +59,7 @@ export async function checkConv2dCase(e: Engine, rand: () => number, cs: Conv2dC
       cols: bufs.cols, rowsBuf: bufs.rows, ...(cs.relu ? { activationGrad: { kind: 'relu' as const, z: bufs.zPrev } } : {}),
     })));
     e.run('conv2d check', (pass) => ops.forEach((o) => o.op.encode(pass)));
-    const what = `conv2d N=${cs.rows} C=${g.channels} ${g.height}×${g.width} F=${F} k=${g.kernel} s=${g.stride} p=${g.padding} d=${g.dilation}${cs.bias ? ' +bias' : ''}${cs.relu ? ' +relu' : ''}`;
+    const what = `conv2d N=${cs.rows} C=${g.channels} ${g.height}×${g.width} F=${F} k=${g.kernel} s=${g.stride} p=${g.padding} d=${g.dilation}${cs.bias ? ' +bias' : ''}${cs.relu ? ' +relu' : ''}${cs.im2col ? ` im2col by ${cs.im2col}` : ''}`;
     const fw = conv2dForwardRef(g, cs.rows, x, w, cs.bias ? b : undefined, 'float64');
     const yBound = sumBounds({ value: fw.y, abs: fw.abs, n: s.K + 3 });
     expectWithin(await e.readF32(bufs.y), yBound, `${what}: y`, 'γ_(K+3)·Σ|terms|');
@@ -81,18 +83,24 @@ const geometry = (o: Partial<Conv2dGeometry> & Pick<Conv2dGeometry, 'channels' |
 
 /**
  * Awkward geometries: 7×8 with stride 2 and padding 1, where (W + 2p − k) = 7 is odd (stride 2 does not divide it: the
- * last padded column is never read); a 2×3 kernel with stride (1, 2), padding (0, 1) and dilation (2, 1) on 6×5.
+ * last padded column is never read); a 2×3 kernel with stride (1, 2), padding (0, 1) and dilation (2, 1) on 6×5 (one
+ * stride 1, the other not: col2im's division-free path for stride 1 is taken per axis).
  */
 export const CONV2D_CASES: Conv2dCase[] = [
   { geometry: geometry({ channels: 3, height: 7, width: 8, filters: 5, stride: [2, 2], padding: [1, 1] }), rows: 2, bias: true, relu: true },
   { geometry: geometry({ channels: 2, height: 6, width: 5, filters: 4, kernel: [2, 3], stride: [1, 2], padding: [0, 1], dilation: [2, 1] }), rows: 3, bias: false, relu: false },
 ];
 
+/** The CNN preset's kind of layer (3×3, stride 1, padding 1) at an odd size, run with im2col in each form. */
+export const CONV2D_FORM_CASES: Conv2dCase[] = (['elements', 'rows'] as const).map((im2col) => ({
+  geometry: geometry({ channels: 3, height: 5, width: 7, filters: 6, padding: [1, 1] }), rows: 3, bias: true, relu: true, im2col,
+}));
+
 export const conv2dChecks: SelfCheck[] = [
   {
     name: 'conv2d.forward_backward',
     async run(e, rand) {
-      for (const cs of CONV2D_CASES) await checkConv2dCase(e, rand, cs);
+      for (const cs of [...CONV2D_CASES, ...CONV2D_FORM_CASES]) await checkConv2dCase(e, rand, cs);
     },
   },
 ];
