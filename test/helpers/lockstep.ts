@@ -26,7 +26,7 @@ import { U, WGSL_REL, expectWithin, gamma } from '../../src/testing/sums.js';
 import { BoundedModel, byteInputBound, type Tracked } from './step-bounds.js';
 
 /** The inputs of examples idx (normalised like the GPU gather) with their bounds, and their targets. */
-async function batchOf(ref: CpuRunner, ds: Dataset, idx: ArrayLike<number>, rows: number, config: RunnerConfig) {
+export async function batchOf(ref: CpuRunner, ds: Dataset, idx: ArrayLike<number>, rows: number, config: RunnerConfig) {
   const { x, targets } = ref.batch(ds, idx, rows);
   let bound: Float64Array;
   if (ds.inputs instanceof Uint8Array) {
