@@ -1,19 +1,18 @@
 import { CpuMachine } from '../linalg/cpu-machine.js';
 import { GpuMachine } from '../linalg/gpu-machine.js';
-import { sumDepth, type ReduceShape } from '../linalg/vector.js';
-import { sumBound } from '../testing/sums.js';
+import { exact, reduceBound, scalarOpBounded } from '../testing/bounds/vector.js';
+import { U, expectWithin, sumBound } from '../testing/sums.js';
 import { expectClose } from '../testing/compare.js';
 import { uniformArray } from '../testing/random.js';
 import type { SelfCheck } from './types.js';
 
-const U = 2 ** -24;
-const sumErrorBound = (s: ReduceShape, absSum: number) => sumBound(sumDepth(s), absSum);
 const noObjective = (n: number) => ({ n, valueGrad: () => Promise.reject(new Error('vector self-check: no objective')) });
 
 /**
  * The minimizers' vector algebra (shaders/vector.wgsl) through the GPU vector machine against float64 sums and the
- * float32 CPU machine: dot products within src/testing/sums.ts's bound with the reduction's chain length (sumDepth), axpby with a GPU-scalar coefficient
- * within 2 ulps of |α·x| + |β·y|, and CG's scalar ops.
+ * float32 CPU machine: dot products within src/testing/sums.ts's bound with the reduction's chain length (sumDepth),
+ * CG's scalar ops with that bound carried through (src/testing/bounds/vector.ts), axpby with a GPU-scalar
+ * coefficient within 2 ulps of |α·x| + |β·y|.
  */
 export const vectorChecks: SelfCheck[] = [
   {
@@ -31,7 +30,7 @@ export const vectorChecks: SelfCheck[] = [
           const [dot, maxabs, , bad] = await m.read([s, s + 1, s + 2, s + 3]);
           let ref = 0, abs = 0, mx = 0;
           for (let i = 0; i < n; i++) (ref += xs[i]! * ys[i]!), (abs += Math.abs(xs[i]! * ys[i]!)), (mx = Math.max(mx, Math.abs(xs[i]!)));
-          expectClose([dot!], [ref], { atol: sumErrorBound(m.shapeFor(n), abs), rtol: 0 }, `dot n=${n}`);
+          expectClose([dot!], [ref], { atol: reduceBound(m.shapeFor(n), abs), rtol: 0 }, `dot n=${n}`);
           expectClose([maxabs!, bad!], [mx, 0], { atol: 0, rtol: 0 }, `max|x|, non-finite n=${n}`);
         } finally {
           m.destroy();
@@ -63,7 +62,13 @@ export const vectorChecks: SelfCheck[] = [
           const [gz, gy, gs] = out as [Float64Array, Float64Array, Float64Array];
           const [cz, cy, cs] = out.slice(3) as [Float64Array, Float64Array, Float64Array];
           const a = cs[0]!;
-          expectClose(gs, cs, { atol: 0, rtol: 8 * U + 2 * sumErrorBound(g.shapeFor(n), 1) }, `scalar 0.75/‖x‖ n=${n}`);
+          // 0.75/‖x‖ on each machine against float64: ‖x‖² within the bound of its reduction (the GPU's shape, the CPU's
+          // loop over all n), carried through √ and ÷.
+          const sq = xs.reduce((acc, v) => acc + v * v, 0);
+          for (const [who, got, bound] of [['GPU', gs, reduceBound(g.shapeFor(n), sq)], ['CPU', cs, sumBound(n, sq)]] as const) {
+            const want = scalarOpBounded('div_sqrt', exact(0.75), { value: sq, bound });
+            expectWithin(got, { value: [want.value], bound: [want.bound] }, `${who} scalar 0.75/‖x‖ n=${n}`);
+          }
           expectClose(gz, cz, { atol: 4 * U * (Math.abs(a) * 2 + 1.5) + 2 * Math.abs(gs[0]! - a) * 2, rtol: 0 }, `z = −α·x + 0.5·y n=${n}`);
           expectClose(gy, cy, { atol: 2 * U * 7, rtol: 0 }, `y += 2·x n=${n}`);
         } finally {
