@@ -16,6 +16,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Engine } from '../src/gpu/index.js';
 import { GpuOptimizer, GPU_SLOTS } from '../src/optim/gpu.js';
 import { OPTIMIZER_NAMES, Optimizer, RULES, resolveHyperparams, type OptimizerName } from '../src/optim/index.js';
+import { U, WGSL_REL, gamma } from '../src/testing/sums.js';
 import { gpu } from './helpers/gpu.js';
 import { rng, seedInfo } from './helpers/random.js';
 
@@ -94,6 +95,74 @@ async function makeGpu(e: Engine, name: OptimizerName, h: Record<string, unknown
 
 afterAll(async () => (await gpu()).destroy());
 
+type NormExtra = { clip?: { maxNorm?: number; value?: number }; gradLr?: { c: number } };
+
+/**
+ * SGD with momentum on the GPU, clipping (by value, by global norm) or with the gradient-magnitude lr, against the
+ * float32 CPU reference given the float64 norm; two groups as groupsFor (weight decay in the second when given).
+ * Returns the mismatches of the parameters.
+ *
+ * The GPU measures ‖g‖ itself, a float32 sum of n squares in an order of its own (any order, no compensation
+ * assumed): within relative ε = ½γ_(n+1) + 9u of the exact norm (the square root halves the sum's γ_(n+1); WGSL's
+ * sqrt is 1/inverseSqrt, 4.5 ulp), the same rule as test/helpers/lockstep.ts. Carried into the parameters, on top of
+ * the element-wise 1e-5·path:
+ *   clip:   c = max_norm/(‖g‖ + 1e-6) is within ε (+ 2.5 ulp); SGD with momentum μ is linear in each step's c·g,
+ *           which moves θ by at most lr·|c·g|/(1 − μ) over all later steps: extra ε'·lr·Σ_k|c_k·g_k|/(1 − μ).
+ *   gradLr: α_t = α_(t−1)/(1 + c·√‖g_t‖) gains at most ε/2 relative per step, so step t's move is within t·ε/2.
+ * `dropShare` leaves that leading share of the elements out of the CPU's norm (a deliberate break); `stepLr` is
+ * passed to every GPU step (the gradient-magnitude control must ignore it).
+ */
+async function normedSgd(
+  e: Engine, x0: Float32Array, grads: Float32Array[], momentum: number, extra: NormExtra, o: { dropShare?: number; stepLr?: number[]; weightDecay?: number } = {},
+): Promise<string[]> {
+  const n = x0.length;
+  const groups = [{ start: 0, end: 38, lr: 0.003 }, { start: 38, end: n, lr: 0.02, ...(o.weightDecay ? { weight_decay: o.weightDecay } : {}) }];
+  const eps = gamma(n + 1) / 2 + WGSL_REL.sqrt;
+  const h = { momentum };
+  const params = e.storage('test.params', x0);
+  const gbuf = e.storage('test.grads', 4 * n);
+  const opt = await GpuOptimizer.create(e, { optimizer: 'SGD', hyperparams: h, params, grads: gbuf, n, groups, ...extra });
+  const cpu = new Optimizer('SGD', h, { n, groups });
+  const p = x0.slice();
+  const path = new Path(x0);
+  const spread = new Float64Array(n);
+  let alpha = groups.map((gr) => gr.lr);
+  const clip = extra.clip ?? {};
+  const drop = (o.dropShare ?? 0) * n;
+  for (const [k, grad] of grads.entries()) {
+    // CPU: value clamp, then norm (in double) and the torch coefficient max_norm / (norm + 1e-6), capped at 1.
+    const c = Float64Array.from(grad, (v) => (clip.value !== undefined ? Math.min(clip.value, Math.max(-clip.value, v)) : v));
+    const norm = Math.sqrt(c.reduce((acc, v, i) => acc + (i < drop ? 0 : v * v), 0));
+    let coef = 1;
+    if (clip.maxNorm !== undefined) {
+      coef = Math.min(1, clip.maxNorm / (norm + 1e-6));
+      expect(coef, 'the test must actually clip').toBeLessThan(1);
+    }
+    if (extra.gradLr) {
+      const cc = extra.gradLr.c;
+      alpha = alpha.map((a) => a / (1 + cc * Math.sqrt(norm)));
+      cpu.setLr(alpha);
+    }
+    const before = p.slice();
+    cpu.step(p, Float32Array.from(c, (v) => v * coef));
+    path.add(p);
+    groups.forEach((gr, gi) => {
+      for (let i = gr.start; i < gr.end; i++) {
+        if (extra.gradLr) spread[i]! += (((k + 1) * eps) / 2) * Math.abs(p[i]! - before[i]!);
+        else if (clip.maxNorm !== undefined) spread[i]! += ((eps + 5 * U) * alpha[gi]! * Math.abs(coef * c[i]!)) / (1 - momentum);
+      }
+    });
+    e.write(gbuf, grad);
+    opt.step(o.stepLr);
+  }
+  const bad = scaledMismatches(await e.readF32(params, n), p, path.length, 4 * grads.length, 1e-5, spread);
+  opt.destroy();
+  params.destroy();
+  gbuf.destroy();
+  return bad;
+}
+
+
 describe(`fused GPU update vs CPU reference (${seedInfo()})`, () => {
   for (const name of OPTIMIZER_NAMES) {
     it(`${name}: every variant, two groups, lr changed between steps`, async () => {
@@ -142,87 +211,20 @@ describe(`clipping, guard, batching and dispatch count (${seedInfo()})`, () => {
     const rand = rng();
     for (const clip of [{ maxNorm: 0.5 }, { value: 0.05 }, { value: 0.3, maxNorm: 1.0 }]) {
       const { x0, grads } = inputs(rand);
-      const h = { lr: 0.01, momentum: 0.9 };
-      const cpu = new Optimizer('SGD', h, { n: N, groups: groupsFor('SGD') });
-      const p = x0.slice();
-      const path = new Path(x0);
-      const g = await makeGpu(e, 'SGD', h, x0, { clip });
-      for (const grad of grads) {
-        // CPU: value clamp, then norm (in double) and the torch coefficient max_norm / (norm + 1e-6), capped at 1.
-        const c = Float64Array.from(grad, (v) => (clip.value !== undefined ? Math.min(clip.value, Math.max(-clip.value, v)) : v));
-        const norm = Math.sqrt(c.reduce((s, v) => s + v * v, 0));
-        const coef = clip.maxNorm !== undefined ? Math.min(1, clip.maxNorm / (norm + 1e-6)) : 1;
-        if (clip.maxNorm !== undefined) expect(coef, 'the test must actually clip').toBeLessThan(1);
-        cpu.step(p, Float32Array.from(c, (v) => v * coef));
-        path.add(p);
-        e.write(g.grads, grad);
-        g.opt.step();
-      }
-      const bad = scaledMismatches(await e.readF32(g.params, N), p, path.length, 4 * STEPS);
+      const bad = await normedSgd(e, x0, grads, 0.9, { clip }, { weightDecay: 0.1 });
       expect(bad, `${JSON.stringify(clip)}\n${bad.slice(0, 6).join('\n')}`).toEqual([]);
-      g.destroy();
     }
   });
 
   it('clip by global norm and the gradient-magnitude lr over N = 40,045 elements (the norm: a sum of N squares)', async () => {
-    // The GPU measures ‖g‖ as a float32 sum of N squares in an order of its own (any order, no compensation assumed):
-    // within relative ε = ½γ_(N+1) + 9u of the exact norm (the square root halves the sum's γ_(N+1); WGSL's sqrt is
-    // 1/inverseSqrt, 4.5 ulp), 1.2e-3 here; the CPU reference measures it in float64. Carried into the parameters:
-    //   clip:   c = max_norm/(‖g‖ + 1e-6) is within ε (+ 2.5 ulp); SGD with momentum μ is linear in each step's c·g,
-    //           which moves θ by at most lr·|c·g|/(1 − μ) over all later steps: extra ε'·lr·Σ_k|c_k·g_k|/(1 − μ).
-    //   gradLr: α_t = α_(t−1)/(1 + c·√‖g_t‖) gains at most ε/2 relative per step, so step t's move is within t·ε/2.
+    // ε = ½γ_(N+1) + 9u is 1.2e-3 here (normedSgd), far above the element-wise 1e-5.
     const e = await gpu();
     const rand = rng();
-    const segments = [37, 1, 40000, 7];
-    const n = segments.reduce((a, b) => a + b, 0);
-    const groups = [{ start: 0, end: 38, lr: 0.003 }, { start: 38, end: n, lr: 0.02 }];
-    const eps = 2 ** -24 * (n + 1) / (1 - (n + 1) * 2 ** -24) / 2 + 9 * 2 ** -24;
-    const h = { momentum: 0.9 };
-    type Extra = { clip?: { maxNorm?: number; value?: number }; gradLr?: { c: number } };
-    /** GPU vs CPU over STEPS steps; `dropShare` leaves that leading share of the elements out of the CPU's norm. */
-    const run = async (extra: Extra, dropShare = 0): Promise<string[]> => {
+    const n = 37 + 1 + 40000 + 7;
+    const run = (extra: NormExtra, dropShare = 0) => {
       const x0 = Float32Array.from({ length: n }, () => 4 * rand() - 2);
-      const params = e.storage('test.params', x0);
-      const gbuf = e.storage('test.grads', 4 * n);
-      const opt = await GpuOptimizer.create(e, { optimizer: 'SGD', hyperparams: h, params, grads: gbuf, n, groups, ...extra });
-      const cpu = new Optimizer('SGD', h, { n, groups });
-      const p = x0.slice();
-      const path = new Path(x0);
-      const spread = new Float64Array(n);
-      let alpha = groups.map((gr) => gr.lr);
-      const clip = extra.clip ?? {};
-      for (let k = 0; k < STEPS; k++) {
-        const grad = Float32Array.from({ length: n }, (_, i) => (i % 17 === 3 ? 0 : (rand() < 0.5 ? -1 : 1) * 10 ** (4 * rand() - 3)));
-        const c = Float64Array.from(grad, (v) => (clip.value !== undefined ? Math.min(clip.value, Math.max(-clip.value, v)) : v));
-        const norm = Math.sqrt(c.reduce((acc, v, i) => acc + (i < dropShare * n ? 0 : v * v), 0));
-        let coef = 1;
-        if (clip.maxNorm !== undefined) {
-          coef = Math.min(1, clip.maxNorm / (norm + 1e-6));
-          expect(coef, 'the test must actually clip').toBeLessThan(1);
-        }
-        if (extra.gradLr) {
-          const cc = extra.gradLr.c;
-          alpha = alpha.map((a) => a / (1 + cc * Math.sqrt(norm)));
-          cpu.setLr(alpha);
-        }
-        const before = p.slice();
-        cpu.step(p, Float32Array.from(c, (v) => v * coef));
-        path.add(p);
-        groups.forEach((gr, gi) => {
-          for (let i = gr.start; i < gr.end; i++) {
-            spread[i]! += extra.gradLr
-              ? (((k + 1) * eps) / 2) * Math.abs(p[i]! - before[i]!)
-              : ((eps + 5 * 2 ** -24) * alpha[gi]! * Math.abs(coef * c[i]!)) / (1 - h.momentum);
-          }
-        });
-        e.write(gbuf, grad);
-        opt.step();
-      }
-      const bad = scaledMismatches(await e.readF32(params, n), p, path.length, 4 * STEPS, 1e-5, spread);
-      opt.destroy();
-      params.destroy();
-      gbuf.destroy();
-      return bad;
+      const grads = Array.from({ length: STEPS }, () => Float32Array.from({ length: n }, (_, i) => (i % 17 === 3 ? 0 : (rand() < 0.5 ? -1 : 1) * 10 ** (4 * rand() - 3))));
+      return normedSgd(e, x0, grads, 0.9, extra, { dropShare });
     };
     for (const extra of [{ clip: { maxNorm: 0.5 } }, { clip: { value: 0.3, maxNorm: 2 } }, { gradLr: { c: 0.3 } }]) {
       const bad = await run(extra);
@@ -311,26 +313,9 @@ describe(`clipping, guard, batching and dispatch count (${seedInfo()})`, () => {
 
   it('gradient-magnitude lr α_t = α_{t−1} / (1 + c·√‖g‖) is kept on the GPU and matches the host formula', async () => {
     const e = await gpu();
-    const rand = rng();
-    const { x0, grads } = inputs(rand);
-    const c = 0.3;
-    const g = await makeGpu(e, 'SGD', { momentum: 0.5 }, x0, { gradLr: { c } });
-    const cpu = new Optimizer('SGD', { momentum: 0.5 }, { n: N, groups: groupsFor('SGD') });
-    const p = x0.slice();
-    const path = new Path(x0);
-    let alpha = groupsFor('SGD').map((gr) => gr.lr);
-    for (const grad of grads) {
-      const norm = Math.sqrt(grad.reduce((s, v) => s + v * v, 0));
-      alpha = alpha.map((a) => a / (1 + c * Math.sqrt(norm)));
-      cpu.setLr(alpha);
-      cpu.step(p, grad);
-      path.add(p);
-      e.write(g.grads, grad);
-      g.opt.step([123, 456]); // ignored: the control owns the learning rate
-    }
-    const bad = scaledMismatches(await e.readF32(g.params, N), p, path.length, 4 * STEPS);
+    const { x0, grads } = inputs(rng());
+    const bad = await normedSgd(e, x0, grads, 0.5, { gradLr: { c: 0.3 } }, { stepLr: [123, 456], weightDecay: 0.1 }); // the control owns the rate
     expect(bad, bad.slice(0, 6).join('\n')).toEqual([]);
-    g.destroy();
   });
 
   it('exported GPU state loads into the CPU optimizer and back', async () => {
