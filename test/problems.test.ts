@@ -3,9 +3,10 @@
  * Hessians against finite differences, least-squares residuals and Jacobian products against the value and gradient,
  * the GPU objectives against the CPU reference on NaN-poisoned outputs, and clear errors for bad input.
  *
- * GPU tolerances come from magnitudes: an expression of k roundings is off by at most ~k ulps of the sum of the
- * absolute values of its terms (M below, computed in float64 per output), whatever fused multiply-adds a compiler
- * forms; sums of many terms add their length to k (and the f sums on the GPU the two-pass tree's depth).
+ * GPU tolerances come from magnitudes: an expression in which no term passes through more than k roundings is within
+ * γ_k·M of its exact value (src/testing/sums.ts sumBound), M the sum of the absolute values of its terms (below,
+ * computed in float64 per output), whatever order or fused multiply-adds a compiler picks; sums of many terms add
+ * their length to k (and the f sums on the GPU the two-pass tree's depth).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,10 +16,10 @@ import {
   beale, bowl, conditionedQuadratic, cpuObjective, curveExampleData, linearExampleData, linearRegression, logisticExampleData,
   logisticRegression, problemFromSpec, quadraticProblem, quartic, rosenbrock2d, saddle, tanhNetwork, TEST_FUNCTIONS, type Problem,
 } from '../src/problems/index.js';
+import { sumBound } from '../src/testing/sums.js';
 import { gpu } from './helpers/gpu.js';
 import { rng, seedInfo } from './helpers/random.js';
 
-const U = 2 ** -24;
 const FIXTURE = JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'torch_functions', 'function_values.json'), 'utf8')) as {
   functions: { name: string; points: number[][]; float32: { f: number[]; g: number[][] }; float64: { f: number[]; g: number[][] } }[];
 };
@@ -289,7 +290,7 @@ describe(`problems on the GPU vs the CPU reference (${seedInfo()})`, () => {
     }
   }
 
-  it('closed-form functions: f, ∇f and H·v within a few ulps of their magnitudes', async () => {
+  it('closed-form functions: f, ∇f and H·v within γ_16 of their magnitudes', async () => {
     const rand = rng();
     for (const p of [bowl, quartic, rosenbrock2d, beale, saddle]) {
       for (let t = 0; t < 4; t++) {
@@ -302,20 +303,20 @@ describe(`problems on the GPU vs the CPU reference (${seedInfo()})`, () => {
         p.hvp!(x, v, href);
         const M = closedFormMagnitudes(p.name, x);
         const bad: string[] = [];
-        if (!(Math.abs(got.f - f) <= 16 * U * M.f)) bad.push(`f gpu ${got.f} ref ${f}`);
+        if (!(Math.abs(got.f - f) <= sumBound(16, M.f))) bad.push(`f gpu ${got.f} ref ${f}`);
         ref.forEach((gi, i) => {
-          if (!(Math.abs(got.g[i]! - gi) <= 16 * U * M.g[i]!)) bad.push(`g[${i}] gpu ${got.g[i]} ref ${gi}`);
+          if (!(Math.abs(got.g[i]! - gi) <= sumBound(16, M.g[i]!))) bad.push(`g[${i}] gpu ${got.g[i]} ref ${gi}`);
         });
         const Mh = M.hv(v);
         href.forEach((hi, i) => {
-          if (!(Math.abs(got.hv![i]! - hi) <= 16 * U * Mh[i]!)) bad.push(`Hv[${i}] gpu ${got.hv![i]} ref ${hi}`);
+          if (!(Math.abs(got.hv![i]! - hi) <= sumBound(16, Mh[i]!))) bad.push(`Hv[${i}] gpu ${got.hv![i]} ref ${hi}`);
         });
         expect(bad, `${p.name} at ${x}`).toEqual([]);
       }
     }
   });
 
-  it('n-D quadratic at awkward n: g and H·v per row within (n + 2) ulps of Σ_j|A_ij·x_j|, f within the sum bound', async () => {
+  it('n-D quadratic at awkward n: g and H·v per row within γ_(n+2)·Σ_j|A_ij·x_j|, f within the sum bound', async () => {
     const rand = rng();
     for (const n of [1, 7, 33, 130]) {
       const p = conditionedQuadratic({ dim: n, condition: 1e3, seed: Math.floor(rand() * 1e6) });
@@ -335,10 +336,10 @@ describe(`problems on the GPU vs the CPU reference (${seedInfo()})`, () => {
           hm += Math.abs(p.A[i * n + j]! * v[j]!);
         }
         fMag += Math.abs(x[i]!) * (0.5 * gm + Math.abs(p.b[i]!));
-        if (!(Math.abs(got.g[i]! - ref[i]!) <= (n + 2) * U * gm)) bad.push(`g[${i}] gpu ${got.g[i]} ref ${ref[i]}`);
-        if (!(Math.abs(got.hv![i]! - hv[i]!) <= (n + 2) * U * hm)) bad.push(`Hv[${i}] gpu ${got.hv![i]} ref ${hv[i]}`);
+        if (!(Math.abs(got.g[i]! - ref[i]!) <= sumBound(n + 2, gm))) bad.push(`g[${i}] gpu ${got.g[i]} ref ${ref[i]}`);
+        if (!(Math.abs(got.hv![i]! - hv[i]!) <= sumBound(n + 2, hm))) bad.push(`Hv[${i}] gpu ${got.hv![i]} ref ${hv[i]}`);
       }
-      if (!(Math.abs(got.f - f) <= (2 * n + 16) * U * fMag)) bad.push(`f gpu ${got.f} ref ${f}`);
+      if (!(Math.abs(got.f - f) <= sumBound(2 * n + 16, fMag))) bad.push(`f gpu ${got.f} ref ${f}`);
       expect(bad, `n=${n}`).toEqual([]);
     }
   });
@@ -363,15 +364,15 @@ describe(`problems on the GPU vs the CPU reference (${seedInfo()})`, () => {
         // k roundings per term: the d (or d·H) products of a row, the m additions, the activations' few ulps.
         const k = data.d * 3 + m + 32;
         const bad: string[] = [];
-        if (!(Math.abs(got.f - f) <= k * U * M.f)) bad.push(`f gpu ${got.f} ref ${f} tol ${k * U * M.f}`);
+        if (!(Math.abs(got.f - f) <= sumBound(k, M.f))) bad.push(`f gpu ${got.f} ref ${f} tol ${sumBound(k, M.f)}`);
         ref.forEach((gi, i) => {
-          if (!(Math.abs(got.g[i]! - gi) <= k * U * M.g[i]!)) bad.push(`g[${i}] gpu ${got.g[i]} ref ${gi} tol ${k * U * M.g[i]!}`);
+          if (!(Math.abs(got.g[i]! - gi) <= sumBound(k, M.g[i]!))) bad.push(`g[${i}] gpu ${got.g[i]} ref ${gi} tol ${sumBound(k, M.g[i]!)}`);
         });
         if (got.hv) {
           const hv = new Float64Array(p.dim);
           p.hvp!(x, v, hv);
           hv.forEach((hi, i) => {
-            if (!(Math.abs(got.hv![i]! - hi) <= k * U * M.hv[i]!)) bad.push(`Hv[${i}] gpu ${got.hv![i]} ref ${hi}`);
+            if (!(Math.abs(got.hv![i]! - hi) <= sumBound(k, M.hv[i]!))) bad.push(`Hv[${i}] gpu ${got.hv![i]} ref ${hi}`);
           });
         }
         expect(bad, `${p.name} m=${m}`).toEqual([]);
@@ -404,7 +405,7 @@ describe(`problems on the GPU vs the CPU reference (${seedInfo()})`, () => {
       const tols = { r: M.r, Jv: M.jv, 'Jᵀu': M.jtu(us) };
       for (const [name, got, ref] of [['r', rg, rr], ['Jv', jvg, jvr], ['Jᵀu', jtug, jtur]] as const) {
         ref.forEach((want, i) => {
-          if (!(Math.abs(got[i]! - want) <= k * U * tols[name][i]!)) bad.push(`${name}[${i}] gpu ${got[i]} ref ${want}`);
+          if (!(Math.abs(got[i]! - want) <= sumBound(k, tols[name][i]!))) bad.push(`${name}[${i}] gpu ${got[i]} ref ${want}`);
         });
       }
       expect(bad, `${p.name} least squares`).toEqual([]);
