@@ -11,11 +11,13 @@
  * region, negative curvature stops with the last iterate and status 'negative curvature'.
  *
  * α and β are formed on the machine (scalar ops), so an iteration needs one readback, for the tests that end it.
+ * An aborted `signal` stops before the next operator product with status 'aborted' (x: the last iterate; Newton and
+ * Levenberg-Marquardt drop the iteration that was solving).
  */
 import type { Slot, Vec, VectorMachine } from '../linalg/machine.js';
 import { MinimizeError } from './errors.js';
 
-export type CgStatus = 'converged' | 'max_iter' | 'negative curvature' | 'boundary';
+export type CgStatus = 'converged' | 'max_iter' | 'negative curvature' | 'boundary' | 'aborted';
 
 export interface CgResult {
   status: CgStatus;
@@ -32,6 +34,8 @@ export interface CgOptions {
   rtol: number;
   /** Trust-region radius Δ (Steihaug-Toint). */
   radius?: number;
+  /** Checked before each operator product (each may be a full gradient evaluation). */
+  signal?: AbortSignal;
 }
 
 export class CgSolver {
@@ -73,6 +77,7 @@ export class CgSolver {
       return (-2 * xp + Math.sqrt(disc)) / (2 * pp);
     };
     for (let k = 0; k < o.maxIter; k++) {
+      if (o.signal?.aborted) return { status: 'aborted', iterations: k, relativeResidual: NaN, bNorm };
       m.copy(this.xPrev, x);
       if (trust) m.copy(this.pPrev, this.p);
       await apply(this.p, this.ap);

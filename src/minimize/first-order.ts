@@ -12,6 +12,7 @@ import { getRule } from '../optim/registry.js';
 import { OPTIMIZER_NAMES } from '../optim/rule.js';
 import { checkFinite, MinimizeError } from './errors.js';
 import type { MethodDef, Minimizer, StepReport } from './minimizer.js';
+import type { StepOptions } from './step-control.js';
 
 export class FirstOrder implements Minimizer {
   readonly state = { step: 0, func_evals: 0 };
@@ -56,7 +57,8 @@ export class FirstOrder implements Minimizer {
     throw new MinimizeError(`${rule.name}: first-order optimizers run on the CPU or GPU vector machine`);
   }
 
-  async step(): Promise<StepReport> {
+  /** One update: a single iteration, so `opts.signal` has no boundary inside it; `opts.onIteration` runs after it. */
+  async step(opts: StepOptions = {}): Promise<StepReport> {
     const { m } = this;
     await m.evaluate(this.g, this.F);
     m.dot(this.GS, this.g, this.g, { stats: true });
@@ -68,6 +70,7 @@ export class FirstOrder implements Minimizer {
     }
     this.update(this.lr);
     this.state.step++;
+    await opts.onIteration?.({ iteration: 1, maxIter: 1, evals: 1, loss: f, gradMax: maxabs });
     return { loss: f, lossAfter: f, evals: 1, iterations: 1, stop: 'step', gradMax: maxabs, gradMaxStart: maxabs };
   }
 

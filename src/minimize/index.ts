@@ -1,5 +1,6 @@
 /** Second-order and line-search methods on the vector machine, minimize(), and function traces. */
 export type { Minimizer, MethodDef, StepReport } from './minimizer.js';
+export type { StepOptions, IterationProgress } from './step-control.js';
 export { METHODS, getMethod } from './methods.js';
 export { minimize, minimizeOnMachine, type MinimizeOptions, type MinimizeResult, type IterateRecord } from './minimize.js';
 export { LBFGS, resolveLbfgs, lbfgsMethod, LBFGS_KEYS, type LbfgsHyperparams, type LbfgsStop } from './lbfgs.js';

@@ -28,7 +28,9 @@
  * history_size < 1 is refused (torch fails popping an empty list). Each step reports why it stopped.
  * State (exportState / importState, state.ts): torch's `state` dict — scalars n_iter, func_evals, t, H_diag, ro,
  * prev_loss (null before the first iteration); vectors d, prev_flat_grad (none before the first iteration), old_dirs
- * and old_stps (the history, oldest first, at most history_size each).
+ * and old_stps (the history, oldest first, at most history_size each); and step_iter, step_evals: the step-local
+ * counters of a step an abort cut short (step-control.ts; 0 between steps), which the next step() finishes.
+ * Abort (StepOptions.signal): checked at the top of each iteration, never inside the line search.
  */
 import type { Slot, Vec, VectorMachine } from '../linalg/machine.js';
 import { rounder } from '../ref/dtype.js';
@@ -36,6 +38,7 @@ import { checkFinite, checkKeys, iterationHyperparams, MinimizeError, numberFiel
 import { strongWolfe, type Trial } from './line-search.js';
 import type { MethodDef, Minimizer, StepReport } from './minimizer.js';
 import { captureState, StateReader, type MethodState } from './state.js';
+import { ABORTED, STEP_COUNTER_KEYS, StepCounters, type StepOptions } from './step-control.js';
 
 export interface LbfgsHyperparams {
   lr?: number;
@@ -72,7 +75,8 @@ export type LbfgsStop =
   | 'max_iter'
   | 'max_eval'
   | 'tolerance_change (step)'
-  | 'tolerance_change (loss)';
+  | 'tolerance_change (loss)'
+  | typeof ABORTED;
 
 /** A gradient stored in the pool, with what the machine read about it. */
 interface GradRecord {
@@ -105,6 +109,8 @@ export class LBFGS implements Minimizer {
   private t = 0;
   private hasPrev = false;
   private prevLoss = NaN;
+  /** torch's step-local n_iter and current_evals, kept when an abort cuts a step (step-control.ts). */
+  private readonly counters = new StepCounters();
   // Scalar slots: f, g statistics (g·d or g·g, max|g|, Σ|g|, non-finite), yᵀs, yᵀy, d statistics, α_i, β.
   private readonly F: Slot;
   private readonly GS: Slot;
@@ -161,32 +167,34 @@ export class LBFGS implements Minimizer {
     return { f, gd, rec: { vec, maxabs, sumabs, ys, yy } };
   }
 
-  /** One torch `step(closure)`. */
-  async step(): Promise<StepReport & { stop: LbfgsStop }> {
+  /** One torch `step(closure)` (`opts`: an abort signal and a per-iteration callback, step-control.ts). */
+  async step(opts: StepOptions = {}): Promise<StepReport & { stop: LbfgsStop }> {
     const { m, h, r } = this;
     const state = this.state;
     let lineSearchFailures = 0;
     let stalled: string | undefined;
+    // torch's local n_iter and current_evals (run.iter, run.evals): a step resumed after an abort counts on.
+    const run = this.counters.begin(h.max_iter, opts);
     const g0 = this.alloc([]);
     await this.queueEvaluation(g0, g0, this.t);
     const first = this.record(g0, await m.read(this.evalSlots()), `LBFGS step (n_iter ${state.n_iter}): evaluation at the current point`);
     const origLoss = first.f;
     let loss = first.f;
     let cur = first.rec;
-    let currentEvals = 1;
+    run.first();
     state.func_evals++;
-    const done = (stop: LbfgsStop, iterations: number): StepReport & { stop: LbfgsStop } => ({
-      loss: origLoss, lossAfter: loss, evals: currentEvals, iterations, stop, lineSearchFailures, gradMax: cur.maxabs, gradMaxStart: first.rec.maxabs,
+    const done = (stop: LbfgsStop): StepReport & { stop: LbfgsStop } => ({
+      loss: origLoss, lossAfter: loss, evals: run.evaluations, iterations: run.iterations, stop, lineSearchFailures, gradMax: cur.maxabs, gradMaxStart: first.rec.maxabs,
       ...(stalled ? { stalled } : {}),
     });
     // torch compares float32 tensors with Python floats converted to float32.
     const tolGrad = r(h.tolerance_grad), tolChange = r(h.tolerance_change);
-    if (cur.maxabs <= tolGrad) return done('tolerance_grad', 0);
+    if (cur.maxabs <= tolGrad) return done('tolerance_grad');
 
-    let nIter = 0;
     let optCond = false;
-    while (nIter < h.max_iter) {
-      nIter++;
+    while (run.iter < h.max_iter) {
+      if (run.cut()) return done(ABORTED);
+      const nIter = ++run.iter;
       state.n_iter++;
       // ---- direction (queued) ----
       if (state.n_iter === 1) {
@@ -241,7 +249,7 @@ export class LBFGS implements Minimizer {
       const [gtd, dMax, dBad] = values as [number, number, number];
       if (gtd > -tolChange) {
         m.copy(m.x, this.xInit); // torch never took this step
-        return done('directional derivative', nIter);
+        return done('directional derivative');
       }
       checkFinite(gtd, dBad, `LBFGS iteration ${state.n_iter}: the search direction`);
       const where = (tt: number) => `LBFGS iteration ${state.n_iter}: evaluation at t = ${tt} along the search direction`;
@@ -271,22 +279,23 @@ export class LBFGS implements Minimizer {
         optCond = cur.maxabs <= tolGrad;
         lsEvals = 1;
       }
-      currentEvals += lsEvals;
+      run.add(lsEvals);
       state.func_evals += lsEvals;
-      if (nIter === h.max_iter) return done('max_iter', nIter);
-      if (currentEvals >= h.max_eval) return done('max_eval', nIter);
-      if (optCond) return done('tolerance_grad', nIter);
-      if (r(Math.abs(r(this.t)) * dMax) <= tolChange) return done('tolerance_change (step)', nIter);
-      if (Math.abs(loss - this.prevLoss) < h.tolerance_change) return done('tolerance_change (loss)', nIter);
+      await run.completed(loss, cur.maxabs);
+      if (nIter === h.max_iter) return done('max_iter');
+      if (run.evals >= h.max_eval) return done('max_eval');
+      if (optCond) return done('tolerance_grad');
+      if (r(Math.abs(r(this.t)) * dMax) <= tolChange) return done('tolerance_change (step)');
+      if (Math.abs(loss - this.prevLoss) < h.tolerance_change) return done('tolerance_change (loss)');
     }
-    return done('max_iter', nIter);
+    return done('max_iter');
   }
 
   async exportState(): Promise<MethodState> {
     const started = this.state.n_iter > 0;
     return captureState(this.m, this.name, {
       n_iter: this.state.n_iter, func_evals: this.state.func_evals, t: this.t, H_diag: this.hDiag, ro: [...this.ro],
-      prev_loss: Number.isNaN(this.prevLoss) ? null : this.prevLoss,
+      prev_loss: Number.isNaN(this.prevLoss) ? null : this.prevLoss, ...this.counters.scalars(),
     }, {
       d: started ? [this.d] : [], old_dirs: this.dirs, old_stps: this.stps, prev_flat_grad: this.hasPrev ? [this.gPrev] : [],
     });
@@ -295,7 +304,7 @@ export class LBFGS implements Minimizer {
   async importState(saved: MethodState): Promise<void> {
     const { m, h } = this;
     const r = new StateReader(saved, this.name, m);
-    r.only(['n_iter', 'func_evals', 't', 'H_diag', 'ro', 'prev_loss'], ['d', 'old_dirs', 'old_stps', 'prev_flat_grad']);
+    r.only(['n_iter', 'func_evals', 't', 'H_diag', 'ro', 'prev_loss', ...STEP_COUNTER_KEYS], ['d', 'old_dirs', 'old_stps', 'prev_flat_grad']);
     const nIter = r.count('n_iter');
     const funcEvals = r.count('func_evals');
     const started = nIter > 0;
@@ -311,6 +320,7 @@ export class LBFGS implements Minimizer {
     const ro = r.numbers('ro', dirs.length);
     const d = r.vectors('d', started ? 1 : 0, started ? 1 : 0);
     const gPrev = r.vectors('prev_flat_grad', started ? 1 : 0, started ? 1 : 0);
+    const counters = StepCounters.read(r);
     this.spare.push(...this.dirs.splice(0), ...this.stps.splice(0));
     for (let i = 0; i < dirs.length; i++) {
       const y = this.spare.pop() ?? m.vector(`lbfgs.y${i}`);
@@ -329,6 +339,7 @@ export class LBFGS implements Minimizer {
     this.prevLoss = prevLoss;
     this.state.n_iter = nIter;
     this.state.func_evals = funcEvals;
+    this.counters.restore(counters);
   }
 }
 

@@ -15,14 +15,17 @@
  * initial λ, relative to nothing: set it to the scale of JᵀJ's diagonal if known), cg_max_iter = max(n, 10) capped
  * at 250, cg_rtol 1e-6.
  * Evaluations counted: residuals and gradient at each trial point. Readbacks: one per CG iteration and one per trial.
- * State (exportState / importState, state.ts): the scalars n_iter, func_evals, cg_iters, lambda (λ), nu (ν) and
- * non_finite_trials; no vectors (each step starts from r, f and ∇f at the current point).
+ * State (exportState / importState, state.ts): the scalars n_iter, func_evals, cg_iters, lambda (λ), nu (ν),
+ * non_finite_trials, step_iter and step_evals (a step cut short by an abort, step-control.ts); no vectors (each step
+ * starts from r, f and ∇f at the current point). Abort (StepOptions.signal): at the top of each iteration, and inside
+ * the CG solve before each product, dropping the unfinished iteration (x has not moved yet).
  */
 import type { Slot, Vec, VectorMachine } from '../linalg/machine.js';
 import { CgSolver } from './cg-solve.js';
 import { checkFinite, checkKeys, iterationHyperparams, MinimizeError, numberField, positiveInteger } from './errors.js';
 import type { MethodDef, Minimizer, StepReport } from './minimizer.js';
 import { captureState, StateReader, type MethodState } from './state.js';
+import { ABORTED, STEP_COUNTER_KEYS, StepCounters, type StepOptions } from './step-control.js';
 
 export const LM_KEYS = ['max_iter', 'max_eval', 'tolerance_grad', 'tolerance_change', 'lambda', 'cg_max_iter', 'cg_rtol'] as const;
 export const GN_KEYS = ['max_iter', 'max_eval', 'tolerance_grad', 'tolerance_change', 'cg_max_iter', 'cg_rtol'] as const;
@@ -40,6 +43,8 @@ export class LevenbergMarquardt implements Minimizer {
   private readonly delta: Vec;
   private readonly xSave: Vec;
   private readonly s: Record<'f' | 'g' | 'fNew' | 'gNew' | 'gd' | 'jj' | 'dd', Slot>;
+  /** The step-local iteration and evaluation counts, kept when an abort cuts a step (step-control.ts). */
+  private readonly counters = new StepCounters();
 
   constructor(readonly m: VectorMachine, hyperparams: Readonly<Record<string, unknown>>, readonly gaussNewton: boolean) {
     const name = gaussNewton ? 'GaussNewton' : 'LevenbergMarquardt';
@@ -85,19 +90,29 @@ export class LevenbergMarquardt implements Minimizer {
     if (this.state.lambda !== 0) this.m.axpby(out, this.state.lambda, v, 1, out);
   }
 
-  async step(): Promise<StepReport> {
+  async step(opts: StepOptions = {}): Promise<StepReport> {
     const { m, h, s, state } = this;
+    const run = this.counters.begin(h.max_iter, opts);
     await this.queueEvaluation(this.r, this.g, s.f, s.g);
     const [f0, gMax0, gBad] = await m.read([s.f, s.g + 1, s.g + 3]) as [number, number, number];
     checkFinite(f0, gBad, `${this.name} step (n_iter ${state.n_iter}): residuals at the current point`);
-    let f = f0, gMax = gMax0, evals = 1;
+    let f = f0, gMax = gMax0;
+    run.first();
     state.func_evals++;
-    const report = (stop: string, iterations: number): StepReport => ({ loss: f0, lossAfter: f, evals, iterations, stop, gradMax: gMax, gradMaxStart: gMax0 });
-    for (let it = 1; it <= h.max_iter; it++) {
-      if (gMax <= h.tolerance_grad) return report('tolerance_grad', it - 1);
+    const report = (stop: string): StepReport => ({ loss: f0, lossAfter: f, evals: run.evaluations, iterations: run.iterations, stop, gradMax: gMax, gradMaxStart: gMax0 });
+    while (run.iter < h.max_iter) {
+      if (gMax <= h.tolerance_grad) return report('tolerance_grad');
+      if (run.cut()) return report(ABORTED);
+      const it = ++run.iter;
       state.n_iter++;
       m.axpby(this.b, -1, this.g);
-      const cg = await this.cg.solve((v, out) => this.apply(v, out), this.b, this.delta, { maxIter: h.cg_max_iter, rtol: h.cg_rtol });
+      const cg = await this.cg.solve((v, out) => this.apply(v, out), this.b, this.delta, { maxIter: h.cg_max_iter, rtol: h.cg_rtol, signal: opts.signal });
+      if (cg.status === 'aborted') {
+        // x has not moved: drop the iteration, so the state is the last boundary's.
+        run.dropIteration();
+        state.n_iter--;
+        return report(ABORTED);
+      }
       state.cg_iters += cg.iterations;
       if (cg.status === 'negative curvature') {
         // JᵀJ + λI is positive semi-definite; with λ = 0 a rank-deficient J can give pᵀAp = 0.
@@ -117,7 +132,7 @@ export class LevenbergMarquardt implements Minimizer {
         m.axpby(m.x, 1, this.xSave, scale, this.delta);
         await this.queueEvaluation(this.r, this.gNew, s.fNew, s.gNew);
         const [jj, gd, dMax, fNew, gNewMax, gNewBad] = await m.read([s.jj, s.gd, s.dd + 1, s.fNew, s.gNew + 1, s.gNew + 3]) as number[];
-        evals++;
+        run.add(1);
         state.func_evals++;
         stepMax = scale * dMax!;
         const pred = -(scale * gd! + 0.5 * scale * scale * jj!);
@@ -143,15 +158,16 @@ export class LevenbergMarquardt implements Minimizer {
         }
       }
       if (!accepted) m.copy(m.x, this.xSave);
+      await run.completed(f, gMax);
       if (this.gaussNewton && !accepted) {
         return {
-          ...report('no decrease', it),
+          ...report('no decrease'),
           stalled: `GaussNewton found no decrease of f = ${f} along the Gauss-Newton step after 40 halvings: f cannot be decreased at this precision, or JᵀJ is too ill-conditioned here without damping (use LevenbergMarquardt)`,
         };
       }
       if (!accepted && stepMax <= h.tolerance_change) {
         return {
-          ...report('tolerance_change (step)', it),
+          ...report('tolerance_change (step)'),
           stalled: `${this.name}: the damped step shrank to max|δ| = ${stepMax} ≤ tolerance_change without a decrease of f = ${f} (λ = ${state.lambda})` +
             (state.non_finite_trials ? `; ${state.non_finite_trials} trial point(s) gave NaN or infinite residuals` : ': f cannot be decreased at this precision'),
         };
@@ -159,24 +175,26 @@ export class LevenbergMarquardt implements Minimizer {
       if (!Number.isFinite(state.lambda) || state.lambda > 1e30) {
         throw new MinimizeError(`${this.name} iteration ${state.n_iter}: λ grew to ${state.lambda} without a decrease of f while the step stayed at max|δ| = ${stepMax}; the Jacobian products may not match the residuals`);
       }
-      if (it === h.max_iter) return report('max_iter', it);
-      if (evals >= h.max_eval) return report('max_eval', it);
-      if (accepted && Math.abs(f - fPrev) < h.tolerance_change) return report('tolerance_change (loss)', it);
-      if (stepMax <= h.tolerance_change) return report('tolerance_change (step)', it);
+      if (it === h.max_iter) return report('max_iter');
+      if (run.evals >= h.max_eval) return report('max_eval');
+      if (accepted && Math.abs(f - fPrev) < h.tolerance_change) return report('tolerance_change (loss)');
+      if (stepMax <= h.tolerance_change) return report('tolerance_change (step)');
     }
-    return report('max_iter', h.max_iter);
+    return report('max_iter');
   }
 
   async exportState(): Promise<MethodState> {
-    return captureState(this.m, this.name, { ...this.state }, {});
+    return captureState(this.m, this.name, { ...this.state, ...this.counters.scalars() }, {});
   }
 
   async importState(saved: MethodState): Promise<void> {
     const r = new StateReader(saved, this.name, this.m);
-    r.only(Object.keys(this.state), []);
+    r.only([...Object.keys(this.state), ...STEP_COUNTER_KEYS], []);
+    const counters = StepCounters.read(r);
     const lambda = r.number('lambda', (v) => (this.gaussNewton ? v === 0 : v > 0), this.gaussNewton ? '0 (Gauss-Newton)' : 'a number > 0');
     const nu = r.number('nu', (v) => v >= 2, 'a number >= 2');
     Object.assign(this.state, { n_iter: r.count('n_iter'), func_evals: r.count('func_evals'), cg_iters: r.count('cg_iters'), non_finite_trials: r.count('non_finite_trials'), lambda, nu });
+    this.counters.restore(counters);
   }
 }
 

@@ -10,7 +10,9 @@
  * its convergence tests (tolerance_grad, tolerance_change, a non-negative directional derivative), after `steps`
  * steps, or — converged false, with the reason in `stop` — when the method stalls: a line search finds no lower point,
  * a trust region collapses, or the search direction is not a descent direction (gᵀd ≥ −tolerance_change) while
- * max|g| > 1000·tolerance (L-BFGS would then repeat the same direction forever).
+ * max|g| > 1000·tolerance (L-BFGS would then repeat the same direction forever); or — stop 'aborted' — when `signal`
+ * is aborted: before the next step, or inside a step of several iterations at its next iteration boundary
+ * (step-control.ts). The result then holds the point reached, evaluated as at any end.
  */
 import { createEngine } from '../gpu/engine.js';
 import { GpuMachine } from '../linalg/gpu-machine.js';
@@ -22,6 +24,7 @@ import type { Dtype } from '../ref/dtype.js';
 import { checkFinite, MinimizeError } from './errors.js';
 import { FirstOrder } from './first-order.js';
 import { getMethod } from './methods.js';
+import { ABORTED } from './step-control.js';
 import { getRule } from '../optim/registry.js';
 import type { Schedule, ScheduleConfig } from '../schedule/schedule.js';
 import { scheduleFromSpec } from '../schedule/spec.js';
@@ -46,8 +49,10 @@ export interface MinimizeOptions {
   tolerance?: number;
   /** Record x at every step (default: when the dimension is at most 100). */
   recordPoints?: boolean;
-  /** Called after each step with its record (e.g. to print it). */
+  /** Called after each step with its record (e.g. to print it); with the default max_iter 1 a step is an iteration. */
   onStep?: (r: IterateRecord) => void;
+  /** Stops the run at the next step (or iteration) boundary, with stop 'aborted' and the point reached. */
+  signal?: AbortSignal;
   /**
    * A learning-rate schedule for a first-order method (a Schedule, or a spec such as 'exp:gamma=0.99' or
    * 'cosine:T=200' whose base rate is the method's lr), stepped once per step; the record holds each step's lr.
@@ -79,7 +84,7 @@ export interface MinimizeResult {
   f: number;
   gradMax: number;
   converged: boolean;
-  /** Why the run ended: 'converged (...)', 'steps', or 'stalled: ...'. */
+  /** Why the run ended: 'converged (...)', 'steps', 'stalled: ...', or 'aborted' (the signal). */
   stop: string;
   steps: number;
   evaluations: number;
@@ -127,9 +132,13 @@ export async function minimizeOnMachine(problem: Problem, m: VectorMachine, opts
     // With `record`, the iterate each step starts from (read once: the previous step's end).
     let start: Float64Array | null = record ? await m.readVector(m.x) : null;
     for (let k = 0; k < steps; k++) {
+      if (opts.signal?.aborted) {
+        stop = ABORTED;
+        break;
+      }
       const lr = schedule?.lr;
       if (schedule) (opt as FirstOrder).lr = lr;
-      const rep = await opt.step();
+      const rep = await opt.step({ signal: opts.signal });
       schedule?.step();
       evaluations += rep.evals;
       // The step's first evaluation is at its starting point: f and max|g| there.
@@ -142,6 +151,10 @@ export async function minimizeOnMachine(problem: Problem, m: VectorMachine, opts
       if (rep.gradMaxStart <= tolerance) {
         converged = true;
         stop = 'converged (tolerance)';
+        break;
+      }
+      if (rep.stop === ABORTED) {
+        stop = ABORTED;
         break;
       }
       if (rep.stalled) {

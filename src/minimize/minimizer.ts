@@ -1,10 +1,13 @@
 /**
  * What every method of src/minimize/ is to its callers (minimize(), function traces, the full-batch trainer): an
  * object on a vector machine whose `step()` is one torch-style `step(closure)` — one or more iterations on the
- * machine's objective — reporting the loss it started from, the evaluations it counted and why it stopped.
+ * machine's objective — reporting the loss it started from, the evaluations it counted and why it stopped. A step
+ * takes an AbortSignal and a per-iteration callback (step-control.ts); a step an abort cut short ends with stop
+ * 'aborted', and the next step() finishes it.
  */
 import type { VectorMachine } from '../linalg/machine.js';
 import type { MethodState } from './state.js';
+import type { StepOptions } from './step-control.js';
 
 export interface StepReport {
   /** f at the start of the step (torch's return value of step(closure)). */
@@ -30,7 +33,8 @@ export interface StepReport {
 export interface Minimizer {
   /** The method's name, e.g. 'LBFGS'. */
   readonly name: string;
-  step(): Promise<StepReport>;
+  /** One step(closure); `opts.signal` cuts it short at the next iteration boundary (step-control.ts). */
+  step(opts?: StepOptions): Promise<StepReport>;
   /** Scalar state for traces (torch names where torch has them: func_evals, n_iter). */
   readonly state: Readonly<Record<string, number>>;
   /** Releases what the method created on the machine beyond its vectors (e.g. a GPU optimizer). */

@@ -19,7 +19,8 @@
  * for non-restart iterations is formed on the machine from g·d).
  * State (exportState / importState, state.ts): scalars n_iter, func_evals, restarts, t (the last step length),
  * gtd_prev (its g·d), since_restart, restart_next, gg_old (g_kᵀg_k) and gg_prev (g_{k+1}ᵀg_k; both null before the
- * first iteration); the vector d (none before the first iteration).
+ * first iteration), step_iter and step_evals (a step cut short by an abort, step-control.ts); the vector d (none before
+ * the first iteration). Abort (StepOptions.signal): at the top of each iteration, never inside the line search.
  */
 import type { Slot, Vec, VectorMachine } from '../linalg/machine.js';
 import { rounder } from '../ref/dtype.js';
@@ -27,6 +28,7 @@ import { checkFinite, checkKeys, iterationHyperparams, MinimizeError, numberFiel
 import { strongWolfe, type Trial } from './line-search.js';
 import type { MethodDef, Minimizer, StepReport } from './minimizer.js';
 import { captureState, StateReader, type MethodState } from './state.js';
+import { ABORTED, STEP_COUNTER_KEYS, StepCounters, type StepOptions } from './step-control.js';
 
 export const NCG_KEYS = ['lr', 'max_iter', 'max_eval', 'tolerance_grad', 'tolerance_change', 'variant', 'restart', 'c1', 'c2'] as const;
 
@@ -55,6 +57,8 @@ export class NonlinearCG implements Minimizer {
   /** g_kᵀg_k of the iteration's start gradient and g_{k+1}ᵀg_k, kept across steps. */
   private ggOld = NaN;
   private ggPrev = NaN;
+  /** The step-local iteration and evaluation counts, kept when an abort cuts a step (step-control.ts). */
+  private readonly counters = new StepCounters();
 
   constructor(readonly m: VectorMachine, hyperparams: Readonly<Record<string, unknown>> = {}) {
     checkKeys(hyperparams, NCG_KEYS, 'NonlinearCG');
@@ -100,24 +104,29 @@ export class NonlinearCG implements Minimizer {
     return { f, gd, rec: { vec, maxabs, sumabs, gg, ggPrev } satisfies GradRecord };
   }
 
-  async step(): Promise<StepReport> {
+  async step(opts: StepOptions = {}): Promise<StepReport> {
     const { m, h, s, state, r } = this;
     let lineSearchFailures = 0;
+    const run = this.counters.begin(h.max_iter, opts);
     const g0 = this.alloc([]);
     await this.queueEvaluation(g0, g0);
     const first = this.record(g0, await m.read(this.evalSlots()), `NonlinearCG step (n_iter ${state.n_iter}): evaluation at the current point`);
     const f0 = first.f;
     let f = f0;
     let cur = first.rec;
-    let evals = 1;
+    run.first();
     state.func_evals++;
     // The state carries over between steps (the closure is evaluated again at the same point): the first iteration
     // continues the conjugate directions with the previous g_{k+1}ᵀg_k and g_kᵀg_k.
     if (state.n_iter > 0) cur.ggPrev = this.ggPrev;
     let ggOld = this.ggOld;
-    const report = (stop: string, iterations: number): StepReport => ({ loss: f0, lossAfter: f, evals, iterations, stop, gradMax: cur.maxabs, gradMaxStart: first.rec.maxabs, lineSearchFailures });
-    if (cur.maxabs <= h.tolerance_grad) return report('tolerance_grad', 0);
-    for (let it = 1; it <= h.max_iter; it++) {
+    const report = (stop: string): StepReport => ({
+      loss: f0, lossAfter: f, evals: run.evaluations, iterations: run.iterations, stop, gradMax: cur.maxabs, gradMaxStart: first.rec.maxabs, lineSearchFailures,
+    });
+    if (cur.maxabs <= h.tolerance_grad) return report('tolerance_grad');
+    while (run.iter < h.max_iter) {
+      if (run.cut()) return report(ABORTED);
+      const it = ++run.iter;
       state.n_iter++;
       let restart = this.restartNext || this.sinceRestart >= h.restart;
       if (!restart) {
@@ -156,7 +165,7 @@ export class NonlinearCG implements Minimizer {
         m.copy(m.x, this.xInit);
         if (restart) {
           // −g is not a descent direction only when g = 0 (or underflows): nothing to do.
-          return report('directional derivative', it);
+          return report('directional derivative');
         }
         restart = true; // the conjugate direction was not a descent direction: fall back to −g
       }
@@ -171,14 +180,14 @@ export class NonlinearCG implements Minimizer {
         return { t: tt, f: rec.f, gtd: rec.gd, g: rec.rec };
       };
       const res = await strongWolfe(evalAt, { t: 0, f, gtd, g: cur }, t, dMax, { c1: h.c1, c2: h.c2 }, { t, f: firstTrial.f, gtd: firstTrial.gd, g: firstTrial.rec });
-      evals += res.evals;
+      run.add(res.evals);
       state.func_evals += res.evals;
       if (res.best.t === 0) {
         // No lower point: at the precision floor of f (or with a gradient that does not match f) nothing can follow.
         m.copy(m.x, this.xInit);
         this.restartNext = true;
         return {
-          ...report('line search failed', it),
+          ...report('line search failed'),
           stalled: `the strong-Wolfe line search found no point lower than f = ${f} along the conjugate direction (gᵀd = ${gtd}, ${res.evals} evaluations, ${res.reason ?? 'no decrease'}): f cannot be decreased at this precision, or the gradient does not match f`,
         };
       }
@@ -194,13 +203,14 @@ export class NonlinearCG implements Minimizer {
       this.gtdPrev = gtd;
       this.sinceRestart++;
       m.axpby(m.x, 1, this.xInit, this.t, this.d);
-      if (it === h.max_iter) return report('max_iter', it);
-      if (evals >= h.max_eval) return report('max_eval', it);
-      if (cur.maxabs <= h.tolerance_grad) return report('tolerance_grad', it);
-      if (Math.abs(this.t) * dMax <= h.tolerance_change) return report('tolerance_change (step)', it);
-      if (Math.abs(f - fPrev) < h.tolerance_change) return report('tolerance_change (loss)', it);
+      await run.completed(f, cur.maxabs);
+      if (it === h.max_iter) return report('max_iter');
+      if (run.evals >= h.max_eval) return report('max_eval');
+      if (cur.maxabs <= h.tolerance_grad) return report('tolerance_grad');
+      if (Math.abs(this.t) * dMax <= h.tolerance_change) return report('tolerance_change (step)');
+      if (Math.abs(f - fPrev) < h.tolerance_change) return report('tolerance_change (loss)');
     }
-    return report('max_iter', h.max_iter);
+    return report('max_iter');
   }
 
   async exportState(): Promise<MethodState> {
@@ -209,12 +219,13 @@ export class NonlinearCG implements Minimizer {
     return captureState(this.m, this.name, {
       n_iter: state.n_iter, func_evals: state.func_evals, restarts: state.restarts, t: this.t, gtd_prev: this.gtdPrev,
       since_restart: this.sinceRestart, restart_next: this.restartNext, gg_old: nullIfNaN(this.ggOld), gg_prev: nullIfNaN(this.ggPrev),
+      ...this.counters.scalars(),
     }, { d: state.n_iter > 0 ? [this.d] : [] });
   }
 
   async importState(saved: MethodState): Promise<void> {
     const r = new StateReader(saved, this.name, this.m);
-    r.only(['n_iter', 'func_evals', 'restarts', 't', 'gtd_prev', 'since_restart', 'restart_next', 'gg_old', 'gg_prev'], ['d']);
+    r.only(['n_iter', 'func_evals', 'restarts', 't', 'gtd_prev', 'since_restart', 'restart_next', 'gg_old', 'gg_prev', ...STEP_COUNTER_KEYS], ['d']);
     const nIter = r.count('n_iter');
     const values = {
       funcEvals: r.count('func_evals'), restarts: r.count('restarts'), t: r.number('t'), gtdPrev: r.number('gtd_prev'),
@@ -222,6 +233,7 @@ export class NonlinearCG implements Minimizer {
       ggOld: r.number('gg_old', undefined, 'a finite number', true), ggPrev: r.number('gg_prev', undefined, 'a finite number', true),
     };
     const d = r.vectors('d', nIter > 0 ? 1 : 0, nIter > 0 ? 1 : 0);
+    const counters = StepCounters.read(r);
     await this.m.writeVector(this.d, d[0] ?? new Float64Array(this.m.n));
     Object.assign(this.state, { n_iter: nIter, func_evals: values.funcEvals, restarts: values.restarts });
     this.t = values.t;
@@ -230,6 +242,7 @@ export class NonlinearCG implements Minimizer {
     this.restartNext = values.restartNext;
     this.ggOld = values.ggOld;
     this.ggPrev = values.ggPrev;
+    this.counters.restore(counters);
   }
 }
 

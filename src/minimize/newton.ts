@@ -17,8 +17,10 @@
  * max_radius 1e3, eta 0.1, cg_max_iter = max(n, 10) capped at 250, hessian 'auto' (exact when available).
  * Evaluations counted: the trial points and, with finite differences, one gradient per Hessian-vector product.
  * Readbacks: one per CG iteration and one per trial point.
- * State (exportState / importState, state.ts): the scalars n_iter, func_evals, cg_iters, radius (Δ) and
- * non_finite_trials; no vectors (each step starts from f and ∇f at the current point).
+ * State (exportState / importState, state.ts): the scalars n_iter, func_evals, cg_iters, radius (Δ),
+ * non_finite_trials, step_iter and step_evals (a step cut short by an abort, step-control.ts); no vectors (each step
+ * starts from f and ∇f at the current point). Abort (StepOptions.signal): at the top of each iteration, and inside
+ * the CG solve before each Hessian-vector product, dropping the unfinished iteration (x has not moved yet).
  */
 import type { Slot, Vec, VectorMachine } from '../linalg/machine.js';
 import { CgSolver } from './cg-solve.js';
@@ -26,6 +28,7 @@ import { checkFinite, checkKeys, iterationHyperparams, MinimizeError, NonFiniteE
 import { HessianVector, type HessianMode } from './hvp.js';
 import type { MethodDef, Minimizer, StepReport } from './minimizer.js';
 import { captureState, StateReader, type MethodState } from './state.js';
+import { ABORTED, STEP_COUNTER_KEYS, StepCounters, type StepOptions } from './step-control.js';
 
 export const NEWTON_KEYS = ['max_iter', 'max_eval', 'tolerance_grad', 'tolerance_change', 'radius', 'max_radius', 'eta', 'cg_max_iter', 'hessian'] as const;
 
@@ -42,6 +45,8 @@ export class NewtonTrustRegion implements Minimizer {
   private readonly hp: Vec;
   private readonly xSave: Vec;
   private readonly s: Record<'f' | 'g' | 'x' | 'fNew' | 'gNew' | 'xNew' | 'gp' | 'php' | 'pp', Slot>;
+  /** The step-local iteration and evaluation counts, kept when an abort cuts a step (step-control.ts). */
+  private readonly counters = new StepCounters();
 
   constructor(readonly m: VectorMachine, hyperparams: Readonly<Record<string, unknown>> = {}) {
     checkKeys(hyperparams, NEWTON_KEYS, 'Newton');
@@ -66,8 +71,9 @@ export class NewtonTrustRegion implements Minimizer {
     this.s = { f: base, g: base + 1, x: base + 5, fNew: base + 9, gNew: base + 10, xNew: base + 14, gp: base + 18, php: base + 19, pp: base + 20 };
   }
 
-  async step(): Promise<StepReport> {
+  async step(opts: StepOptions = {}): Promise<StepReport> {
     const { m, h, s, state } = this;
+    const run = this.counters.begin(h.max_iter, opts);
     // max|x| sets the finite-difference step (hvp.ts); exact products need no scale, and its slot stays 0.
     const fd = this.hv.mode === 'fd';
     await m.evaluate(this.g, s.f);
@@ -75,25 +81,34 @@ export class NewtonTrustRegion implements Minimizer {
     if (fd) m.dot(s.x, m.x, m.x, { stats: true });
     const [f0, gg0, gMax0, gBad, xMax0] = await m.read([s.f, s.g, s.g + 1, s.g + 3, s.x + 1]) as [number, number, number, number, number];
     checkFinite(f0, gBad, `Newton step (n_iter ${state.n_iter}): evaluation at the current point`);
-    let f = f0, gg = gg0, gMax = gMax0, xMax = xMax0, evals = 1;
+    let f = f0, gg = gg0, gMax = gMax0, xMax = xMax0;
+    run.first();
     state.func_evals++;
-    const evalsBefore = this.hv.evaluations;
-    const report = (stop: string, iterations: number): StepReport => ({ loss: f0, lossAfter: f, evals: evals + this.hv.evaluations - evalsBefore, iterations, stop, gradMax: gMax, gradMaxStart: gMax0 });
-    const collapsed = (iterations: number): StepReport => ({
-      ...report('tolerance_change (radius)', iterations),
+    const report = (stop: string): StepReport => ({ loss: f0, lossAfter: f, evals: run.evaluations, iterations: run.iterations, stop, gradMax: gMax, gradMaxStart: gMax0 });
+    const collapsed = (): StepReport => ({
+      ...report('tolerance_change (radius)'),
       stalled: `the trust region shrank to Δ = ${state.radius} ≤ tolerance_change without a decrease of f (f = ${f})` +
         (state.non_finite_trials ? `; ${state.non_finite_trials} trial point(s) gave a NaN or infinite f or gradient` : ': f cannot be decreased at this precision, or the Hessian does not match f'),
     });
-    for (let it = 1; it <= h.max_iter; it++) {
-      if (gMax <= h.tolerance_grad) return report('tolerance_grad', it - 1);
-      if (state.radius <= h.tolerance_change) return collapsed(it - 1);
+    while (run.iter < h.max_iter) {
+      if (gMax <= h.tolerance_grad) return report('tolerance_grad');
+      if (state.radius <= h.tolerance_change) return collapsed();
+      if (run.cut()) return report(ABORTED);
+      const it = ++run.iter;
       state.n_iter++;
+      const hvBefore = this.hv.evaluations;
       this.hv.at(xMax);
       m.axpby(this.b, -1, this.g);
       const gNorm = Math.sqrt(gg);
       const cg = await this.cg.solve((v, out) => this.hv.apply(v, out, this.g), this.b, this.p, {
-        maxIter: h.cg_max_iter, rtol: Math.min(0.5, Math.sqrt(gNorm)), radius: state.radius,
+        maxIter: h.cg_max_iter, rtol: Math.min(0.5, Math.sqrt(gNorm)), radius: state.radius, signal: opts.signal,
       });
+      if (cg.status === 'aborted') {
+        // x has not moved: drop the iteration, so the state is the last boundary's (its products count as work only).
+        run.dropIteration(this.hv.evaluations - hvBefore);
+        state.n_iter--;
+        return report(ABORTED);
+      }
       state.cg_iters += cg.iterations;
       // Predicted decrease of the quadratic model, and the trial point, in one readback.
       await this.hv.apply(this.p, this.hp, this.g);
@@ -106,7 +121,7 @@ export class NewtonTrustRegion implements Minimizer {
       m.dot(s.gNew, this.gNew, this.gNew, { stats: true });
       if (fd) m.dot(s.xNew, m.x, m.x, { stats: true });
       const [gp, php, pp, fNew, ggNew, gNewMax, gNewBad, xNewMax] = await m.read([s.gp, s.php, s.pp, s.fNew, s.gNew, s.gNew + 1, s.gNew + 3, s.xNew + 1]) as number[];
-      evals++;
+      run.add(1 + this.hv.evaluations - hvBefore);
       state.func_evals++;
       const pNorm = Math.sqrt(pp!);
       const pred = -(gp! + 0.5 * php!);
@@ -126,23 +141,26 @@ export class NewtonTrustRegion implements Minimizer {
       if (Number.isNaN(state.radius)) {
         throw new NonFiniteError(`Newton iteration ${state.n_iter}: the trust region radius became NaN (‖p‖ = ${pNorm}); the Hessian-vector products hold NaN or infinite values`);
       }
-      if (state.radius <= h.tolerance_change) return collapsed(it);
-      if (it === h.max_iter) return report('max_iter', it);
-      if (evals + this.hv.evaluations - evalsBefore >= h.max_eval) return report('max_eval', it);
-      if (rho > h.eta && Math.abs(f - fPrev) < h.tolerance_change) return report('tolerance_change (loss)', it);
+      await run.completed(f, gMax);
+      if (state.radius <= h.tolerance_change) return collapsed();
+      if (it === h.max_iter) return report('max_iter');
+      if (run.evals >= h.max_eval) return report('max_eval');
+      if (rho > h.eta && Math.abs(f - fPrev) < h.tolerance_change) return report('tolerance_change (loss)');
     }
-    return report('max_iter', h.max_iter);
+    return report('max_iter');
   }
 
   async exportState(): Promise<MethodState> {
-    return captureState(this.m, this.name, { ...this.state }, {});
+    return captureState(this.m, this.name, { ...this.state, ...this.counters.scalars() }, {});
   }
 
   async importState(saved: MethodState): Promise<void> {
     const r = new StateReader(saved, this.name, this.m);
-    r.only(Object.keys(this.state), []);
+    r.only([...Object.keys(this.state), ...STEP_COUNTER_KEYS], []);
     const radius = r.number('radius', (v) => v > 0, 'a number > 0');
+    const counters = StepCounters.read(r);
     Object.assign(this.state, { n_iter: r.count('n_iter'), func_evals: r.count('func_evals'), cg_iters: r.count('cg_iters'), non_finite_trials: r.count('non_finite_trials'), radius });
+    this.counters.restore(counters);
   }
 }
 
