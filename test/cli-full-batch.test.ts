@@ -5,7 +5,9 @@
  *   another method, dropout and BatchNorm models, the least-squares methods, bad method hyperparameters;
  * - a tiny L-BFGS run on a fixed MNIST subset (CPU) learns, and its --json records and summary add up (iterations,
  *   evaluations, why each step and the run stopped); its checkpoint resumes to exactly the uninterrupted run's result;
- * - the same on the GPU runner; --train-examples also cuts the set for a first-order optimizer; --help lists it all.
+ * - the same on the GPU runner; --train-examples also cuts the set for a first-order optimizer; --help lists it all;
+ * - progress lines inside a step (forced by a zero interval) go to stderr: --json's stdout is the same JSON; --steps
+ *   ends the run at that iteration, inside a step.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +15,7 @@ import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { loadMnist } from '../src/data/mnist-node.js';
 import { createEngine } from '../src/gpu/node.js';
+import { Progress } from '../src/train/progress.js';
 import { expectRefusedEarly, runCli as run } from './helpers/cli.js';
 
 vi.mock('../src/data/mnist-node.js', async (importOriginal) => {
@@ -122,6 +125,33 @@ describe('wgtrain train with L-BFGS on a fixed MNIST subset', () => {
     expect(summary).toMatchObject({ optimizer: 'LBFGS', iterations: epoch.steps, evaluations: epoch.evals });
     expect(summary.adapter).not.toBe('cpu float32');
     expect(summary.testAccuracy as number).toBeGreaterThan(0.6);
+  });
+
+  it('progress lines inside a step go to stderr, --json keeps stdout as it was; --steps ends inside a step', async () => {
+    const args = ['train', '--device', 'cpu', ...common, '--epochs', '1'];
+    const quiet = await run(args);
+    const saved = Progress.ITERATION_EVERY_MS;
+    Progress.ITERATION_EVERY_MS = 0;
+    let loud;
+    try {
+      loud = await run(args);
+    } finally {
+      Progress.ITERATION_EVERY_MS = saved;
+    }
+    expect(loud.code, loud.err).toBe(0);
+    const untimed = (out: string) => lines(out).map((r) => ({ ...r, seconds: 0, stepsPerSecond: 0, valSeconds: 0 }));
+    expect(untimed(loud.out)).toEqual(untimed(quiet.out));
+    const epoch = lines(loud.out)[0] as Record<string, number>;
+    const progress = loud.err.split('\n').filter((l) => /^epoch \S+  iteration /.test(l));
+    expect(progress).toHaveLength(epoch.steps);
+    progress.forEach((l, i) => expect(l).toMatch(new RegExp(`^epoch 1/1 {2}iteration ${i + 1}/5 \\(${i + 1}\\) {2}evals \\d+ {2}loss \\d\\.\\d{4} {2}max\\|g\\| \\S+ {2}\\d+\\.\\d s$`)));
+    expect(quiet.err).not.toContain('iteration 1/5');
+
+    const three = await run(['train', '--device', 'cpu', ...common.filter((a) => a !== '--json'), '--steps', '3', '--json']);
+    expect(three.code, three.err).toBe(0);
+    const [cut, summary] = lines(three.out);
+    expect(cut).toMatchObject({ epoch: 1, steps: 3, partial: true, stop: 'steps' });
+    expect(summary).toMatchObject({ iterations: 3, stop: 'epochs or steps done' });
   });
 
   it('--train-examples cuts the training set for a first-order optimizer too', async () => {

@@ -4,8 +4,14 @@
  *   checkpoint, prints the test result and exits 130; the checkpoint loads and holds the step the run reached;
  * - a second SIGINT (after the first was taken) quits at once with 130, and the checkpoint on disk still loads (saves
  *   are atomic), holding the interrupted run or a later complete save.
+ * - SIGINT inside a full-batch L-BFGS step (one long step: up to 10⁶ iterations): the run stops at the next iteration
+ *   boundary, records the partial epoch (stop 'interrupted'), writes a checkpoint holding the point after the last
+ *   completed iteration and the step's counters, and exits 130; --resume with --steps finishes 3 more iterations of
+ *   that step, starting from the loss where it was cut (the same number: nothing recomputed differently) and lowering it.
  * The signal is sent when the log says the run starts: the child handles it at its first yield to the event loop,
- * which the trainer takes only after 50 ms of steps, so at least one step is always done. CPU, a tiny model: seconds.
+ * which the trainer takes only after 50 ms of steps, so at least one step is always done (the full-batch run: after a
+ * delay, so that the step has usually made some iterations; the test holds for any number of them, 0 included).
+ * CPU, a tiny model: seconds.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,7 +30,7 @@ beforeAll(() => void execFileSync(process.execPath, ['build.mjs', '--only', 'cli
  * Runs `wgtrain train ...args`, sends SIGINT once stderr matches `start`, and, with `twice`, a second one once the
  * first was taken ("interrupted: ..."); resolves at the exit.
  */
-function interrupt(args: string[], start: RegExp, twice: boolean): Promise<{ code: number | null; out: string; err: string }> {
+function interrupt(args: string[], start: RegExp, twice: boolean, delayMs = 0): Promise<{ code: number | null; out: string; err: string }> {
   const child = spawn(process.execPath, [CLI, 'train', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -32,7 +38,10 @@ function interrupt(args: string[], start: RegExp, twice: boolean): Promise<{ cod
   child.stdout.on('data', (d: Buffer) => void (out += d));
   child.stderr.on('data', (d: Buffer) => {
     err += d;
-    if (sent === 0 && start.test(err)) sent = Number(child.kill('SIGINT'));
+    if (sent === 0 && start.test(err)) {
+      sent = 0.5;
+      setTimeout(() => void (sent = Number(child.kill('SIGINT'))), delayMs);
+    }
     if (twice && sent === 1 && err.includes('interrupted: stopping after this step')) sent += Number(child.kill('SIGINT'));
   });
   return new Promise((done, fail) => {
@@ -73,5 +82,31 @@ describe('Ctrl-C during train --save', () => {
     expect(again.code, again.err).toBe(130);
     const after = await loadTrainingCheckpoint(save);
     expect(after.position.step).toBeGreaterThanOrEqual(s.position.step);
+  });
+
+  it('inside a full-batch L-BFGS step: stops at the next iteration, saves the point reached, exits 130; --resume finishes the step', async () => {
+    const save = join(dir, 'lbfgs.safetensors');
+    const args = [
+      '--device', 'cpu', '--model', '784-10', '--optimizer', 'lbfgs', '--line-search-fn', 'strong_wolfe', '--max-iter', '1000000', '--tolerance-grad', '0',
+      '--tolerance-change', '0', '--train-examples', '2000', '--chunk', '250', '--validation', '0', '--epochs', '1', '--save', save, '--json',
+    ];
+    const r = await interrupt(args, /^model 784-10 .*LBFGS/m, false, 1000);
+    expect(r.code, r.err).toBe(130);
+    expect(r.err).toContain('interrupted: stopping after this LBFGS iteration');
+    const [epoch, summary] = r.out.trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(epoch).toMatchObject({ epoch: 1, partial: true, stop: 'interrupted' });
+    expect(summary).toMatchObject({ diverged: false, stop: 'interrupted', iterations: epoch.steps, trainLoss: epoch.lossAfter });
+    const s = await loadTrainingCheckpoint(save);
+    expect(s.position).toEqual({ step: epoch.steps, epoch: 0, batch: epoch.steps });
+    expect(s.method!.scalars).toMatchObject({ step_iter: epoch.steps, step_evals: epoch.evals });
+    expect(s.history).toEqual([expect.objectContaining({ partial: true, lossAfter: epoch.lossAfter })]);
+
+    const steps = String(epoch.steps + 3);
+    const resumed = await interrupt(['--device', 'cpu', '--resume', save, '--steps', steps, '--json'], /^$never/, false);
+    expect(resumed.code, resumed.err).toBe(0);
+    expect(resumed.err).toContain(epoch.steps > 0 ? `(iteration ${epoch.steps} of its step), step ${epoch.steps}` : 'epoch 0, step 0');
+    const [rest] = resumed.out.trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(rest).toMatchObject({ epoch: 1, steps: 3, totalSteps: epoch.steps + 3, partial: true, stop: 'steps', trainLoss: epoch.lossAfter });
+    expect(rest.lossAfter).toBeLessThan(rest.trainLoss);
   });
 });

@@ -5,6 +5,11 @@
  *   L-BFGS (strong Wolfe) and nonlinear CG on the CPU runner in float64 and float32, and on the GPU runner (one engine:
  *   its kernels are deterministic); parameters, the method's whole state and the epoch records. Two fits of one
  *   Trainer (2, then to 4) and Trainer.save() → loadTrainer() continue the method the same way.
+ * - a step cut in the middle of its iterations — by the signal (Ctrl-C) or by the `steps` limit — is recorded as a
+ *   partial epoch; its checkpoint holds the point after the last completed iteration with the method's state and the
+ *   step's counters, and a resumed fit finishes the step and goes on exactly as the uninterrupted run: L-BFGS,
+ *   nonlinear CG and Newton on the CPU runner (float64), L-BFGS in float32 and on the GPU runner; the progress
+ *   callback reports every iteration, counting on across the cut.
  * - what does not fit is refused, naming both sides: a full-batch checkpoint restored into a first-order trainer and
  *   the other way round, into another method, or (at fit) with a history longer than history_size; a runner importing
  *   a full-batch state; a corrupted file (checksum); metadata naming another method than the configuration.
@@ -24,7 +29,7 @@ import { createCpuRunner } from '../src/train/cpu-runner.js';
 import { createGpuRunner } from '../src/train/gpu-runner.js';
 import { loadTrainer } from '../src/train/load.js';
 import type { Runner, RunnerConfig } from '../src/train/runner.js';
-import { Trainer, type EpochRecord, type FitOptions } from '../src/train/trainer.js';
+import { Trainer, type EpochRecord, type FitOptions, type IterationRecord } from '../src/train/trainer.js';
 import { gpu } from './helpers/gpu.js';
 
 let train: Dataset;
@@ -120,6 +125,102 @@ describe('full-batch checkpoints: 2 epochs + checkpoint + 2 epochs = 4 epochs ex
       whole.runner.destroy();
       resumed.runner.destroy();
     }
+    expect(engine.memory().buffers).toBe(before);
+  });
+});
+
+/** Records without their wall times. */
+const timeless1 = (r: EpochRecord) => timeless([r])[0]!;
+
+/**
+ * `cfg` for 3 epochs, and the same run interrupted (signal) after iteration 2 of epoch 2 with a checkpoint file,
+ * loaded into a fresh runner and fitted to 3 epochs: the same weights and method state (but the one repeated
+ * evaluation), the cut epoch's two records adding up to the whole one's.
+ */
+async function interruptedAndResumed(make: Make, cfg: RunnerConfig, file: string): Promise<void> {
+  const label = `${cfg.optimizer.name} ${file}`;
+  const whole = new Trainer(await make(cfg), cfg);
+  await whole.fit(train, fitOptions(3));
+  const [w1, w2, w3] = whole.history as [EpochRecord, EpochRecord, EpochRecord];
+  expect(w2.steps, label).toBeGreaterThan(2);
+
+  const path = join(dir, file);
+  const cut = new Trainer(await make(cfg), cfg, { writeCheckpoint: saveTrainingCheckpoint });
+  const controller = new AbortController();
+  const seen: IterationRecord[] = [];
+  const result = await cut.fit(train, {
+    ...fitOptions(3, path),
+    signal: controller.signal,
+    callbacks: { onIteration: (r) => void (seen.push(r), r.epoch === 2 && r.iteration === 2 && controller.abort()) },
+  });
+  expect(result.interrupted, label).toBe(true);
+  expect(cut.history, label).toHaveLength(2);
+  const part = cut.history[1]!;
+  expect(timeless1(cut.history[0]!), label).toEqual(timeless1(w1));
+  expect(part, label).toMatchObject({ epoch: 2, steps: 2, totalSteps: w1.steps + 2, partial: true, stop: 'interrupted', trainLoss: w2.trainLoss });
+  expect(part.valLoss, `${label}: the cut epoch is validated`).toBeGreaterThan(0);
+  expect(seen.map((r) => [r.epoch, r.iteration, r.totalSteps]), label).toEqual([
+    ...Array.from({ length: w1.steps }, (_, i) => [1, i + 1, i + 1]),
+    [2, 1, w1.steps + 1],
+    [2, 2, w1.steps + 2],
+  ]);
+  expect(seen.at(-1), label).toMatchObject({ loss: part.lossAfter, gradMax: part.gradMax, evals: part.evals });
+  cut.runner.destroy();
+
+  const snap = await loadTrainingCheckpoint(path);
+  expect(snap.position, label).toEqual({ step: w1.steps + 2, epoch: 1, batch: 2 });
+  expect(snap.method!.scalars, label).toMatchObject({ step_iter: 2, step_evals: part.evals });
+  const resumed = new Trainer(await make(snap.config), snap.config);
+  await resumed.restore(snap);
+  const after: IterationRecord[] = [];
+  await resumed.fit(train, { ...fitOptions(3), callbacks: { onIteration: (r) => void after.push(r) } });
+  expect(after[0], `${label}: the resumed step counts on`).toMatchObject({ epoch: 2, iteration: 3, totalSteps: w1.steps + 3 });
+  const [, , rest, last] = resumed.history as EpochRecord[];
+  expect(resumed.history, label).toHaveLength(4);
+  // The rest of epoch 2 starts where the cut left it and ends where the whole epoch ended; epoch 3 is the same.
+  expect(rest, label).toMatchObject({ epoch: 2, steps: w2.steps - 2, totalSteps: w2.totalSteps, trainLoss: part.lossAfter, lossAfter: w2.lossAfter, stop: w2.stop });
+  expect(rest!.partial, label).toBeUndefined();
+  expect(rest!.lossAfter!, `${label}: the loss goes on falling`).toBeLessThan(part.lossAfter!);
+  expect(timeless1(last!), label).toEqual(timeless1(w3));
+  const [sa, sb] = [await whole.snapshot(), await resumed.snapshot()];
+  expect(sb.state.params, `${label}: parameters`).toEqual(sa.state.params);
+  expect({ ...sb.method!.scalars, func_evals: sb.method!.scalars.func_evals! as number - 1 }, label).toEqual(sa.method!.scalars);
+  expect(sb.method!.vectors, label).toEqual(sa.method!.vectors);
+  whole.runner.destroy();
+  resumed.runner.destroy();
+}
+
+/** Steps of 3-5 iterations (nonlinear CG's line search needs more evaluations than max_eval's default), so a cut after 2 leaves some. */
+const CUT = {
+  LBFGS: { name: 'LBFGS', hyperparams: { line_search_fn: 'strong_wolfe', max_iter: 5, history_size: 4 } },
+  NCG: { name: 'NonlinearCG', hyperparams: { max_iter: 3, max_eval: 30 } },
+  Newton: { name: 'Newton', hyperparams: { max_iter: 3, cg_max_iter: 4 } },
+} satisfies Record<string, RunnerConfig['optimizer']>;
+
+describe('full-batch: a step cut in the middle of its iterations checkpoints and resumes exactly', () => {
+  it('CPU: Ctrl-C (the signal) after iteration 2 of epoch 2: L-BFGS, nonlinear CG and Newton in float64, L-BFGS in float32', async () => {
+    for (const opt of [CUT.LBFGS, CUT.NCG, CUT.Newton]) await interruptedAndResumed((c) => createCpuRunner(c, { dtype: 'float64' }), config(opt), `cut-${opt.name}.safetensors`);
+    await interruptedAndResumed((c) => createCpuRunner(c, { dtype: 'float32' }), config(CUT.LBFGS), 'cut-lbfgs-f32.safetensors');
+  });
+
+  it('CPU: a steps limit ends the fit exactly there (a partial epoch); the next fit of the same trainer finishes the step', async () => {
+    const cfg = config(CUT.LBFGS);
+    const whole = new Trainer(await createCpuRunner(cfg), cfg);
+    await whole.fit(train, fitOptions(2));
+    const w1 = whole.history[0]!;
+    const t = new Trainer(await createCpuRunner(cfg), cfg);
+    const r = await t.fit(train, { ...fitOptions(2), epochs: undefined, steps: w1.steps + 1 });
+    expect(r).toMatchObject({ interrupted: false, steps: w1.steps + 1, position: { step: w1.steps + 1, epoch: 1, batch: 1 } });
+    expect(t.history[1]).toMatchObject({ epoch: 2, steps: 1, partial: true, stop: 'steps' });
+    await t.fit(train, fitOptions(2));
+    expect(t.position).toEqual(whole.position);
+    expect((await t.snapshot()).state.params).toEqual((await whole.snapshot()).state.params);
+  });
+
+  it('GPU: L-BFGS cut by the signal, checkpointed and resumed on one engine; no buffer left behind', async () => {
+    const engine: Engine = await gpu();
+    const before = engine.memory().buffers;
+    await interruptedAndResumed((c) => createGpuRunner(engine, c), config(CUT.LBFGS), 'cut-gpu-lbfgs.safetensors');
     expect(engine.memory().buffers).toBe(before);
   });
 });

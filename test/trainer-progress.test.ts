@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, formatEpoch, Progress } from '../src/train/progress.js';
-import type { EpochRecord, StepRecord } from '../src/train/trainer.js';
+import { formatDuration, formatEpoch, formatIteration, Progress } from '../src/train/progress.js';
+import type { EpochRecord, IterationRecord, StepRecord } from '../src/train/trainer.js';
 
 const record: EpochRecord = {
   epoch: 2, steps: 430, totalSteps: 860, trainLoss: 0.07123, trainAccuracy: 0.97851, valLoss: 0.0801, valAccuracy: 0.976,
@@ -55,5 +55,38 @@ describe('progress output', () => {
       Progress.PLAIN_EVERY_MS = saved;
     }
     expect(plain).toMatch(/^ {2}step 4\/20 \(epoch 1, batch 4\/10\) {2}loss 0\.5000 {2}acc 75\.00% {2}[\d.]+ steps\/s {2}ETA \d+:\d\d\n$/);
+  });
+
+  it('inside a long full-batch step: a line once the step has run 5 s, then at most every 5 s by the clock (an injected one)', () => {
+    expect(Progress.ITERATION_EVERY_MS).toBe(5_000);
+    const it = (iteration: number, seconds: number): IterationRecord => ({
+      epoch: 2, iteration, maxIter: 20, totalSteps: 20 + iteration, evals: iteration + 2, loss: 0.35512, gradMax: 1.2e-3, seconds,
+    });
+    expect(formatIteration(it(7, 12.34), 5)).toBe('epoch 2/5  iteration 7/20 (27)  evals 9  loss 0.3551  max|g| 1.20e-3  12.3 s');
+    let clock = 0;
+    let plain = '';
+    const lines = new Progress({ write: (t) => void (plain += t), isTTY: false }, { totalSteps: 0, totalEpochs: 5, now: () => clock });
+    // A fast step prints nothing however long ago the last line was.
+    clock = 60_000;
+    lines.iteration(it(1, 4.99));
+    expect(plain).toBe('');
+    // Long enough: a line; the next ones only 5 s later by the clock, whatever the records say.
+    lines.iteration(it(2, 5));
+    clock += 4_999;
+    lines.iteration(it(3, 9.9));
+    clock += 1;
+    lines.iteration(it(4, 10));
+    clock += 100;
+    lines.iteration(it(5, 10.1));
+    expect(plain).toBe(`${formatIteration(it(2, 5), 5)}\n${formatIteration(it(4, 10), 5)}\n`);
+
+    // On a TTY the line is redrawn in place and cleared before the epoch's line.
+    let tty = '';
+    clock = 0;
+    const bar = new Progress({ write: (t) => void (tty += t), isTTY: true, columns: 200 }, { totalSteps: 0, totalEpochs: 5, now: () => clock });
+    bar.iteration(it(3, 6));
+    expect(tty).toBe(`\r\x1b[2K${formatIteration(it(3, 6), 5)}`);
+    bar.epoch({ ...record, evals: 9, lossAfter: 0.3, gradMax: 1e-3, stop: 'interrupted', partial: true });
+    expect(tty).toMatch(/\r\x1b\[2Kepoch 2\/5 \(partial\) {2}iterations 430 \(860\) {2}evals 9 .* stop interrupted  \*\n$/);
   });
 });

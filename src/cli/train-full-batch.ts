@@ -43,10 +43,14 @@ export const METHOD_FLAG_NAMES: readonly string[] = FULL_BATCH_ONLY;
 export const FULL_BATCH_HELP = `Full-batch methods (--optimizer ${TRAINABLE.join('|')}):
   Each epoch is one step(closure) of the method on the loss and gradient of the whole training set (--train-examples N
   trains on a fixed subset), as torch.optim.LBFGS: up to --max-iter iterations, each one or more full-batch
-  evaluations (the line search's, or the trust region's trial points). --steps counts iterations. The method's
-  hyperparameters are flags with torch's names (--history-size 10 --line-search-fn strong_wolfe, ...); --lr is its lr
-  (default 1). No --schedule, --batch (--chunk sets the evaluation's pieces), --clip, dropout or BatchNorm. Checkpoints
-  (--save, --resume) hold the method's state (L-BFGS's history), so a resumed run continues exactly.
+  evaluations (the line search's, or the trust region's trial points). --steps counts iterations (the last step ends
+  there). The method's hyperparameters are flags with torch's names (--history-size 10 --line-search-fn strong_wolfe,
+  ...); --lr is its lr (default 1). No --schedule, --batch (--chunk sets the evaluation's pieces), --clip, dropout or
+  BatchNorm. A step that runs long prints its iteration, evaluations, loss and time every 5 s (stderr). Ctrl-C stops
+  at the end of the current iteration (never inside a line search; Newton also inside its CG solve, dropping the
+  unfinished iteration), records the partial epoch and writes the --save checkpoint. Checkpoints (--save, --resume)
+  hold the method's state (L-BFGS's history) and, after Ctrl-C, the cut step's iteration and evaluation counts, so a
+  resumed run finishes that step and continues exactly as the uninterrupted run would.
 `;
 
 /** The flags given that do not apply to `optimizer` are refused, each named, before anything loads. */

@@ -16,7 +16,8 @@
  * epoch is one step(closure) on the whole training set; the epoch records carry `evals`, `lossAfter`, `gradMax` and
  * `stop` (why the step ended), the summary adds {"iterations", "evaluations", "trainLoss", "stop"} (why the run ended).
  *
- * Output: on a terminal a progress bar and one line per epoch; elsewhere plain lines. With --json, stdout holds only
+ * Output: on a terminal a progress bar and one line per epoch; elsewhere plain lines (a full-batch step that runs long
+ * adds a progress line every few seconds: train/progress.ts). With --json, stdout holds only
  * JSON: one EpochRecord object per epoch, then the summary
  *   {"testAccuracy", "testLoss", "steps", "seconds", "stepsPerSecond", "adapter", "skipped", "diverged"[, "divergence"]}
  * (steps, seconds and steps/s of this run's training, validation excluded; skipped: steps the non-finite guard
@@ -25,7 +26,8 @@
  * Exit status: 0 done, 1 run error, 2 bad arguments, 3 diverged (the last epoch's or the test loss is not finite or
  * more than 1000 times the loss of the run's first step, or the guard skipped more than half of the steps, or a
  * full-batch method met a NaN or infinite loss or gradient: src/train/divergence.ts; the checkpoint is still
- * written). Ctrl-C stops after the current step, writes the --save checkpoint, and exits 130.
+ * written). Ctrl-C stops after the current step (a full-batch method: after the current iteration of its step, see
+ * train/full-batch.ts), writes the --save checkpoint, and exits 130; a second Ctrl-C quits at once.
  */
 import { loadMnist } from '../data/mnist-node.js';
 import { MNIST_TRAIN_EXAMPLES, splitMnist } from '../data/mnist.js';
@@ -98,7 +100,7 @@ export const TRAIN_FLAGS = {
   'weight-decay': { type: 'number', value: 'X', help: "the optimizer's weight_decay (Dense and Conv2D weights only)" },
   batch: { type: 'int', value: 'N', help: 'examples per step (first-order optimizers)', default: DEFAULTS.batch },
   epochs: { type: 'int', value: 'N', help: `epochs in total (default ${DEFAULTS.epochs}, or a built-in model's own; not with --steps)` },
-  steps: { type: 'int', value: 'N', help: 'steps in total, crossing epochs as needed (not with --epochs; full-batch methods: iterations, checked after each epoch)' },
+  steps: { type: 'int', value: 'N', help: 'steps in total, crossing epochs as needed (not with --epochs; full-batch methods: iterations, the last step cut there)' },
   seed: { type: 'int', value: 'S', help: 'seeds the weights, dropout, the data split and the shuffles (with --resume: the checkpoint\'s)', default: DEFAULTS.seed },
   device: { type: 'string', help: 'where steps run', choices: ['gpu', 'cpu'], default: 'gpu' },
   adapter: ADAPTER_FLAG,
@@ -226,7 +228,7 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
   const controller = new AbortController();
   const onSigint = () => {
     if (controller.signal.aborted) process.exit(130);
-    log(`interrupted: stopping after this ${fullBatch ? `${config.optimizer.name} step (its epoch)` : 'step'} (Ctrl-C again to quit at once)`);
+    log(`interrupted: stopping after this ${fullBatch ? `${config.optimizer.name} iteration` : 'step'} (Ctrl-C again to quit at once)`);
     controller.abort();
   };
   process.on('SIGINT', onSigint);
@@ -247,7 +249,8 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
     if (resume) {
       await trainer.restore(resume);
       const p = resume.position;
-      log(`resumed from ${v.resume}: epoch ${p.epoch + (p.batch > 0 ? 1 : 0)}${p.batch > 0 ? ` (batch ${p.batch})` : ''}, step ${p.step}`);
+      const within = fullBatch ? `iteration ${p.batch} of its step` : `batch ${p.batch}`;
+      log(`resumed from ${v.resume}: epoch ${p.epoch + (p.batch > 0 ? 1 : 0)}${p.batch > 0 ? ` (${within})` : ''}, step ${p.step}`);
     }
     const model = `model ${preset ? `${preset} ` : ''}${describeModel(config.model)}`;
     if (!schedule) {
@@ -279,6 +282,7 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
       checkpoint: v.save ? { path: v.save } : undefined,
       callbacks: {
         onStep: (s) => bar.step(s),
+        onIteration: (r) => bar.iteration(r),
         onEpoch: (r) => {
           bar.epoch(r);
           if (json) io.stdout(jsonLine(r));

@@ -148,7 +148,7 @@ export class CpuMachine implements VectorMachine {
 
   async evaluate(g: Vec, f: Slot): Promise<void> {
     this.evaluations++;
-    this.sc[f] = this.r(this.objective.evaluate(this.get(this.x), this.get(g)));
+    this.sc[f] = this.r(await this.objective.evaluate(this.get(this.x), this.get(g)));
   }
 
   async hvp(v: Vec, out: Vec): Promise<void> {

@@ -25,8 +25,11 @@ export interface CpuLeastSquares {
 
 export interface CpuObjective {
   readonly n: number;
-  /** f(x), and ∇f(x) written into g. */
-  evaluate(x: FloatArray, g: FloatArray): number;
+  /**
+   * f(x), and ∇f(x) written into g; a promise where the evaluation is long and yields to the event loop on the way
+   * (a model's training set, evaluated in chunks: cpu-runner.ts).
+   */
+  evaluate(x: FloatArray, g: FloatArray): number | Promise<number>;
   /** out = H(x)·v, exact, where the problem supplies it. */
   hvp?(x: FloatArray, v: FloatArray, out: FloatArray): void;
   readonly leastSquares?: CpuLeastSquares;

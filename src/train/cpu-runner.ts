@@ -26,6 +26,7 @@ import { isFullBatchMethod } from '../minimize/methods.js';
 import { fma32, fma64 } from '../ref/fma.js';
 import { checkFullBatchModel, fullBatchStepError } from './full-batch.js';
 import { checkCpuRunnerFits, cpuAllocationError } from './cpu-limits.js';
+import { yielder } from './event-loop.js';
 
 export interface CpuRunnerOptions {
   /** float32 (rounded like f32 hardware, the default) or float64. */
@@ -315,11 +316,14 @@ export class CpuRunner implements Runner {
     const fma = this.dtype === 'float32' ? fma32 : fma64;
     const objective = {
       n: this.params.length,
-      evaluate: (x: FloatArray, g: FloatArray): number => {
+      evaluate: async (x: FloatArray, g: FloatArray): Promise<number> => {
         if (x !== this.params) this.params.set(x);
         g.fill(0);
         let lossSum = 0;
+        // A whole-set evaluation can take seconds here: between chunks the event loop runs (Ctrl-C, progress).
+        const pause = yielder();
         for (let start = 0; start < N; start += B) {
+          if (start > 0) await pause();
           const rows = Math.min(B, N - start);
           const { x: xb, targets } = this.batch(ds, Uint32Array.from({ length: rows }, (_, i) => start + i), rows);
           const ctx = { training: true, seed: runnerSeed(this.config), step: 0 };

@@ -6,7 +6,9 @@
  *
  *   machine = runner.fullBatchMachine()            (x = the runner's parameters, in place; CPU or GPU)
  *   method  = create(machine, hyperparams); method.importState(saved) when a checkpoint or the previous fit left one
- *   each epoch:  report = method.step()            (up to max_iter iterations, each 1+ full-batch evaluations)
+ *   each epoch:  report = method.step({ signal, onIteration })
+ *                                                  (up to max_iter iterations, each 1+ full-batch evaluations;
+ *                                                   after each: callbacks.onIteration, a yield to the event loop)
  *                validation, early stopping, onEpoch, a checkpoint every `checkpoint.every` epochs (as in Trainer.fit)
  *   ends after `epochs` epochs / `steps` iterations in total, or when the method converges or stalls
  *   the method's state (minimize/state.ts) stays with the Trainer: the next fit, save() and checkpoints continue it
@@ -15,6 +17,19 @@
  * step (torch's return value of step(closure)), `lossAfter` = the loss it ended at, `gradMax` = max|∇f| there,
  * `trainAccuracy` NaN (not computed), `evals` = full-batch evaluations, `stop` = why the step ended ('max_iter',
  * 'tolerance_grad', 'stalled: …', the method's names). `position.step` counts iterations, `position.epoch` steps.
+ *
+ * Cut steps. `opts.signal` (Ctrl-C in the CLI) and the `steps` limit stop the method at the next iteration boundary
+ * inside its step (minimize/step-control.ts: never inside a line search; Newton also between the Hessian-vector
+ * products of its CG solve, dropping the unfinished iteration). The epoch is then recorded as partial (stop
+ * 'interrupted' or 'steps'), `position.batch` holds the iterations done in its step, and the method's state keeps the
+ * step's own counters (step_iter, step_evals). What a checkpoint holds then is the exact state after the last
+ * completed iteration — the weights there and the method's state as its next iteration needs it (for L-BFGS the
+ * history, d and t already updated) — not the state at the last completed epoch: at an iteration boundary every
+ * method's state is consistent, so nothing needs to be rolled back, and the work of the iterations done is kept. The
+ * next fit (after `restore`, or in the same Trainer) first finishes the cut step — the iterations and evaluations it
+ * had left under max_iter and max_eval — then goes on by epochs, so an interrupted and resumed run takes the same
+ * iterates as the uninterrupted one: bit for bit on the CPU runner and on one GPU engine; only one full-batch
+ * evaluation is added (the resumed step re-evaluates the point it starts from).
  *
  * Checkpoints hold the method's state beside the weights (train/checkpoint.ts: L-BFGS's d, t, old_dirs, old_stps,
  * ro, H_diag, prev_flat_grad, prev_loss, n_iter, func_evals), so 2 epochs + checkpoint + 2 epochs equals 4 epochs:
@@ -32,6 +47,8 @@ import type { Dataset } from '../data/dataset.js';
 import { getMethod } from '../minimize/methods.js';
 import type { Minimizer } from '../minimize/minimizer.js';
 import type { MethodState } from '../minimize/state.js';
+import { ABORTED, cutIterations } from '../minimize/step-control.js';
+import { yielder } from './event-loop.js';
 import type { ModelSpec } from '../model/spec.js';
 import type { EarlyStopping, Monitor } from './early-stopping.js';
 import { givenLr, runnerSeed, type RunnerConfig } from './runner.js';
@@ -94,6 +111,13 @@ export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOp
   }
   if (!runner.fullBatchMachine) throw new Error(`fit: this ${runner.device} runner cannot evaluate the full-batch objective ${name} needs`);
   const method = getMethod(name, 'optimizer');
+  const cut = host.method ? cutIterations(host.method) : 0;
+  if (cut !== trainer.position.batch) {
+    throw new Error(
+      `fit: the position is ${trainer.position.batch} iterations into the step of epoch ${trainer.position.epoch + 1}, but the saved ${name} state ` +
+        `is ${host.method ? `${cut} iterations into it` : 'missing'}; the checkpoint is inconsistent: resume from another one`,
+    );
+  }
   const every = host.checkpointEvery();
   const earlyStopping = host.earlyStopping();
   const classification = config.model.loss !== 'mse';
@@ -105,6 +129,10 @@ export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOp
   let best: Float64Array | undefined;
   let opt: Minimizer | undefined;
   let started = false;
+  // What the method sees: the caller's signal, or the steps limit reached inside a step.
+  const stopper = new AbortController();
+  const forward = () => stopper.abort();
+  opts.signal?.addEventListener('abort', forward);
   try {
     opt = await method.create(m, config.optimizer.hyperparams ?? {});
     const stateful = opt as Minimizer & Required<Pick<Minimizer, 'exportState' | 'importState'>>;
@@ -121,20 +149,42 @@ export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOp
       seed: opts.seed ?? runnerSeed(config), batchSize: config.batchSize, dropLast: false, shuffle: false, examples: train.length,
       ...(host.split ? { split: host.split } : {}),
     });
-    let savedAt = -1;
+    const positionKey = () => JSON.stringify(trainer.position);
+    let savedAt = '';
+    const pause = yielder();
     while (!reachedEnd() && !opts.signal?.aborted) {
+      const epoch = trainer.position.epoch + 1;
+      const startStep = trainer.position.step;
+      // Iterations of this epoch's step done before this fit (a step cut short and resumed counts on).
+      const base = trainer.position.batch;
       const t0 = performance.now();
-      const rep = await opt.step();
+      const rep = await opt.step({
+        signal: stopper.signal,
+        onIteration: async (p) => {
+          const totalSteps = startStep + p.iteration - base;
+          opts.callbacks?.onIteration?.({
+            epoch, iteration: p.iteration, maxIter: p.maxIter, totalSteps, evals: p.evals, loss: p.loss, gradMax: p.gradMax, seconds: (performance.now() - t0) / 1000,
+          });
+          if (opts.steps !== undefined && totalSteps >= opts.steps) stopper.abort();
+          // Lets a signal handler (Ctrl-C) and the callback's output run between iterations, on the CPU runner too.
+          await pause();
+        },
+      });
       // The last update of x may still be queued on the GPU: the runner's evaluation and exportState must see it.
       m.flush();
       const seconds = (performance.now() - t0) / 1000;
+      const cutShort = rep.stop === ABORTED;
       trainer.position.step += rep.iterations;
-      trainer.position.epoch += 1;
-      trainer.position.batch = 0;
+      if (cutShort) trainer.position.batch += rep.iterations;
+      else {
+        trainer.position.epoch += 1;
+        trainer.position.batch = 0;
+      }
       result.steps += rep.iterations;
       result.seconds += seconds;
+      const interrupted = cutShort && !!opts.signal?.aborted;
       const record: EpochRecord = {
-        epoch: trainer.position.epoch,
+        epoch,
         steps: rep.iterations,
         totalSteps: trainer.position.step,
         trainLoss: rep.loss,
@@ -146,9 +196,10 @@ export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOp
         evals: rep.evals,
         lossAfter: rep.lossAfter,
         gradMax: rep.gradMax,
-        stop: rep.stalled ? `stalled: ${rep.stalled}` : rep.stop,
+        stop: cutShort ? (interrupted ? 'interrupted' : 'steps') : rep.stalled ? `stalled: ${rep.stalled}` : rep.stop,
       };
-      if (opts.validation) {
+      if (cutShort) record.partial = true;
+      if (opts.validation && !(interrupted && opts.validateInterrupted === false)) {
         opts.callbacks?.onValidation?.({ epoch: record.epoch, examples: opts.validation.length });
         const v0 = performance.now();
         const v = await runner.evaluate(opts.validation);
@@ -157,7 +208,7 @@ export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOp
         record.valSeconds = (performance.now() - v0) / 1000;
       }
       let stop = false;
-      if (earlyStopping) {
+      if (earlyStopping && !cutShort) {
         const value = ({ val_loss: record.valLoss, val_accuracy: record.valAccuracy, train_loss: record.trainLoss, train_accuracy: record.trainAccuracy } as Record<Monitor, number | undefined>)[earlyStopping.monitor] ?? NaN;
         const d = earlyStopping.update(value, record.epoch);
         record.improved = d.improved;
@@ -167,6 +218,7 @@ export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOp
       trainer.history.push(record);
       result.history.push(record);
       await host.epochCallback(record);
+      if (cutShort) break;
       if (stop) {
         result.stoppedEarly = true;
         break;
@@ -177,7 +229,7 @@ export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOp
       }
       if (opts.checkpoint && every > 0 && trainer.position.epoch % every === 0 && !reachedEnd()) {
         await host.save();
-        savedAt = trainer.position.epoch;
+        savedAt = positionKey();
       }
     }
     result.interrupted = !!opts.signal?.aborted && !reachedEnd() && !result.stoppedEarly;
@@ -188,13 +240,14 @@ export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOp
         result.restoredBest = true;
       }
     }
-    if (opts.checkpoint && savedAt !== trainer.position.epoch) await host.save();
+    if (opts.checkpoint && savedAt !== positionKey()) await host.save();
     host.keep(await stateful.exportState());
   } catch (e) {
     // Mid-step the method's state no longer matches the weights: the next fit starts it afresh.
     if (started) host.keep(null);
     throw e;
   } finally {
+    opts.signal?.removeEventListener('abort', forward);
     host.setLive(null);
     opt?.destroy?.();
     m.destroy();

@@ -5,8 +5,15 @@
  *
  * with finished epochs printed above it; elsewhere (pipes, CI logs): plain lines, one per epoch. Formatting is
  * kept apart from the training loop so the trainer stays browser-safe and silent.
+ *
+ * A full-batch method's epoch is one step of up to max_iter iterations, which can run for minutes: once a step has
+ * run ITERATION_EVERY_MS, a line after an iteration says where it is, at most every ITERATION_EVERY_MS,
+ *
+ *   epoch 2/5  iteration 7/20 (27)  evals 9  loss 0.3551  max|g| 1.20e-3  12.3 s
+ *
+ * (redrawn in place on a TTY, a plain line elsewhere; with --json on stderr, so stdout keeps only the JSON).
  */
-import type { EpochRecord, StepRecord } from './trainer.js';
+import type { EpochRecord, IterationRecord, StepRecord } from './trainer.js';
 
 export interface ProgressSink {
   write(text: string): void;
@@ -49,7 +56,7 @@ export function formatEpoch(r: EpochRecord, totalEpochs?: number): string {
 
 function formatFullBatchEpoch(r: EpochRecord, totalEpochs?: number): string {
   const parts = [
-    `epoch ${r.epoch}${totalEpochs ? `/${totalEpochs}` : ''}`,
+    `epoch ${r.epoch}${totalEpochs ? `/${totalEpochs}` : ''}${r.partial ? ' (partial)' : ''}`,
     `iterations ${r.steps} (${r.totalSteps})`,
     `evals ${r.evals}`,
     `loss ${num(r.trainLoss)} → ${num(r.lossAfter)}`,
@@ -61,24 +68,43 @@ function formatFullBatchEpoch(r: EpochRecord, totalEpochs?: number): string {
   return parts.join('  ');
 }
 
+/** e.g. `epoch 2/5  iteration 7/20 (27)  evals 9  loss 0.3551  max|g| 1.20e-3  12.3 s` (see the module comment). */
+export function formatIteration(r: IterationRecord, totalEpochs?: number): string {
+  return [
+    `epoch ${r.epoch}${totalEpochs ? `/${totalEpochs}` : ''}`,
+    `iteration ${r.iteration}/${r.maxIter} (${r.totalSteps})`,
+    `evals ${r.evals}`,
+    `loss ${num(r.loss)}`,
+    `max|g| ${r.gradMax.toExponential(2)}`,
+    `${r.seconds.toFixed(1)} s`,
+  ].join('  ');
+}
+
 export class Progress {
   private readonly sink: ProgressSink;
   /** Steps the whole run will take (for the ETA), and epochs if known. */
   private readonly totalSteps: number;
   private readonly totalEpochs: number | undefined;
   private readonly firstStep: number;
-  private readonly t0 = performance.now();
+  /** The clock (milliseconds; tests inject one). */
+  private readonly now: () => number;
+  private readonly t0: number;
   private lastDraw = 0;
   static PLAIN_EVERY_MS = 30_000;
+  /** A full-batch step's progress line: not before the step has run this long, nor sooner after the last one. */
+  static ITERATION_EVERY_MS = 5_000;
+  private lastIteration = -Infinity;
   private drawn = false;
   private epochSteps = 0;
-  private epochStart = performance.now();
+  private epochStart: number;
 
-  constructor(sink: ProgressSink, opts: { totalSteps: number; totalEpochs?: number; firstStep?: number }) {
+  constructor(sink: ProgressSink, opts: { totalSteps: number; totalEpochs?: number; firstStep?: number; now?: () => number }) {
     this.sink = sink;
     this.totalSteps = opts.totalSteps;
     this.totalEpochs = opts.totalEpochs;
     this.firstStep = opts.firstStep ?? 0;
+    this.now = opts.now ?? (() => performance.now());
+    this.t0 = this.epochStart = this.now();
   }
 
   /**
@@ -87,7 +113,7 @@ export class Progress {
    */
   step(s: StepRecord): void {
     this.epochSteps++;
-    const now = performance.now();
+    const now = this.now();
     if (!this.sink.isTTY) {
       if (now - Math.max(this.lastDraw, this.t0) < Progress.PLAIN_EVERY_MS) return;
       this.lastDraw = now;
@@ -118,16 +144,35 @@ export class Progress {
       ` ${rate.toFixed(rate < 10 ? 1 : 0)} steps/s`,
       ` ETA ${formatDuration(eta)}`,
     ].join(' ');
+    this.draw(line);
+  }
+
+  /** A line redrawn in place on a TTY, cut to its width. */
+  private draw(line: string): void {
     const cols = this.sink.columns ?? 120;
     this.sink.write(`\r\x1b[2K${line.length > cols - 1 ? line.slice(0, cols - 1) : line}`);
     this.drawn = true;
+  }
+
+  /**
+   * After each iteration of a full-batch step: its progress line (module comment) once the step has run
+   * ITERATION_EVERY_MS (the record's `seconds`), and then at most every ITERATION_EVERY_MS by this Progress's clock.
+   */
+  iteration(r: IterationRecord): void {
+    const now = this.now();
+    const every = Progress.ITERATION_EVERY_MS;
+    if (r.seconds * 1000 < every || now - this.lastIteration < every) return;
+    this.lastIteration = now;
+    const line = formatIteration(r, this.totalEpochs);
+    if (this.sink.isTTY) this.draw(line);
+    else this.sink.write(line + '\n');
   }
 
   /** A finished epoch: printed as a permanent line (above the bar on a TTY). */
   epoch(r: EpochRecord): void {
     this.log(formatEpoch(r, this.totalEpochs));
     this.epochSteps = 0;
-    this.epochStart = performance.now();
+    this.epochStart = this.now();
   }
 
   /** Any message line; on a TTY the bar is cleared first and redrawn by the next step. */
@@ -144,6 +189,6 @@ export class Progress {
 
   /** Seconds since the current epoch started and the steps it has taken (for callers that report themselves). */
   epochProgress(): { steps: number; seconds: number } {
-    return { steps: this.epochSteps, seconds: (performance.now() - this.epochStart) / 1000 };
+    return { steps: this.epochSteps, seconds: (this.now() - this.epochStart) / 1000 };
   }
 }

@@ -44,6 +44,7 @@ import { isFullBatchMethod } from '../minimize/methods.js';
 import { divergence, DivergenceMonitor, referenceLoss, zeroOutputLoss, type DivergenceOptions } from './divergence.js';
 import type { MethodState } from '../minimize/state.js';
 import { EarlyStopping, type EarlyStoppingOptions, type EarlyStoppingState, type Monitor } from './early-stopping.js';
+import { yielder } from './event-loop.js';
 import { fitFullBatch, type FullBatchHost } from './full-batch.js';
 import { givenLr, metricMeans, runnerSeed, type EvalResult, type MetricsReport, type Runner, type RunnerConfig, type RunnerState } from './runner.js';
 
@@ -96,8 +97,9 @@ export interface EpochRecord {
   /** Early stopping: this epoch is the best so far. */
   improved?: boolean;
   /**
-   * Full-batch methods (full-batch.ts): objective evaluations in this epoch's step, why it ended, the full-batch loss
-   * it ended at (`trainLoss` is the one it started from) and max|∇f| there.
+   * Full-batch methods (full-batch.ts): objective evaluations in this epoch's step, why it ended (the method's reason,
+   * or 'interrupted' / 'steps' for a step cut by the signal or the steps limit), the full-batch loss it ended at
+   * (`trainLoss` is the one it started from) and max|∇f| there.
    */
   evals?: number;
   stop?: string;
@@ -105,8 +107,31 @@ export interface EpochRecord {
   gradMax?: number;
 }
 
+/**
+ * Full-batch methods (full-batch.ts): where the epoch's step(closure) is, after each of its iterations. A step resumed
+ * from a cut (an interrupt, or a `steps` limit, in the middle of its iterations) counts on from where it was cut.
+ */
+export interface IterationRecord {
+  /** 1-based number of the epoch (the step) in progress. */
+  epoch: number;
+  /** Iterations of the epoch's step so far, and its max_iter. */
+  iteration: number;
+  maxIter: number;
+  /** Global iteration count (position.step after this iteration). */
+  totalSteps: number;
+  /** Full-batch evaluations the step has counted so far (torch's current_evals). */
+  evals: number;
+  /** Full-batch loss at the current point (the method's latest value) and max|∇f| there. */
+  loss: number;
+  gradMax: number;
+  /** Seconds since this fit started the epoch's step. */
+  seconds: number;
+}
+
 export interface FitCallbacks {
   onStep?(s: StepRecord): void;
+  /** Full-batch methods: after each iteration inside an epoch's step (progress from inside a long step). */
+  onIteration?(r: IterationRecord): void;
   onEpoch?(e: EpochRecord): void | Promise<void>;
   onMetrics?(m: MetricsReport): void;
   /** Before each validation pass (after the epoch's last step): what a progress display calls its 'validating' phase. */
@@ -150,7 +175,11 @@ export interface FitOptions {
   shuffle?: boolean;
   /** Metric fed to a ReduceLROnPlateau-like schedule ('metric' needs); default val_loss (train_loss without validation). */
   scheduleMetric?: Monitor;
-  /** Stops at the next step boundary, then records, checkpoints and returns with `interrupted`. */
+  /**
+   * Stops at the next step boundary, then records, checkpoints and returns with `interrupted`. A full-batch method
+   * stops at the next iteration boundary inside its step (the cut epoch is recorded as partial; the checkpoint holds
+   * the step's counters, so a resumed fit finishes that step exactly: full-batch.ts).
+   */
   signal?: AbortSignal;
   /** Validate the epoch a `signal` cut short (default true); false records it without validation, to stop at once. */
   validateInterrupted?: boolean;
@@ -243,12 +272,6 @@ function softmaxRows(z: Float32Array, k: number): Float32Array {
 function sigmoid(z: Float32Array): Float32Array {
   return z.map((v) => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Math.exp(v) / (1 + Math.exp(v))));
 }
-
-/** Lets the event loop run (metrics listeners, progress output) without waiting on the device. */
-const yieldToEventLoop = (): Promise<void> =>
-  new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
-
-const YIELD_MS = 50;
 
 function checkCount(value: number | undefined, what: string): void {
   if (value !== undefined && (!Number.isInteger(value) || value < 0)) {
@@ -674,7 +697,7 @@ export class Trainer {
         this.runner.beginEpoch(batches.permutation(this.position.epoch));
         acc = new MetricsAccumulator();
         const t0 = performance.now();
-        let lastYield = t0;
+        const pause = yielder();
         let lr = schedule.lr;
         let steps = 0;
         while (this.position.batch < batches.batchCount && !(opts.steps !== undefined && this.position.step >= opts.steps)) {
@@ -704,11 +727,7 @@ export class Trainer {
           cb.onStep?.({ step, epoch: epochNumber, batch: b, batches: batches.batchCount, rows: end - start, lr, metrics: latest });
           // Bounds the work queued ahead of the device (GPU: ~16 steps), so steps/s measures the device; no readback.
           if (this.runner.ready) await this.runner.ready();
-          const now = performance.now();
-          if (now - lastYield > YIELD_MS) {
-            await yieldToEventLoop();
-            lastYield = performance.now();
-          }
+          await pause();
         }
         await this.runner.flushMetrics();
         const seconds = (performance.now() - t0) / 1000;
