@@ -243,8 +243,11 @@ export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOp
     if (opts.checkpoint && savedAt !== positionKey()) await host.save();
     host.keep(await stateful.exportState());
   } catch (e) {
-    // Mid-step the method's state no longer matches the weights: the next fit starts it afresh.
-    if (started) host.keep(null);
+    // Mid-step the method's state no longer matches the weights: the next fit starts it afresh, with a new step.
+    if (started) {
+      host.keep(null);
+      trainer.position.batch = 0;
+    }
     throw e;
   } finally {
     opts.signal?.removeEventListener('abort', forward);

@@ -53,7 +53,7 @@ export interface TrainerPosition {
   step: number;
   /** Epochs completed: the 0-based index of the epoch in progress. */
   epoch: number;
-  /** Next batch within the epoch in progress (0 at an epoch boundary). */
+  /** Next batch within the epoch in progress (0 at an epoch boundary); full-batch methods: iterations done in its step. */
   batch: number;
 }
 
