@@ -27,22 +27,28 @@ const CLI = resolve('dist/cli.js');
 beforeAll(() => void execFileSync(process.execPath, ['build.mjs', '--only', 'cli'], { stdio: 'ignore' }));
 
 /**
- * Runs `wgtrain train ...args`, sends SIGINT once stderr matches `start`, and, with `twice`, a second one once the
- * first was taken ("interrupted: ..."); resolves at the exit.
+ * Runs `wgtrain <command> ...args`, sends SIGINT once stderr (or, with `watch` 'stdout', stdout) matches `start`, and,
+ * with `twice`, a second one once the first was taken ("interrupted: ..."); resolves at the exit.
  */
-function interrupt(args: string[], start: RegExp, twice: boolean, delayMs = 0): Promise<{ code: number | null; out: string; err: string }> {
-  const child = spawn(process.execPath, [CLI, 'train', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function interrupt(args: string[], start: RegExp, twice: boolean, delayMs = 0, command = 'train', watch: 'stderr' | 'stdout' = 'stderr'): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, [CLI, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   let sent = 0;
-  child.stdout.on('data', (d: Buffer) => void (out += d));
-  child.stderr.on('data', (d: Buffer) => {
-    err += d;
-    if (sent === 0 && start.test(err)) {
+  const maybeSend = () => {
+    if (sent === 0 && start.test(watch === 'stdout' ? out : err)) {
       sent = 0.5;
       setTimeout(() => void (sent = Number(child.kill('SIGINT'))), delayMs);
     }
     if (twice && sent === 1 && err.includes('interrupted: stopping after this step')) sent += Number(child.kill('SIGINT'));
+  };
+  child.stdout.on('data', (d: Buffer) => {
+    out += d;
+    maybeSend();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    err += d;
+    maybeSend();
   });
   return new Promise((done, fail) => {
     const timer = setTimeout(() => {
@@ -108,5 +114,20 @@ describe('Ctrl-C during train --save', () => {
     const [rest] = resumed.out.trimEnd().split('\n').map((l) => JSON.parse(l));
     expect(rest).toMatchObject({ epoch: 1, steps: 3, totalSteps: epoch.steps + 3, partial: true, stop: 'steps', trainLoss: epoch.lossAfter });
     expect(rest.lossAfter).toBeLessThan(rest.trainLoss);
+  });
+});
+
+describe('Ctrl-C during minimize', () => {
+  it('stops at the next iteration, prints the point reached and exits 130', async () => {
+    // SGD with a tiny lr on Rosenbrock's valley: far more steps than run before the signal (CPU, float64).
+    const r = await interrupt(['--function', 'rosenbrock2d', '--method', 'SGD', '--lr', '1e-7', '--steps', '100000000', '--every', '1000'],
+      /^ +2000 /m, false, 0, 'minimize', 'stdout');
+    expect(r.code, r.err).toBe(130);
+    expect(r.err).toContain('wgtrain minimize: interrupted: stopping after this iteration');
+    const m = /^aborted after (\d+) steps, (\d+) evaluations\nx = \[(.*)\]  f = (\S+)/m.exec(r.out);
+    expect(m, r.out).not.toBeNull();
+    expect(Number(m![1])).toBeGreaterThan(2000);
+    expect(Number(m![1])).toBeLessThan(1e8);
+    expect(m![3]!.split(', ').map(Number).every(Number.isFinite)).toBe(true);
   });
 });

@@ -8,7 +8,8 @@
  * --momentum, ...), or JSON with --hyperparams; a flag the method does not take is an error naming it.
  * Output: one line per step (step, f, max|∇f|, evaluations so far, the point), then the result; with --json one
  * object {method, problem, device, dtype, x, f, gradMax, converged, stop, steps, evaluations, readbacks, history}.
- * Exit status: 0 converged or ran its steps, 1 stalled or failed (the reason on stderr), 2 bad arguments.
+ * Exit status: 0 converged or ran its steps, 1 stalled or failed (the reason on stderr), 2 bad arguments, 130 stopped by
+ * Ctrl-C (after printing the point reached).
  * The logic lives in src/minimize/minimize.ts; this module parses and prints.
  */
 import type { Engine } from '../gpu/index.js';
@@ -110,6 +111,14 @@ export async function minimizeMain(argv: string[], io: CliIO): Promise<number> {
     return 2;
   }
   let engine: Engine | undefined;
+  // Ctrl-C: the run stops at the next iteration, prints the point reached and exits 130; a second one quits at once.
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    io.stderr('wgtrain minimize: interrupted: stopping after this iteration (Ctrl-C again to quit at once)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
   try {
     const device = v.device as 'cpu' | 'gpu';
     if (device === 'gpu') engine = await createEngine({ ...(adapter ? { adapter } : {}), log: (line) => io.stderr(line + '\n') });
@@ -123,6 +132,7 @@ export async function minimizeMain(argv: string[], io: CliIO): Promise<number> {
     const result = await minimize(problem, {
       method, hyperparams, ...(start ? { start } : {}), device, ...(device === 'cpu' ? { dtype: v.dtype as 'float32' | 'float64' } : {}),
       ...(engine ? { engine } : {}), steps: v.steps!, ...(v.tolerance !== undefined ? { tolerance: v.tolerance } : {}), onStep,
+      signal: controller.signal,
     });
     if (v.json) io.stdout(toJson(result) + '\n');
     else {
@@ -135,11 +145,12 @@ export async function minimizeMain(argv: string[], io: CliIO): Promise<number> {
       io.stderr(`wgtrain minimize: ${result.stop}\n`);
       return 1;
     }
-    return 0;
+    return result.stop === 'aborted' ? 130 : 0;
   } catch (e) {
     io.stderr(`wgtrain minimize: ${(e as Error).message}\n`);
     return 1;
   } finally {
+    process.off('SIGINT', onSigint);
     engine?.destroy();
   }
 }

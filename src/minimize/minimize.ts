@@ -25,6 +25,7 @@ import { checkFinite, MinimizeError } from './errors.js';
 import { FirstOrder } from './first-order.js';
 import { getMethod } from './methods.js';
 import { ABORTED } from './step-control.js';
+import { yielder } from '../train/event-loop.js';
 import { getRule } from '../optim/registry.js';
 import type { Schedule, ScheduleConfig } from '../schedule/schedule.js';
 import { scheduleFromSpec } from '../schedule/spec.js';
@@ -131,7 +132,10 @@ export async function minimizeOnMachine(problem: Problem, m: VectorMachine, opts
   try {
     // With `record`, the iterate each step starts from (read once: the previous step's end).
     let start: Float64Array | null = record ? await m.readVector(m.x) : null;
+    // The CPU machine's steps resolve as microtasks only: without a yield, a signal handler (Ctrl-C) would never run.
+    const maybeYield = yielder();
     for (let k = 0; k < steps; k++) {
+      if (opts.signal) await maybeYield();
       if (opts.signal?.aborted) {
         stop = ABORTED;
         break;
