@@ -75,8 +75,7 @@ async function batchnormRows(what, C, P, x, z, dy) {
   for (const reduction of ['single', 'split']) {
     const f = await wg.BatchNorm2dOp.forwardTrain(engine, { ...shape, reduction, x, y: p.y, gamma: p.gamma, beta: p.beta, running: p.running, saved: p.saved, epilogue: { activation: 'relu', out: z } });
     const bw = await wg.BatchNorm2dOp.backward(engine, { ...shape, reduction, x, dy, gamma: p.gamma, saved: p.saved, dx: p.dx, dgamma: p.dgamma, dbeta: p.dbeta });
-    const r = f.reduction;
-    const form = `${reduction === 'split' ? `split K=${r.chunks} L=${r.chunk}` : 'single'}${reduction === auto ? ', default here' : ''}`;
+    const form = `${f.detail}${reduction === auto ? ', default here' : ''}`;
     for (const [name, op, moved] of [['bn2d+relu forward', f, 3 * bytes], ['bn2d backward', bw, 3 * bytes]]) {
       const ms = await timeOp((pass) => op.encode(pass));
       out.push({ layer: what, impl: `wgtrain ${name} (${form})`, ms: +ms.toFixed(3), gbps: +(moved / ms / 1e6).toPrecision(3) });

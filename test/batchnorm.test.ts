@@ -123,10 +123,11 @@ describe(`batchnorm, GPU vs float64 reference (${seedInfo()})`, () => {
       const op = await BatchNormOp.forwardTrain(e, { rows: B, features: F, ...form, ...bufs });
       op.setRows(rows);
       e.run('bn partial', (pass) => op.encode(pass));
-      const split = op.reduction.form === 'split' ? { chunk: op.reduction.chunk } : undefined;
+      const plan = op.reduction!;
+      const split = plan.form === 'split' ? { chunk: plan.chunk } : undefined;
       const t = batchnormTrainBounded(x.subarray(0, rows * F), rows, F, gamma, beta, new Float32Array(F), new Float32Array(F), {}, undefined, split);
       const y = await e.readF32(bufs.y);
-      expectWithin(y.subarray(0, rows * F), t.y, `partial batch y, ${rows} rows, ${op.reduction.form}`);
+      expectWithin(y.subarray(0, rows * F), t.y, `partial batch y, ${rows} rows, ${op.detail}`);
       // Rows past the partial batch are not written.
       expect(y.subarray(rows * F).every(Number.isNaN)).toBe(true);
       expect(() => op.setRows(1)).toThrow(/at least 2 rows/);

@@ -86,6 +86,12 @@ describe('a CNN whose BatchNorm2d reduces in the split form (what GPUs pick at t
       await lockstep(g, config, ds, 4, 3e-3);
       // Each of the 2 bn2d: partial sums then merge-and-apply, forward and backward: one more dispatch each way.
       expect(g.dispatchesPerStep).toBe(perStep + 2 * 2);
+      // Profiles (bench/step.mjs --breakdown) name the form: K chunks × L values.
+      const bn = (await g.stepOps(31)).filter((o) => o.op.includes('batchnorm2d')).map((o) => `${o.where} ${o.op} [${o.detail}]`);
+      expect(bn).toEqual([
+        'forward layers.1.batchnorm2d+relu forward [split 2×543]', 'forward layers.5.batchnorm2d forward [split 2×31]',
+        'backward layers.5.batchnorm2d backward [split 2×31]', 'backward layers.1.batchnorm2d backward [split 2×543]',
+      ]);
       g.destroy();
     } finally {
       setBatchNormReduction(engine, 'auto');

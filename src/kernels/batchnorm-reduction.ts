@@ -26,6 +26,11 @@ export interface BatchNormForm {
   chunks?: number;
 }
 
+/** The plan as profiles show it (an op's `detail`): 'single' or 'split K×L'. */
+export function describeReduction(plan: BatchNormReductionPlan): string {
+  return plan.form === 'split' ? `split ${plan.chunks}×${plan.chunk}` : 'single';
+}
+
 const forced = new WeakMap<Engine, BatchNormReduction>();
 
 /** Forces the form of every BatchNorm op planned on `engine` from now on ('auto': each op's own rule again). */
@@ -35,10 +40,19 @@ export function setBatchNormReduction(engine: Engine, form: BatchNormReduction |
   else throw new RangeError(`setBatchNormReduction: '${String(form)}' is not one of 'single', 'split', 'auto'`);
 }
 
-/** The form asked for: the op's option, else the engine's forced form, else `auto()`. */
-export function requestedReduction(what: string, engine: Engine, option: BatchNormReduction | undefined, auto: () => BatchNormReduction): BatchNormReduction {
+/**
+ * The plan of an op over m values per channel: its `reduction`, else the engine's forced form, else 'split' where
+ * the kernel's rule `splits` (never on software adapters); a split in `form.chunks` chunks, else `defaultChunks`.
+ */
+export function planReduction(what: string, engine: Engine, form: BatchNormForm, m: number, splits: boolean, defaultChunks: number): BatchNormReductionPlan {
+  const option = form.reduction;
   if (option !== undefined && option !== 'single' && option !== 'split') throw new RangeError(`${what}: reduction '${String(option)}' must be 'single' or 'split'`);
-  return option ?? forced.get(engine) ?? auto();
+  const chosen = option ?? forced.get(engine) ?? (!engine.software && splits ? 'split' : 'single');
+  if (chosen === 'single') {
+    if (form.chunks !== undefined) throw new RangeError(`${what}: chunks ${form.chunks} is for reduction 'split', not 'single'`);
+    return { form: chosen, chunks: 1, chunk: m };
+  }
+  return splitPlan(what, m, form.chunks ?? defaultChunks, engine.limits.maxComputeWorkgroupsPerDimension);
 }
 
 /**

@@ -18,7 +18,7 @@
 import src from '../../shaders/batchnorm.wgsl';
 import { defineKernel, type Engine, type KernelDef, type Resource, type UniformBuffer } from '../gpu/index.js';
 import { BATCHNORM_DEFAULTS, batchnormRowsError, type BatchNormOptions } from '../ref/batchnorm.js';
-import { requestedReduction, splitPlan, type BatchNormForm, type BatchNormReduction, type BatchNormReductionPlan } from './batchnorm-reduction.js';
+import { describeReduction, planReduction, type BatchNormForm, type BatchNormReductionPlan } from './batchnorm-reduction.js';
 import { checkElements } from './sizes.js';
 
 const files = [{ file: 'batchnorm.wgsl', text: src }];
@@ -126,14 +126,8 @@ export function batchnormSplitChunks(rows: number, features: number): number {
 
 /** The reduction the training ops of this shape use on `engine` (module header; `Shape.reduction`). */
 export function batchnormReduction(engine: Engine, o: Shape): BatchNormReductionPlan {
-  const what = 'BatchNorm1d';
-  const auto = (): BatchNormReduction => (!engine.software && o.rows >= BN1D_MIN_SPLIT_ROWS && o.features < BN1D_SPLIT_INVOCATIONS ? 'split' : 'single');
-  const form = requestedReduction(what, engine, o.reduction, auto);
-  if (form === 'single') {
-    if (o.chunks !== undefined) throw new RangeError(`${what}: chunks ${o.chunks} is for reduction 'split', not 'single'`);
-    return { form, chunks: 1, chunk: o.rows };
-  }
-  return splitPlan(what, o.rows, o.chunks ?? batchnormSplitChunks(o.rows, o.features), engine.limits.maxComputeWorkgroupsPerDimension);
+  const splits = o.rows >= BN1D_MIN_SPLIT_ROWS && o.features < BN1D_SPLIT_INVOCATIONS;
+  return planReduction('BatchNorm1d', engine, o, o.rows, splits, batchnormSplitChunks(o.rows, o.features));
 }
 
 /** One planned BatchNorm1d dispatch; bind group and uniforms built once, `encode` records it. */
@@ -144,10 +138,15 @@ export class BatchNormOp {
     private readonly minRows: number,
     /** B fixed at plan time; `setRows` may only lower it. */
     readonly capacity: number,
-    /** How the op reduces each feature (forwardEval: the single form's; it reduces nothing). */
-    readonly reduction: BatchNormReductionPlan = { form: 'single', chunks: 1, chunk: capacity },
+    /** How the op reduces each feature; null for forwardEval, which reduces nothing. */
+    readonly reduction: BatchNormReductionPlan | null = null,
     private readonly owned: GPUBuffer[] = [],
   ) {}
+
+  /** The reduction, for profiles: 'single' or 'split K×L' (K chunks of L rows, planned for `capacity` rows). */
+  get detail(): string | undefined {
+    return this.reduction ? describeReduction(this.reduction) : undefined;
+  }
 
   /** The split form's dispatch pair over a ceil(F / WG) × K grid, and its partials [K·F] vec4 (owned by the op). */
   private static async split(

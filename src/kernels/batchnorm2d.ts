@@ -19,7 +19,7 @@ import { defineKernel, type Engine, type Resource, type UniformBuffer } from '..
 import { BATCHNORM_DEFAULTS } from '../ref/batchnorm.js';
 import { activationCode, defaultAlpha, type Activation } from '../shared.js';
 import { ACTIVATION_FNS_FILE } from './activation.js';
-import { requestedReduction, splitPlan, type BatchNormForm, type BatchNormReduction, type BatchNormReductionPlan } from './batchnorm-reduction.js';
+import { describeReduction, planReduction, type BatchNormForm, type BatchNormReductionPlan } from './batchnorm-reduction.js';
 import { checkElements } from './sizes.js';
 
 const files = [ACTIVATION_FNS_FILE, { file: 'batchnorm2d.wgsl', text: src }];
@@ -114,22 +114,18 @@ export const BN2D_MIN_CHUNK = 2048;
  * the C channels, no chunk under BN2D_MIN_CHUNK values, at least 2 (a forced split) and at most m.
  */
 export function batchnorm2dSplitChunks(channels: number, m: number): number {
-  const natural = Math.min(Math.ceil(BN2D_SPLIT_WORKGROUPS / channels), Math.floor(m / BN2D_MIN_CHUNK));
-  return Math.min(m, Math.max(2, natural));
+  return Math.min(m, Math.max(2, naturalChunks(channels, m)));
+}
+
+/** The rule's chunk count before its floor of 2: the automatic split happens where it is ≥ 2. */
+function naturalChunks(channels: number, m: number): number {
+  return Math.min(Math.ceil(BN2D_SPLIT_WORKGROUPS / channels), Math.floor(m / BN2D_MIN_CHUNK));
 }
 
 /** The reduction the training ops of this shape use on `engine` (module header; `BatchNorm2dShape.reduction`). */
 export function batchnorm2dReduction(engine: Engine, o: BatchNorm2dShape): BatchNormReductionPlan {
-  const what = 'BatchNorm2d';
   const m = o.batch * o.plane;
-  const auto = (): BatchNormReduction =>
-    !engine.software && Math.min(Math.ceil(BN2D_SPLIT_WORKGROUPS / o.channels), Math.floor(m / BN2D_MIN_CHUNK)) >= 2 ? 'split' : 'single';
-  const form = requestedReduction(what, engine, o.reduction, auto);
-  if (form === 'single') {
-    if (o.chunks !== undefined) throw new RangeError(`${what}: chunks ${o.chunks} is for reduction 'split', not 'single'`);
-    return { form, chunks: 1, chunk: m };
-  }
-  return splitPlan(what, m, o.chunks ?? batchnorm2dSplitChunks(o.channels, m), engine.limits.maxComputeWorkgroupsPerDimension);
+  return planReduction('BatchNorm2d', engine, o, m, naturalChunks(o.channels, m) >= 2, batchnorm2dSplitChunks(o.channels, m));
 }
 
 export function batchnorm2dCountError(batch: number, plane: number): string {
@@ -171,9 +167,14 @@ export class BatchNorm2dOp {
     private readonly dispatchFn: (pass: GPUComputePassEncoder) => void,
     private readonly uniforms: UniformBuffer,
     private readonly owned: GPUBuffer[] = [],
-    /** How the op reduces each channel (forwardEval: the single form's plan; it reduces nothing). */
-    readonly reduction: BatchNormReductionPlan = { form: 'single', chunks: 1, chunk: 0 },
+    /** How the op reduces each channel; null for forwardEval, which reduces nothing. */
+    readonly reduction: BatchNormReductionPlan | null = null,
   ) {}
+
+  /** The reduction, for profiles: 'single' or 'split K×L' (K chunks of L values per channel). */
+  get detail(): string | undefined {
+    return this.reduction ? describeReduction(this.reduction) : undefined;
+  }
 
   private static uniforms(
     u: UniformBuffer, o: BatchNorm2dShape & { eps?: number; momentum?: number }, plan: BatchNormReductionPlan | null, epi?: BatchNorm2dEpilogue,

@@ -105,7 +105,7 @@ export async function runBatchNormCase(
       dbeta: await e.readF32(bufs.dbeta),
       yEval: await e.readF32(bufs.yEval),
     };
-    const plan = ops[0]!.reduction;
+    const plan = ops[0]!.reduction!;
     const t = batchnormTrainBounded(x, B, F, gamma, beta, rm, rv, {}, undefined, plan.form === 'split' ? { chunk: plan.chunk } : undefined);
     // The backward reads the GPU's saved statistics, known to within the forward's bounds; forward_eval reads the
     // running statistics forward_train has just written (exact inputs there).

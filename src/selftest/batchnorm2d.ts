@@ -67,7 +67,7 @@ export async function checkBatchNorm2dCase(e: Engine, rand: () => number, s: Nch
     const rows = (a: ArrayLike<number>) => nchwToRowsRef(a, s, 'float64');
     const nchw = (b: Bounded): Bounded => ({ value: rowsToNchwRef(b.value, s, 'float64'), bound: rowsToNchwRef(b.bound, s, 'float64') });
     const relu = (b: Bounded): Bounded => ({ value: Array.from(b.value, (v) => Math.max(v, 0)), bound: b.bound });
-    const plan = ops[0]!.reduction;
+    const plan = ops[0]!.reduction!;
     const t = batchnormTrainBounded(rows(x), m, C, gamma, beta, rm, rv, {}, undefined, plan.form === 'split' ? { chunk: plan.chunk } : undefined);
     const bw = batchnormBackwardBounded(rows(x), rows(dy), m, C, gamma, t.mean.value, t.invstd.value, { emean: t.mean.bound, einvstd: t.invstd.bound });
     // forward_eval reads the running statistics forward_train has just written (exact inputs there).
