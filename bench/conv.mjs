@@ -5,7 +5,12 @@
  * output per invocation, the taps read straight from x and W; an implicit GEMM without register blocking) and
  * TensorFlow.js's conv2d forward (WebGPU backend, NHWC). GFLOP/s counts 2·N·P·F·K multiply-adds per product (P output
  * pixels, K = C·kh·kw taps); im2col, col2im and the transpose are data movement (0 FLOP) and shown in ms.
- * What it is for: the choice between im2col and an implicit GEMM in shaders/conv2d.wgsl's header.
+ * What it is for: the choice between im2col and an implicit GEMM in shaders/conv2d.wgsl's header. After each layer's
+ * convolution, its BatchNorm2d (training forward with the fused ReLU, and backward) in both reduction forms, each
+ * forced (kernels/batchnorm2d.ts: 'single', one workgroup per channel; 'split', K chunks per channel and one more
+ * dispatch), with the form the adapter picks by default marked: the rule's thresholds are estimates until a GPU
+ * has timed both. GB/s counts the bytes the op must move (forward: x read, y and out written; backward: x, dy read,
+ * dx written), so compare it with the copy bandwidth.
  *
  *   node bench/conv.mjs [--batch 8] [--repeats 3] [--target-ms 300] [--tfjs false] [--json out.json]
  */
@@ -53,6 +58,33 @@ if (args.tfjs !== 'false') {
   tf = await loadTfjs();
   if (!(await tf.setBackend('webgpu'))) tf = null;
   else await tf.ready();
+}
+
+/** BatchNorm2d of the convolution's output x [BATCH, C, P] in each reduction form: forward (+ReLU into z), backward. */
+async function batchnormRows(what, C, P, x, z, dy) {
+  const buf = (n, label, fill) => engine.storage(label, Float32Array.from({ length: n }, (_, i) => fill(i)));
+  const n = BATCH * C * P;
+  const p = {
+    gamma: buf(C, 'gamma', () => 1), beta: buf(C, 'beta', () => 0), running: buf(2 * C, 'running', (i) => (i < C ? 0 : 1)), saved: buf(2 * C, 'saved', () => 1),
+    dgamma: buf(C, 'dgamma', () => 0), dbeta: buf(C, 'dbeta', () => 0), y: buf(n, 'bn y', () => 0), dx: buf(n, 'bn dx', () => 0),
+  };
+  const shape = { batch: BATCH, channels: C, plane: P };
+  const auto = wg.batchnorm2dReduction(engine, shape).form;
+  const bytes = 4 * n;
+  const out = [];
+  for (const reduction of ['single', 'split']) {
+    const f = await wg.BatchNorm2dOp.forwardTrain(engine, { ...shape, reduction, x, y: p.y, gamma: p.gamma, beta: p.beta, running: p.running, saved: p.saved, epilogue: { activation: 'relu', out: z } });
+    const bw = await wg.BatchNorm2dOp.backward(engine, { ...shape, reduction, x, dy, gamma: p.gamma, saved: p.saved, dx: p.dx, dgamma: p.dgamma, dbeta: p.dbeta });
+    const form = `${f.detail}${reduction === auto ? ', default here' : ''}`;
+    for (const [name, op, moved] of [['bn2d+relu forward', f, 3 * bytes], ['bn2d backward', bw, 3 * bytes]]) {
+      const ms = await timeOp((pass) => op.encode(pass));
+      out.push({ layer: what, impl: `wgtrain ${name} (${form})`, ms: +ms.toFixed(3), gbps: +(moved / ms / 1e6).toPrecision(3) });
+    }
+    f.destroy();
+    bw.destroy();
+  }
+  for (const v of Object.values(p)) v.destroy();
+  return out;
 }
 
 const rows = [];
@@ -107,10 +139,14 @@ for (const g of LAYERS) {
     x.dispose();
     k.dispose();
   }
+  rows.push(...(await batchnormRows(what, g.filters, s.y / (BATCH * g.filters), b.y, b.z, b.dy)));
   for (const o of [...fwd, ...bwd]) o.op.destroy();
   for (const x of Object.values(b)) x.destroy();
   u.destroy();
-  for (const r of rows.filter((r) => r.layer === what)) log(`  ${what.padEnd(22)} ${r.impl.padEnd(58)} ${String(r.ms).padStart(9)} ms${r.gflops !== undefined ? `  ${r.gflops} GFLOP/s` : ''}`);
+  for (const r of rows.filter((r) => r.layer === what)) {
+    const rate = r.gflops !== undefined ? `  ${r.gflops} GFLOP/s` : r.gbps !== undefined ? `  ${r.gbps} GB/s` : '';
+    log(`  ${what.padEnd(22)} ${r.impl.padEnd(58)} ${String(r.ms).padStart(9)} ms${rate}`);
+  }
 }
 if (args.json) writeFileSync(args.json, JSON.stringify({ bench: 'conv', date: new Date().toISOString(), git: gitState(), adapter, batch: BATCH, rows }, null, 2));
 process.exit(0);

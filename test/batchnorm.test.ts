@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { BatchNormOp } from '../src/kernels/batchnorm.js';
+import type { Engine } from '../src/gpu/index.js';
+import { setBatchNormReduction } from '../src/kernels/batchnorm-reduction.js';
+import { BatchNormOp, batchnormReduction } from '../src/kernels/batchnorm.js';
 import { batchnormBackwardRef, batchnormTrainRef } from '../src/ref/batchnorm.js';
 import { batchnormChecks, checkBatchNormCase, compareBatchNorm, runBatchNormCase } from '../src/selftest/batchnorm.js';
 import { batchnormBackwardBounded, batchnormEvalBounded, batchnormTrainBounded } from '../src/testing/bounds/batchnorm.js';
@@ -15,6 +17,28 @@ describe(`batchnorm, GPU vs float64 reference (${seedInfo()})`, () => {
     const e = await gpu();
     const rand = rng();
     for (const [B, F] of [[2, 1], [2, 7], [7, 33], [33, 130], [130, 7], [127, 65]] as const) await checkBatchNormCase(e, rand, B, F);
+  });
+
+  it('the split form (chunks of rows reduced apart, then merged), forced at awkward B, F and chunk counts', async () => {
+    const e = await gpu();
+    const rand = rng();
+    // 2 chunks; 5 (33 → 4 × 7 and 5; 127 → 4 × 26 and 23); one row each (B chunks: D = Q = 0, the merge alone forms
+    // the variance, 130 of them per feature); the default for a forced split (⌊√B⌋: 130 → 11 × 12 and 10).
+    for (const [B, F] of [[2, 1], [2, 7], [7, 33], [33, 130], [130, 7], [127, 65]] as const) {
+      for (const chunks of new Set([2, Math.min(5, B), B, undefined])) await checkBatchNormCase(e, rand, B, F, { reduction: 'split', chunks });
+    }
+  });
+
+  it('setBatchNormReduction forces the form of BatchNorm1d ops too', async () => {
+    const e = await gpu();
+    setBatchNormReduction(e, 'split');
+    try {
+      expect(batchnormReduction(e, { rows: 130, features: 7 })).toEqual({ form: 'split', chunks: 11, chunk: 12 });
+      await checkBatchNormCase(e, rng(), 9, 5);
+    } finally {
+      setBatchNormReduction(e, 'auto');
+    }
+    expect(batchnormReduction(e, { rows: 130, features: 7 }).form).toBe('single');
   });
 
   it('γ, β, dγ, dβ as 256-byte-aligned ranges of flat parameter / gradient buffers; gradients written, neighbours untouched', async () => {
@@ -83,26 +107,34 @@ describe(`batchnorm, GPU vs float64 reference (${seedInfo()})`, () => {
     ev.destroy();
   });
 
-  it('setRows normalises a last partial batch over its own rows', async () => {
+  it('setRows normalises a last partial batch over its own rows (split: over its own chunks of the planned size)', async () => {
     const e = await gpu();
     const rand = rng();
-    const [B, F, rows] = [130, 6, 7];
-    const x = uniformArray(B * F, -2, 2, rand);
-    const gamma = uniformArray(F, 0.5, 2, rand);
-    const beta = uniformArray(F, -1, 1, rand);
-    const bufs = {
-      x: e.storage('x', x), y: poisoned(e, 'y', B * F), gamma: e.storage('g', gamma), beta: e.storage('b', beta),
-      running: e.storage('running', new Float32Array(2 * F)), saved: poisoned(e, 'saved', 2 * F),
-    };
-    const op = await BatchNormOp.forwardTrain(e, { rows: B, features: F, ...bufs });
-    op.setRows(rows);
-    e.run('bn partial', (pass) => op.encode(pass));
-    const t = batchnormTrainBounded(x.subarray(0, rows * F), rows, F, gamma, beta, new Float32Array(F), new Float32Array(F));
-    expectWithin((await e.readF32(bufs.y)).subarray(0, rows * F), t.y, 'partial batch y');
-    expect(() => op.setRows(1)).toThrow(/at least 2 rows/);
-    expect(() => op.setRows(131)).toThrow(/\[2, 130\]/);
-    for (const v of Object.values(bufs)) v.destroy();
-    op.destroy();
+    const [B, F] = [130, 6];
+    // Split: 13 chunks of 10 planned; 47 rows are 5 of them (the last of 7), 7 rows one; the other chunks' threads idle.
+    for (const [rows, form] of [[7, {}], [7, { reduction: 'split', chunks: 13 }], [47, { reduction: 'split', chunks: 13 }]] as const) {
+      const x = uniformArray(B * F, -2, 2, rand);
+      const gamma = uniformArray(F, 0.5, 2, rand);
+      const beta = uniformArray(F, -1, 1, rand);
+      const bufs = {
+        x: e.storage('x', x), y: poisoned(e, 'y', B * F), gamma: e.storage('g', gamma), beta: e.storage('b', beta),
+        running: e.storage('running', new Float32Array(2 * F)), saved: poisoned(e, 'saved', 2 * F),
+      };
+      const op = await BatchNormOp.forwardTrain(e, { rows: B, features: F, ...form, ...bufs });
+      op.setRows(rows);
+      e.run('bn partial', (pass) => op.encode(pass));
+      const plan = op.reduction!;
+      const split = plan.form === 'split' ? { chunk: plan.chunk } : undefined;
+      const t = batchnormTrainBounded(x.subarray(0, rows * F), rows, F, gamma, beta, new Float32Array(F), new Float32Array(F), {}, undefined, split);
+      const y = await e.readF32(bufs.y);
+      expectWithin(y.subarray(0, rows * F), t.y, `partial batch y, ${rows} rows, ${op.detail}`);
+      // Rows past the partial batch are not written.
+      expect(y.subarray(rows * F).every(Number.isNaN)).toBe(true);
+      expect(() => op.setRows(1)).toThrow(/at least 2 rows/);
+      expect(() => op.setRows(131)).toThrow(/\[2, 130\]/);
+      for (const v of Object.values(bufs)) v.destroy();
+      op.destroy();
+    }
   });
 
   for (const c of batchnormChecks) it(`self-check ${c.name}`, async () => c.run(await gpu(), rng()));
@@ -179,5 +211,22 @@ describe('batchnorm CPU reference', () => {
     expectWithin(t32.y, b.y, 'float32 vs float64: y');
     expectWithin(t32.invstd, b.invstd, 'float32 vs float64: invstd');
     expectWithin(t32.runningVar, b.runningVar, 'float32 vs float64: running_var');
+  });
+});
+
+describe('batchnorm reduction rule', () => {
+  // Only `software` and the grid limit are read.
+  const fake = (software: boolean) => ({ software, limits: { maxComputeWorkgroupsPerDimension: 65535 } }) as unknown as Engine;
+  const at = (software: boolean, rows: number, features: number) => batchnormReduction(fake(software), { rows, features });
+
+  it('GPUs split ≥ 64 rows of < 32768 features into ⌊√B⌋ chunks (fewer when F already fills 32768 threads); software stays single', () => {
+    expect(at(false, 1024, 256)).toEqual({ form: 'split', chunks: 32, chunk: 32 });
+    expect(at(false, 128, 256)).toEqual({ form: 'split', chunks: 11, chunk: 12 });
+    expect(at(false, 1024, 8192)).toEqual({ form: 'split', chunks: 4, chunk: 256 });
+    expect(at(false, 63, 256).form).toBe('single');
+    expect(at(false, 1024, 32768).form).toBe('single');
+    expect(at(true, 1024, 256).form).toBe('single');
+    expect(() => batchnormReduction(fake(false), { rows: 4, features: 2, reduction: 'single', chunks: 2 })).toThrow(/chunks 2 is for reduction 'split'/);
+    expect(() => batchnormReduction(fake(false), { rows: 4, features: 2, reduction: 'split', chunks: 5 })).toThrow(/chunks 5 must be an integer in \[1, 4\]/);
   });
 });

@@ -64,10 +64,15 @@ describe('bench scripts at toy sizes', () => {
     expect(readFileSync(sweep, 'utf8')).toContain('19x23x29');
   });
 
-  it('conv.mjs: each op of the CNN preset\'s convolutions, the direct convolution and TF.js', () => {
+  it('conv.mjs: each op of the CNN preset\'s convolutions, the direct convolution, TF.js, and BatchNorm2d in both forms', () => {
     const json = join(dir, 'conv.json');
     run(['bench/conv.mjs', '--batch', '1', '--repeats', '1', '--target-ms', '1', '--json', json]);
-    expect((JSON.parse(readFileSync(json, 'utf8')) as { rows: unknown[] }).rows.length).toBeGreaterThan(0);
+    const rows = (JSON.parse(readFileSync(json, 'utf8')) as { rows: { impl: string }[] }).rows;
+    expect(rows.length).toBeGreaterThan(0);
+    // Per layer: forward and backward, single (the default on software adapters) and split.
+    for (const form of [/\(single, default here\)/, /\(split \d+×\d+\)/]) {
+      expect(rows.filter((r) => /^wgtrain bn2d(\+relu forward| backward) /.test(r.impl) && form.test(r.impl)).length, String(form)).toBe(8);
+    }
   });
 
   it('the GPU machine\'s script parses, and the Python benchmarks compile', () => {

@@ -17,6 +17,7 @@ import { modelSizes, parseModelSpec } from '../src/model/spec.js';
 import { PRESETS } from '../src/train/presets.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint-file.js';
 import { createCpuRunner } from '../src/train/cpu-runner.js';
+import { setBatchNormReduction } from '../src/kernels/batchnorm-reduction.js';
 import { createGpuRunner } from '../src/train/gpu-runner.js';
 import type { Runner, RunnerConfig } from '../src/train/runner.js';
 import { Trainer } from '../src/train/trainer.js';
@@ -58,6 +59,43 @@ describe('a CNN on the GPU runner trains like the CPU reference', () => {
       expect(ops).not.toContain('layers.0.conv2d dX');
     }
     g.destroy();
+    expect(engine.memory().buffers).toBe(before.buffers);
+  });
+});
+
+describe('a CNN whose BatchNorm2d reduces in the split form (what GPUs pick at the preset\'s sizes), forced', () => {
+  it('trains like the CPU reference, step by step over 2 epochs with a partial batch; 4 more dispatches a step', async () => {
+    const engine = await gpu();
+    const ds: Dataset = syntheticSet(45, 70, 5, 3);
+    const model = parseModelSpec('2x5x7-conv(5,3,pad=1,bias=false)-bn2d-relu-maxpool(2)-conv(3,2)-bn2d-flatten-dense(5)');
+    const config: RunnerConfig = { model, batchSize: 31, optimizer: { name: 'Adam', hyperparams: { lr: 3e-3 } }, seed: 4 };
+    const before = engine.memory();
+    const single = await createGpuRunner(engine, config);
+    await single.setTrainingData(ds);
+    single.beginEpoch(Uint32Array.from({ length: 45 }, (_, i) => i));
+    single.step({ step: 0, start: 0, rows: 31, lr: 1e-3 });
+    await single.flushMetrics();
+    const perStep = single.dispatchesPerStep;
+    single.destroy();
+    setBatchNormReduction(engine, 'split');
+    try {
+      const g = await createGpuRunner(engine, config);
+      // m = 31·35 = 1085 and 31·2 = 62 values per channel (14·35 and 14·2 in the partial batch): 2 chunks each (543 +
+      // 542 and 31 + 31), the rule's count for a forced split at these sizes; the bounds of test/helpers/step-bounds.ts
+      // hold for both forms.
+      await lockstep(g, config, ds, 4, 3e-3);
+      // Each of the 2 bn2d: partial sums then merge-and-apply, forward and backward: one more dispatch each way.
+      expect(g.dispatchesPerStep).toBe(perStep + 2 * 2);
+      // Profiles (bench/step.mjs --breakdown) name the form: K chunks × L values.
+      const bn = (await g.stepOps(31)).filter((o) => o.op.includes('batchnorm2d')).map((o) => `${o.where} ${o.op} [${o.detail}]`);
+      expect(bn).toEqual([
+        'forward layers.1.batchnorm2d+relu forward [split 2×543]', 'forward layers.5.batchnorm2d forward [split 2×31]',
+        'backward layers.5.batchnorm2d backward [split 2×31]', 'backward layers.1.batchnorm2d backward [split 2×543]',
+      ]);
+      g.destroy();
+    } finally {
+      setBatchNormReduction(engine, 'auto');
+    }
     expect(engine.memory().buffers).toBe(before.buffers);
   });
 });

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Dataset } from '../src/data/dataset.js';
 import { loadMnist } from '../src/data/mnist-node.js';
 import { parseModelSpec, validateModelSpec } from '../src/model/spec.js';
+import { setBatchNormReduction } from '../src/kernels/batchnorm-reduction.js';
 import { createGpuRunner } from '../src/train/gpu-runner.js';
 import type { RunnerConfig } from '../src/train/runner.js';
 import { gpu } from './helpers/gpu.js';
@@ -48,6 +49,28 @@ describe('GPU step plan vs CPU reference runner', () => {
       expect(engine.memory().buffers).toBe(memBefore.buffers);
     });
   }
+
+  it('BatchNorm1d in the split form (what GPUs pick for ≥ 64 rows of few features), forced: 6 steps agree; 2 more dispatches a step', async () => {
+    const engine = await gpu();
+    const ds = await smallMnist(150);
+    const config: RunnerConfig = { model: parseModelSpec('784-20-10:tanh,bn'), batchSize: 64, optimizer: { name: 'Adam', hyperparams: { lr: 1e-3 } }, seed: 7 };
+    const memBefore = engine.memory();
+    const single = await createGpuRunner(engine, config);
+    await lockstep(single, config, ds, 1, 1e-3);
+    const perStep = single.dispatchesPerStep;
+    single.destroy();
+    setBatchNormReduction(engine, 'split');
+    try {
+      const g = await createGpuRunner(engine, config);
+      // 64 rows in 8 chunks of 8; the partial batch's 22 rows in 4 chunks of 6 and 4.
+      await lockstep(g, config, ds, 6, 1e-3);
+      expect(g.dispatchesPerStep).toBe(perStep + 2);
+      g.destroy();
+    } finally {
+      setBatchNormReduction(engine, 'auto');
+    }
+    expect(engine.memory().buffers).toBe(memBefore.buffers);
+  });
 
   for (const loss of ['mse', 'bce'] as const) {
     it(`${loss} on float targets (one-hot of the digit): 20 steps agree`, async () => {

@@ -1,17 +1,25 @@
 /**
  * BatchNorm2d on the GPU: the TypeScript side of shaders/batchnorm2d.wgsl (header: math, shapes, bindings).
- * Three planned ops, each one dispatch:
+ * Three planned ops:
  *   BatchNorm2dOp.forwardTrain  y from the batch statistics of each channel; saves (mean, invstd); updates running
  *   BatchNorm2dOp.forwardEval   y from the running statistics
  *   BatchNorm2dOp.backward      dx, and dγ, dβ WRITTEN
  * Both forwards may apply the next layer's activation (`epilogue`: out = act(y), y kept for that activation's
  * backward). γ, β, dγ, dβ, running may be ranges of the flat buffers. Training with N·H·W = 1 is rejected.
+ *
+ * The training ops reduce each channel's m = N·H·W values in one of two forms (`batchnorm2dReduction`):
+ *   single  one workgroup per channel, one dispatch. Right where C workgroups fill the adapter: software adapters
+ *           (their "multiprocessors" are the few CPU cores), and GPUs with many channels or few values per channel.
+ *   split   K chunks per channel, a K × C grid, two dispatches (partial sums, then merge-and-apply): on GPUs with
+ *           few channels and many values (the CNN preset: C = 32, m = 100,352 at batch 128, i.e. 32 workgroups on a
+ *           132-multiprocessor H200, each streaming 100K values three times in a row).
  */
 import src from '../../shaders/batchnorm2d.wgsl';
 import { defineKernel, type Engine, type Resource, type UniformBuffer } from '../gpu/index.js';
 import { BATCHNORM_DEFAULTS } from '../ref/batchnorm.js';
 import { activationCode, defaultAlpha, type Activation } from '../shared.js';
 import { ACTIVATION_FNS_FILE } from './activation.js';
+import { describeReduction, planReduction, type BatchNormForm, type BatchNormReductionPlan } from './batchnorm-reduction.js';
 import { checkElements } from './sizes.js';
 
 const files = [ACTIVATION_FNS_FILE, { file: 'batchnorm2d.wgsl', text: src }];
@@ -21,6 +29,18 @@ export const batchnorm2dForwardTrainKernel = defineKernel({
   files,
   entry: 'forward_train',
   bindings: { p: 'uniform', x_in: 'read', y: 'read_write', out: 'read_write', gamma: 'read', beta: 'read', running: 'read_write', saved: 'read_write' },
+});
+export const batchnorm2dForwardPartialKernel = defineKernel({
+  label: 'batchnorm2d.forward_partial',
+  files,
+  entry: 'forward_partial',
+  bindings: { p: 'uniform', x_in: 'read', part_out: 'read_write' },
+});
+export const batchnorm2dForwardApplyKernel = defineKernel({
+  label: 'batchnorm2d.forward_apply',
+  files,
+  entry: 'forward_apply',
+  bindings: { p: 'uniform', x_in: 'read', y: 'read_write', out: 'read_write', gamma: 'read', beta: 'read', running: 'read_write', saved: 'read_write', part_in: 'read' },
 });
 export const batchnorm2dForwardEvalKernel = defineKernel({
   label: 'batchnorm2d.forward_eval',
@@ -34,6 +54,18 @@ export const batchnorm2dBackwardKernel = defineKernel({
   entry: 'backward',
   bindings: { p: 'uniform', x_in: 'read', dy: 'read', gamma: 'read', saved_stats: 'read', dx: 'read_write', dgamma: 'read_write', dbeta: 'read_write' },
 });
+export const batchnorm2dBackwardPartialKernel = defineKernel({
+  label: 'batchnorm2d.backward_partial',
+  files,
+  entry: 'backward_partial',
+  bindings: { p: 'uniform', x_in: 'read', dy: 'read', saved_stats: 'read', part_out: 'read_write' },
+});
+export const batchnorm2dBackwardApplyKernel = defineKernel({
+  label: 'batchnorm2d.backward_apply',
+  files,
+  entry: 'backward_apply',
+  bindings: { p: 'uniform', x_in: 'read', dy: 'read', gamma: 'read', saved_stats: 'read', dx: 'read_write', dgamma: 'read_write', dbeta: 'read_write', part_in: 'read' },
+});
 
 /**
  * Invocations per channel's workgroup. Software adapters run a workgroup's invocations as coroutines switched at
@@ -46,7 +78,12 @@ function workgroupSize(engine: Engine, o: BatchNorm2dShape): number {
   return wg;
 }
 
-export interface BatchNorm2dShape {
+/**
+ * `reduction`: how the training ops reduce a channel (module header): default 'split' on GPUs where ≥ 2 chunks of
+ * BN2D_MIN_CHUNK values serve, else 'single' (always on software adapters); `setBatchNormReduction` forces it per
+ * engine. `chunks`: per channel, default `batchnorm2dSplitChunks`.
+ */
+export interface BatchNorm2dShape extends BatchNormForm {
   /** N */
   batch: number;
   /** C */
@@ -55,6 +92,40 @@ export interface BatchNorm2dShape {
   plane: number;
   /** Invocations per channel's workgroup (a power of 2 ≤ 256); default 64 on software adapters, 256 on GPUs. */
   workgroupSize?: number;
+}
+
+/**
+ * Workgroups the split form aims for in all: ≈ 4 per multiprocessor of a 132-SM H200 (WebGPU does not say how many a
+ * GPU has; more costs one partial sum each, and a GPU of fewer multiprocessors runs them in turn).
+ */
+export const BN2D_SPLIT_WORKGROUPS = 512;
+/**
+ * Fewest values a chunk gets from the automatic rule: 8 per invocation of a 256-wide workgroup. Below that a chunk's
+ * fixed cost (four workgroup trees of 8 barriers each, its partial's store and the merge's loads) is as large as its
+ * streaming, so more chunks stop paying. With ≥ 2 such chunks as the condition for splitting at all, the split starts
+ * at m = 4096 values per channel: there the single form's invocation runs 3 passes of 16 dependent loads, about what
+ * the extra dispatch and its barrier cost (microseconds on Vulkan); above it the single form's run grows with m while
+ * the split's stays at ~m·C / 512 per workgroup. Estimates, not measurements: no GPU has run the split yet.
+ */
+export const BN2D_MIN_CHUNK = 2048;
+
+/**
+ * Chunks per channel of the split form, unless the op asks for some: enough for BN2D_SPLIT_WORKGROUPS workgroups over
+ * the C channels, no chunk under BN2D_MIN_CHUNK values, at least 2 (a forced split) and at most m.
+ */
+export function batchnorm2dSplitChunks(channels: number, m: number): number {
+  return Math.min(m, Math.max(2, naturalChunks(channels, m)));
+}
+
+/** The rule's chunk count before its floor of 2: the automatic split happens where it is ≥ 2. */
+function naturalChunks(channels: number, m: number): number {
+  return Math.min(Math.ceil(BN2D_SPLIT_WORKGROUPS / channels), Math.floor(m / BN2D_MIN_CHUNK));
+}
+
+/** The reduction the training ops of this shape use on `engine` (module header; `BatchNorm2dShape.reduction`). */
+export function batchnorm2dReduction(engine: Engine, o: BatchNorm2dShape): BatchNormReductionPlan {
+  const m = o.batch * o.plane;
+  return planReduction('BatchNorm2d', engine, o, m, naturalChunks(o.channels, m) >= 2, batchnorm2dSplitChunks(o.channels, m));
 }
 
 export function batchnorm2dCountError(batch: number, plane: number): string {
@@ -86,19 +157,36 @@ function outBinding(engine: Engine, epi?: BatchNorm2dEpilogue): [Resource, GPUBu
   return [b, [b]];
 }
 
+/** The split form's partial sums, [C·K] vec4, owned by the op. */
+function partials(engine: Engine, o: BatchNorm2dShape, plan: BatchNormReductionPlan): GPUBuffer {
+  return engine.storage('batchnorm2d.partials', o.channels * plan.chunks * 16);
+}
+
 export class BatchNorm2dOp {
   private constructor(
     private readonly dispatchFn: (pass: GPUComputePassEncoder) => void,
     private readonly uniforms: UniformBuffer,
     private readonly owned: GPUBuffer[] = [],
+    /** How the op reduces each channel; null for forwardEval, which reduces nothing. */
+    readonly reduction: BatchNormReductionPlan | null = null,
   ) {}
 
-  private static uniforms(u: UniformBuffer, o: BatchNorm2dShape & { eps?: number; momentum?: number }, epi?: BatchNorm2dEpilogue): UniformBuffer {
+  /** The reduction, for profiles: 'single' or 'split K×L' (K chunks of L values per channel). */
+  get detail(): string | undefined {
+    return this.reduction ? describeReduction(this.reduction) : undefined;
+  }
+
+  private static uniforms(
+    u: UniformBuffer, o: BatchNorm2dShape & { eps?: number; momentum?: number }, plan: BatchNormReductionPlan | null, epi?: BatchNorm2dEpilogue,
+  ): UniformBuffer {
     const eps = o.eps ?? BATCHNORM_DEFAULTS.eps;
     const momentum = o.momentum ?? BATCHNORM_DEFAULTS.momentum;
     if (!(eps > 0)) throw new RangeError(`BatchNorm2d: eps ${eps} must be > 0`);
     if (!(momentum >= 0 && momentum <= 1)) throw new RangeError(`BatchNorm2d: momentum ${momentum} must be in [0, 1]`);
-    u.set({ batch: o.batch, channels: o.channels, plane: o.plane, eps, momentum, act_alpha: epi ? (epi.alpha ?? defaultAlpha(epi.activation)) : 0 });
+    u.set({
+      batch: o.batch, channels: o.channels, plane: o.plane, eps, momentum, act_alpha: epi ? (epi.alpha ?? defaultAlpha(epi.activation)) : 0,
+      chunk: plan?.chunk ?? 0, chunks: plan?.chunks ?? 0,
+    });
     u.write();
     return u;
   }
@@ -119,11 +207,29 @@ export class BatchNorm2dOp {
       x: [o.x, n], y: [o.y, n], gamma: [o.gamma, C], beta: [o.beta, C], running: [o.running, 2 * C], saved: [o.saved, 2 * C],
       ...(o.epilogue ? { out: [o.epilogue.out, n] as [Resource, number] } : {}),
     });
-    const k = await engine.kernel(batchnorm2dForwardTrainKernel, BatchNorm2dOp.overrides(engine, o, o.epilogue));
-    const u = BatchNorm2dOp.uniforms(k.uniforms('p'), o, o.epilogue);
+    const plan = batchnorm2dReduction(engine, o);
+    const io = (out: Resource) => ({ x_in: o.x, y: o.y, out, gamma: o.gamma, beta: o.beta, running: o.running, saved: o.saved });
+    if (plan.form === 'single') {
+      const k = await engine.kernel(batchnorm2dForwardTrainKernel, BatchNorm2dOp.overrides(engine, o, o.epilogue));
+      const [out, owned] = outBinding(engine, o.epilogue);
+      const u = BatchNorm2dOp.uniforms(k.uniforms('p'), o, null, o.epilogue);
+      const bg = k.bind({ p: u.buffer, ...io(out) });
+      return new BatchNorm2dOp((pass) => k.dispatch(pass, bg, C), u, owned, plan);
+    }
+    const [kp, ka] = await Promise.all([
+      engine.kernel(batchnorm2dForwardPartialKernel, { WG: workgroupSize(engine, o) }),
+      engine.kernel(batchnorm2dForwardApplyKernel, BatchNorm2dOp.overrides(engine, o, o.epilogue)),
+    ]);
     const [out, owned] = outBinding(engine, o.epilogue);
-    const bg = k.bind({ p: u.buffer, x_in: o.x, y: o.y, out, gamma: o.gamma, beta: o.beta, running: o.running, saved: o.saved });
-    return new BatchNorm2dOp((pass) => k.dispatch(pass, bg, C), u, owned);
+    const u = BatchNorm2dOp.uniforms(ka.uniforms('p'), o, plan, o.epilogue);
+    const part = partials(engine, o, plan);
+    const bgp = kp.bind({ p: u.buffer, x_in: o.x, part_out: part });
+    const bga = ka.bind({ p: u.buffer, ...io(out), part_in: part });
+    const K = plan.chunks;
+    return new BatchNorm2dOp((pass) => {
+      kp.dispatch(pass, bgp, K, C);
+      ka.dispatch(pass, bga, K, C);
+    }, u, [...owned, part], plan);
   }
 
   /** Evaluation forward from the running statistics; with `epilogue`, out = act(y). */
@@ -138,7 +244,7 @@ export class BatchNorm2dOp {
       ...(o.epilogue ? { out: [o.epilogue.out, n] as [Resource, number] } : {}),
     });
     const k = await engine.kernel(batchnorm2dForwardEvalKernel, BatchNorm2dOp.overrides(engine, o, o.epilogue));
-    const u = BatchNorm2dOp.uniforms(k.uniforms('p'), o, o.epilogue);
+    const u = BatchNorm2dOp.uniforms(k.uniforms('p'), o, null, o.epilogue);
     const groups = Math.ceil(n / workgroupSize(engine, o));
     const [out, owned] = outBinding(engine, o.epilogue);
     const bg = k.bind({ p: u.buffer, x_in: o.x, y: o.y, out, gamma: o.gamma, beta: o.beta, running_stats: o.running });
@@ -156,12 +262,26 @@ export class BatchNorm2dOp {
     check('BatchNorm2dOp.backward', o, {
       x: [o.x, n], dy: [o.dy, n], gamma: [o.gamma, C], saved: [o.saved, 2 * C], dx: [o.dx, n], dgamma: [o.dgamma, C], dbeta: [o.dbeta, C],
     });
-    const k = await engine.kernel(batchnorm2dBackwardKernel, { WG: workgroupSize(engine, o) });
-    const u = BatchNorm2dOp.uniforms(k.uniforms('p'), o);
-    const bg = k.bind({ p: u.buffer, x_in: o.x, dy: o.dy, gamma: o.gamma, saved_stats: o.saved, dx: o.dx, dgamma: o.dgamma, dbeta: o.dbeta });
-    return new BatchNorm2dOp((pass) => k.dispatch(pass, bg, C), u);
+    const plan = batchnorm2dReduction(engine, o);
+    const WG = workgroupSize(engine, o);
+    const io = { x_in: o.x, dy: o.dy, gamma: o.gamma, saved_stats: o.saved, dx: o.dx, dgamma: o.dgamma, dbeta: o.dbeta };
+    if (plan.form === 'single') {
+      const k = await engine.kernel(batchnorm2dBackwardKernel, { WG });
+      const u = BatchNorm2dOp.uniforms(k.uniforms('p'), o, null);
+      const bg = k.bind({ p: u.buffer, ...io });
+      return new BatchNorm2dOp((pass) => k.dispatch(pass, bg, C), u, [], plan);
+    }
+    const [kp, ka] = await Promise.all([engine.kernel(batchnorm2dBackwardPartialKernel, { WG }), engine.kernel(batchnorm2dBackwardApplyKernel, { WG })]);
+    const u = BatchNorm2dOp.uniforms(ka.uniforms('p'), o, plan);
+    const part = partials(engine, o, plan);
+    const bgp = kp.bind({ p: u.buffer, x_in: o.x, dy: o.dy, saved_stats: o.saved, part_out: part });
+    const bga = ka.bind({ p: u.buffer, ...io, part_in: part });
+    const K = plan.chunks;
+    return new BatchNorm2dOp((pass) => {
+      kp.dispatch(pass, bgp, K, C);
+      ka.dispatch(pass, bga, K, C);
+    }, u, [part], plan);
   }
-
 
   encode(pass: GPUComputePassEncoder): void {
     this.dispatchFn(pass);

@@ -1,4 +1,5 @@
 import type { Engine } from '../gpu/index.js';
+import type { BatchNormForm, BatchNormReductionPlan } from '../kernels/batchnorm-reduction.js';
 import { BatchNormOp } from '../kernels/batchnorm.js';
 import { batchnormBackwardBounded, batchnormEvalBounded, batchnormTrainBounded } from '../testing/bounds/batchnorm.js';
 import { uniformArray } from '../testing/random.js';
@@ -26,10 +27,13 @@ export function compareBatchNorm(got: BatchNormOutputs, ref: Record<keyof BatchN
   for (const k of Object.keys(ref) as (keyof BatchNormOutputs)[]) expectWithin(got[k], ref[k], `batchnorm ${k} ${what}`);
 }
 
-/** Runs train forward, backward and eval forward for one (B, F) and checks every output against float64. */
-export async function checkBatchNormCase(e: Engine, rand: () => number, rows: number, features: number): Promise<void> {
-  const { got, ref } = await runBatchNormCase(e, rand, rows, features);
-  compareBatchNorm(got, ref, `B=${rows} F=${features}`);
+/**
+ * Runs train forward, backward and eval forward for one (B, F) and checks every output against float64; `form` forces
+ * the reduction (and its chunk count), the split form held to its own bound.
+ */
+export async function checkBatchNormCase(e: Engine, rand: () => number, rows: number, features: number, form: BatchNormForm = {}): Promise<void> {
+  const { got, ref, plan } = await runBatchNormCase(e, rand, rows, features, form);
+  compareBatchNorm(got, ref, `B=${rows} F=${features} ${plan.form === 'split' ? `split K=${plan.chunks} L=${plan.chunk}` : 'single'}`);
 }
 
 /** One (B, F) case on fresh random inputs: the GPU's outputs and the bounded references. */
@@ -38,7 +42,13 @@ export async function runBatchNormCase(
   rand: () => number,
   rows: number,
   features: number,
-): Promise<{ got: BatchNormOutputs; ref: Record<keyof BatchNormOutputs, Bounded>; inputs: { x: Float32Array; dy: Float32Array; gamma: Float32Array } }> {
+  form: BatchNormForm = {},
+): Promise<{
+  got: BatchNormOutputs;
+  ref: Record<keyof BatchNormOutputs, Bounded>;
+  inputs: { x: Float32Array; dy: Float32Array; gamma: Float32Array };
+  plan: BatchNormReductionPlan;
+}> {
   const B = rows;
   const F = features;
   const offset = uniformArray(F, -4, 4, rand);
@@ -74,7 +84,7 @@ export async function runBatchNormCase(
     dgamma: e.storage('dgamma', nan(F)),
     dbeta: e.storage('dbeta', nan(F)),
   };
-  const shape = { rows: B, features: F };
+  const shape = { rows: B, features: F, ...form };
   const ops = [
     await BatchNormOp.forwardTrain(e, { ...shape, ...bufs }),
     await BatchNormOp.backward(e, { ...shape, ...bufs }),
@@ -95,12 +105,13 @@ export async function runBatchNormCase(
       dbeta: await e.readF32(bufs.dbeta),
       yEval: await e.readF32(bufs.yEval),
     };
-    const t = batchnormTrainBounded(x, B, F, gamma, beta, rm, rv);
+    const plan = ops[0]!.reduction!;
+    const t = batchnormTrainBounded(x, B, F, gamma, beta, rm, rv, {}, undefined, plan.form === 'split' ? { chunk: plan.chunk } : undefined);
     // The backward reads the GPU's saved statistics, known to within the forward's bounds; forward_eval reads the
     // running statistics forward_train has just written (exact inputs there).
     const bw = batchnormBackwardBounded(x, dy, B, F, gamma, t.mean.value, t.invstd.value, { emean: t.mean.bound, einvstd: t.invstd.bound });
     const yEval = batchnormEvalBounded(x, B, F, gamma, beta, got.runningMean, got.runningVar);
-    return { got, ref: { ...t, ...bw, yEval }, inputs: { x, dy, gamma } };
+    return { got, ref: { ...t, ...bw, yEval }, inputs: { x, dy, gamma }, plan };
   } finally {
     for (const b of Object.values(bufs)) b.destroy();
     for (const op of ops) op.destroy();
@@ -112,6 +123,13 @@ export const batchnormChecks: SelfCheck[] = [
     name: 'batchnorm.train_backward_eval',
     async run(e, rand) {
       for (const [B, F] of [[2, 1], [7, 33], [130, 7]] as const) await checkBatchNormCase(e, rand, B, F);
+    },
+  },
+  {
+    // The form GPUs pick for few features of many rows, forced at small sizes: 130 rows in 6 chunks (5 × 22 and 20).
+    name: 'batchnorm.split',
+    async run(e, rand) {
+      for (const [B, F] of [[2, 1], [7, 33], [130, 7]] as const) await checkBatchNormCase(e, rand, B, F, { reduction: 'split', chunks: Math.min(6, B) });
     },
   },
 ];

@@ -1,4 +1,5 @@
 import type { Engine } from '../gpu/index.js';
+import type { BatchNormForm } from '../kernels/batchnorm-reduction.js';
 import { BatchNorm2dOp } from '../kernels/batchnorm2d.js';
 import { nchwToRowsRef, rowsToNchwRef, type Nchw } from '../ref/batchnorm2d.js';
 import { batchnormBackwardBounded, batchnormEvalBounded, batchnormTrainBounded } from '../testing/bounds/batchnorm.js';
@@ -11,10 +12,16 @@ import type { SelfCheck } from './types.js';
  * every output first NaN, against the float64 reference within BatchNorm1d's derived bounds on the transposed
  * tensor (src/testing/bounds/batchnorm.ts). Inputs as in BatchNorm1d's check (per-channel offsets up to 4, spreads
  * down to 0.25; the first two values of each channel on opposite sides of its offset). A ReLU changes no bound.
+ * `form` forces the workgroup size, the reduction and its chunk count; the split form is held to its own bound.
  */
-export async function checkBatchNorm2dCase(e: Engine, rand: () => number, s: Nchw, fuseRelu: boolean, workgroupSize?: number): Promise<void> {
+/** Forced variants of a check (BatchNorm2dShape's options of the same names). */
+export interface BatchNorm2dForm extends BatchNormForm {
+  workgroupSize?: number;
+}
+
+export async function checkBatchNorm2dCase(e: Engine, rand: () => number, s: Nchw, fuseRelu: boolean, form: BatchNorm2dForm = {}): Promise<void> {
   const { batch: N, channels: C, plane: P } = s;
-  const wg = workgroupSize === undefined ? {} : { workgroupSize };
+  const wg = form;
   const n = N * C * P;
   const offset = uniformArray(C, -4, 4, rand);
   const spread = uniformArray(C, 0.25, 3, rand);
@@ -60,12 +67,14 @@ export async function checkBatchNorm2dCase(e: Engine, rand: () => number, s: Nch
     const rows = (a: ArrayLike<number>) => nchwToRowsRef(a, s, 'float64');
     const nchw = (b: Bounded): Bounded => ({ value: rowsToNchwRef(b.value, s, 'float64'), bound: rowsToNchwRef(b.bound, s, 'float64') });
     const relu = (b: Bounded): Bounded => ({ value: Array.from(b.value, (v) => Math.max(v, 0)), bound: b.bound });
-    const t = batchnormTrainBounded(rows(x), m, C, gamma, beta, rm, rv);
+    const plan = ops[0]!.reduction!;
+    const t = batchnormTrainBounded(rows(x), m, C, gamma, beta, rm, rv, {}, undefined, plan.form === 'split' ? { chunk: plan.chunk } : undefined);
     const bw = batchnormBackwardBounded(rows(x), rows(dy), m, C, gamma, t.mean.value, t.invstd.value, { emean: t.mean.bound, einvstd: t.invstd.bound });
     // forward_eval reads the running statistics forward_train has just written (exact inputs there).
     const ev = nchw(batchnormEvalBounded(rows(x), m, C, gamma, beta, runningMean, runningVar));
     const y = nchw(t.y);
-    const what = `batchnorm2d N=${N} C=${C} P=${P}${fuseRelu ? ' +relu' : ''}${workgroupSize ? ` WG=${workgroupSize}` : ''}`;
+    const variant = [form.workgroupSize ? `WG=${form.workgroupSize}` : '', plan.form === 'split' ? `split K=${plan.chunks} L=${plan.chunk}` : 'single'];
+    const what = `batchnorm2d N=${N} C=${C} P=${P}${fuseRelu ? ' +relu' : ''} ${variant.filter(Boolean).join(' ')}`;
     const checks: [string, ArrayLike<number>, Bounded][] = [
       ['mean', saved.subarray(0, C), t.mean], ['invstd', saved.subarray(C), t.invstd], ['y', await e.readF32(bufs.y), y],
       ['running_mean', runningMean, t.runningMean], ['running_var', runningVar, t.runningVar],
@@ -94,6 +103,13 @@ export const batchnorm2dChecks: SelfCheck[] = [
     name: 'batchnorm2d.train_backward_eval',
     async run(e, rand) {
       for (const [s, relu] of BATCHNORM2D_CASES) await checkBatchNorm2dCase(e, rand, s, relu);
+    },
+  },
+  {
+    // The form GPUs pick for few channels of many values, forced at small sizes: 7 chunks leave a short last one.
+    name: 'batchnorm2d.split',
+    async run(e, rand) {
+      for (const [s, relu] of BATCHNORM2D_CASES) await checkBatchNorm2dCase(e, rand, s, relu, { reduction: 'split', chunks: Math.min(7, s.batch * s.plane) });
     },
   },
 ];

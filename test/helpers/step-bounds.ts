@@ -27,7 +27,10 @@ import { modelLayers, outputSize, type ModelSpec } from '../../src/model/spec.js
 import { dropoutStream } from '../../src/shared.js';
 import { dropoutApplyRef, dropoutMaskRef } from '../../src/ref/dropout.js';
 import { activationBackwardBounded, activationBounded } from '../../src/testing/bounds/activation.js';
-import { batchnormBackwardBounded, batchnormEvalBounded, batchnormTrainBounded } from '../../src/testing/bounds/batchnorm.js';
+import { batchnormBackwardBounded, batchnormEvalBounded, batchnormTrainBoundedEitherForm } from '../../src/testing/bounds/batchnorm.js';
+import { batchnormSplitChunks } from '../../src/kernels/batchnorm.js';
+import { batchnorm2dSplitChunks } from '../../src/kernels/batchnorm2d.js';
+import { splitPlan } from '../../src/kernels/batchnorm-reduction.js';
 import { lossBounded } from '../../src/testing/bounds/loss.js';
 import { matmulBounded } from '../../src/testing/bounds/matmul.js';
 import { crossEntropyBounded, metricsLossBound } from '../../src/testing/bounds/softmax.js';
@@ -116,11 +119,13 @@ const activationBoundKind: LayerBound<{ kind: Activation; alpha?: number }> = {
   backward: (l, c) => track(activationBackwardBounded(l.kind, c.x.value, c.dy.value, c.x.bound, c.dy.bound, l.alpha)),
 };
 
+/** The runner reduces in either form (kernels/batchnorm.ts), so the training forward's bound holds for both. */
 const batchnormBound: LayerBound<{ features: number; eps: number; momentum: number }> = {
   forward(l, c) {
     const args = [c.x.value, c.rows, l.features, c.param('gamma'), c.param('beta'), c.stat('running_mean'), c.stat('running_var'), l] as const;
     if (!c.training) return { y: track(batchnormEvalBounded(...args, c.x.bound)) };
-    const t = batchnormTrainBounded(...args, c.x.bound);
+    const chunk = splitPlan('batchnorm bound', c.rows, batchnormSplitChunks(c.rows, l.features), Infinity).chunk;
+    const t = batchnormTrainBoundedEitherForm(...args, c.x.bound, chunk);
     c.setStat('running_mean', t.runningMean);
     c.setStat('running_var', t.runningVar);
     return { y: track(t.y), cache: { mean: track(t.mean), invstd: track(t.invstd) } };
@@ -159,7 +164,11 @@ const convBound: LayerBound<Conv2dSpec> = {
   },
 };
 
-/** BatchNorm2d is BatchNorm1d over the transposed tensor [N·H·W, C]: its bounds there, moved back to NCHW. */
+/**
+ * BatchNorm2d is BatchNorm1d over the transposed tensor [N·H·W, C]: its bounds there, moved back to NCHW. The runner
+ * reduces in either form (kernels/batchnorm2d.ts: per adapter and size, or forced), so the training forward's bound
+ * holds for both: the single form's and the split form's at the chunking a split would use.
+ */
 const batchnorm2dBound: LayerBound<{ channels: number; eps: number; momentum: number }> = {
   forward(l, c) {
     const s = { batch: c.rows, channels: l.channels, plane: c.input[1]! * c.input[2]! };
@@ -167,7 +176,9 @@ const batchnorm2dBound: LayerBound<{ channels: number; eps: number; momentum: nu
     const back = (b: Bounded): Tracked => ({ value: Float64Array.from(rowsToNchwRef(b.value, s, 'float64')), bound: Float64Array.from(rowsToNchwRef(b.bound, s, 'float64')) });
     const args = [rows(c.x.value), s.batch * s.plane, l.channels, c.param('gamma'), c.param('beta'), c.stat('running_mean'), c.stat('running_var'), l] as const;
     if (!c.training) return { y: back(batchnormEvalBounded(...args, rows(c.x.bound))) };
-    const t = batchnormTrainBounded(...args, rows(c.x.bound));
+    const m = s.batch * s.plane;
+    const chunk = splitPlan('batchnorm2d bound', m, batchnorm2dSplitChunks(l.channels, m), Infinity).chunk;
+    const t = batchnormTrainBoundedEitherForm(...args, rows(c.x.bound), chunk);
     c.setStat('running_mean', t.runningMean);
     c.setStat('running_var', t.runningVar);
     return { y: back(t.y), cache: { mean: track(t.mean), invstd: track(t.invstd) } };

@@ -7,6 +7,10 @@
  * so the difference between them and the float64 ones counts too (u relative).
  *
  * Inputs may carry errors (a model's activations, a GPU's saved statistics): `ex`, `edy`, `emean`, `einvstd`.
+ *
+ * The split form (the shaders' headers: chunks of L rows reduced apart, then merged) changes only the forward's
+ * Σ(x − mean)², bounded by `splitSquaresError`; its means and the backward's sums are plain sums in another order,
+ * which the any-order bound already covers.
  */
 import { BATCHNORM_DEFAULTS, batchnormBackwardRef, batchnormEvalRef, batchnormTrainRef, type BatchNormOptions } from '../../ref/batchnorm.js';
 import { FTZ, U, WGSL_REL, productError, sumBound, type Bounded } from '../sums.js';
@@ -16,6 +20,75 @@ const at = (e: ArrayLike<number> | undefined, i: number): number => (e ? e[i]! :
 /** |(w ± ew)^(−1/2) − w^(−1/2)| ≤ (w − ew)^(−1/2) − w^(−1/2) (exact: the function is convex and decreasing). */
 function invSqrtSpread(w: number, ew: number): number {
   return ew < w ? 1 / Math.sqrt(w - ew) - 1 / Math.sqrt(w) : Infinity;
+}
+
+/** Single form: q = Σ d², d = x − mean (rounded): terms (|d| + ed)² with spread 2|d|ed + ed². */
+function singleSquaresError(x: ArrayLike<number>, B: number, F: number, f: number, mu: number, em: number, ex?: ArrayLike<number>): number {
+  let qWide = 0;
+  let qSpread = 0;
+  for (let b = 0; b < B; b++) {
+    const d = Math.abs(x[b * F + f]! - mu);
+    const ed = at(ex, b * F + f) + em + U * d;
+    qWide += (d + ed) * (d + ed);
+    qSpread += 2 * d * ed + ed * ed;
+  }
+  return sumBound(B, qWide) + qSpread;
+}
+
+/**
+ * Split form: |q̂ − Σ_b (x_b − mean)²| for feature f, rows in chunks of L. What the GPU forms (its x̃ = x ± ex, its
+ * mean μ̂ = μ ± em, the same sum as the single form's): per chunk k of n_k rows, Ŝ_k = Σ x̃ (γ_(n_k)), the shift
+ * â_k = Ŝ_k / n_k, D̂_k = Σ fl(x̃ − â_k) (terms with one rounding: γ_(n_k)), Q̂_k = Σ fl(fl(x̃ − â_k)²) (two: γ_(n_k+1));
+ * then q̂ = Σ_k [Q̂_k + 2·δ̂_k·D̂_k + n_k·δ̂_k·δ̂_k], δ̂_k = fl(â_k − μ̂): 3K terms, the worst with 4 roundings of its
+ * own (δ̂ twice, two products), so γ_(3K+3) of their magnitudes. The identity
+ *   Σ_(b∈k) (x̃_b − μ̂)² = Σ (x̃_b − â)² + 2(â − μ̂)·Σ (x̃_b − â) + n_k·(â − μ̂)²   (exact for any â)
+ * leaves â_k's own error out; it enters only through magnitudes: |x̃_b − â_k| ≤ |x_b − μ_k| + ex_b + e_ak =: r_b,
+ * |â_k − μ̂| ≤ |μ_k − μ| + e_ak + em =: Δ_k, |Σ (x̃_b − â_k)| = n_k·|mean_k(x̃) − â_k| ≤ n_k·e'_ak. Last, from
+ * Σ(x̃ − μ̂)² to the exact Σ(x − μ)²: 2Σ|d|·ex + 2·em·|Σd| + Σ(ex + em)² (d = x − μ; Σd is 0 up to float64 rounding).
+ */
+function splitSquaresError(x: ArrayLike<number>, B: number, F: number, f: number, mu: number, em: number, L: number, ex?: ArrayLike<number>): number {
+  if (!(Number.isInteger(L) && L >= 1)) throw new RangeError(`splitSquaresError: chunk ${L} must be a positive integer`);
+  const K = Math.ceil(B / L);
+  let err = 0;
+  let wide = 0;
+  for (let k = 0; k < K; k++) {
+    const from = k * L;
+    const to = Math.min(from + L, B);
+    const n = to - from;
+    let sum = 0;
+    let abs = 0;
+    let exSum = 0;
+    for (let b = from; b < to; b++) {
+      sum += x[b * F + f]!;
+      abs += Math.abs(x[b * F + f]!);
+      exSum += at(ex, b * F + f);
+    }
+    const muK = sum / n;
+    const eS = sumBound(n, abs + exSum);
+    const eShiftOwn = eS / n + WGSL_REL.div * (Math.abs(muK) + (exSum + eS) / n); // |mean_k(x̃) − â_k|
+    const eShift = eShiftOwn + exSum / n; // |μ_k − â_k|
+    let r1 = 0;
+    let r2 = 0;
+    for (let b = from; b < to; b++) {
+      const r = Math.abs(x[b * F + f]! - muK) + at(ex, b * F + f) + eShift;
+      r1 += r;
+      r2 += r * r;
+    }
+    const eQ = sumBound(n + 1, r2);
+    const eD = sumBound(n, r1);
+    const delta = Math.abs(muK - mu) + eShift + em;
+    err += eQ + 2 * delta * eD;
+    wide += r2 + eQ + 2 * delta * (n * eShiftOwn + eD) + n * delta * delta;
+  }
+  let dSum = 0;
+  let input = 0;
+  for (let b = 0; b < B; b++) {
+    const d = x[b * F + f]! - mu;
+    const e = at(ex, b * F + f);
+    dSum += d;
+    input += 2 * Math.abs(d) * e + (e + em) * (e + em);
+  }
+  return err + sumBound(3 * K + 3, wide) + input + 2 * em * Math.abs(dSum);
 }
 
 export interface BatchNormTrainBounded {
@@ -37,6 +110,7 @@ export function batchnormTrainBounded(
   runningVar: ArrayLike<number>,
   opts: BatchNormOptions = {},
   ex?: ArrayLike<number>,
+  split?: { chunk: number },
 ): BatchNormTrainBounded {
   const t = batchnormTrainRef(x, B, F, gamma, beta, runningMean, runningVar, 'float64', opts);
   const eps = opts.eps ?? BATCHNORM_DEFAULTS.eps;
@@ -52,17 +126,8 @@ export function batchnormTrainBounded(
     for (let b = 0; b < B; b++) exSum += at(ex, b * F + f);
     // mean = (Σ x) / B
     const em = (sumBound(B, t.xAbs[f]! + exSum) + exSum) / B + WGSL_REL.div * Math.abs(mu) + FTZ;
-    // q = Σ d², d = x − mean (rounded): terms (|d| + ed)² with spread 2|d|ed + ed²
-    let qWide = 0;
-    let qSpread = 0;
-    for (let b = 0; b < B; b++) {
-      const d = Math.abs(x[b * F + f]! - mu);
-      const ed = at(ex, b * F + f) + em + U * d;
-      qWide += (d + ed) * (d + ed);
-      qSpread += 2 * d * ed + ed * ed;
-    }
     const q = t.sq[f]!;
-    const eq = sumBound(B, qWide) + qSpread;
+    const eq = split ? splitSquaresError(x, B, F, f, mu, em, split.chunk, ex) : singleSquaresError(x, B, F, f, mu, em, ex);
     const v = q / B;
     const ev = eq / B + WGSL_REL.div * v;
     const w = v + eps;
@@ -96,6 +161,31 @@ export function batchnormTrainBounded(
     invstd: { value: t.invstd, bound: eInv },
     runningMean: { value: t.runningMean, bound: eRm },
     runningVar: { value: t.runningVar, bound: eRv },
+  };
+}
+
+/**
+ * A bound that holds whichever form the GPU used: the single form's, or the split form's with chunks of `chunk`
+ * rows (element by element, the larger). For callers that do not know the form, e.g. a runner's whole step.
+ */
+export function batchnormTrainBoundedEitherForm(
+  x: ArrayLike<number>,
+  B: number,
+  F: number,
+  gamma: ArrayLike<number>,
+  beta: ArrayLike<number>,
+  runningMean: ArrayLike<number>,
+  runningVar: ArrayLike<number>,
+  opts: BatchNormOptions,
+  ex: ArrayLike<number> | undefined,
+  chunk: number,
+): BatchNormTrainBounded {
+  const a = batchnormTrainBounded(x, B, F, gamma, beta, runningMean, runningVar, opts, ex);
+  const b = batchnormTrainBounded(x, B, F, gamma, beta, runningMean, runningVar, opts, ex, { chunk });
+  const larger = (p: Bounded, q: Bounded): Bounded => ({ value: p.value, bound: Float64Array.from(p.bound, (v, i) => Math.max(v, q.bound[i]!)) });
+  return {
+    y: larger(a.y, b.y), mean: larger(a.mean, b.mean), invstd: larger(a.invstd, b.invstd),
+    runningMean: larger(a.runningMean, b.runningMean), runningVar: larger(a.runningVar, b.runningVar),
   };
 }
 
