@@ -22,6 +22,8 @@
 #   cnn     `wgtrain train --model cnn` (the CNN preset, 10 epochs) end to end: test accuracy and time
 #   cnnstep bench/step.mjs cnn@128 (the preset's step) beside TF.js and jax-js, per-op breakdown
 #   cnntorch  bench/torch_step.py cnn@128 (eager, CUDA graph) and scripts/torch_cnn.py (the recipe in PyTorch, CUDA)
+#   conv    bench/conv.mjs at batch 128: each op of the CNN preset's convolutions, im2col in both forms, and
+#           BatchNorm2d in both reduction forms (single pass per channel, split into chunks): checks the split's rule
 set -uo pipefail
 OUT=${OUT:-/tmp/device-out}
 mkdir -p "$OUT"
@@ -69,6 +71,7 @@ for p in "${phases[@]}"; do
              --json "$OUT/step-cnn.json" 2>&1 | tee "$OUT/step-cnn.log" ;;
     cnntorch) timeout 120 python3 bench/torch_step.py --configs cnn@128 --json "$OUT/torch-cnn-step.json" 2>&1 | tee "$OUT/torch-cnn-step.log"
            timeout 300 python3 scripts/torch_cnn.py --device cuda --json "$OUT/torch-cnn.json" 2>&1 | tee "$OUT/torch-cnn.log" ;;
+    conv)  timeout 180 node bench/conv.mjs --batch 128 --tfjs false --json "$OUT/conv.json" 2>&1 | tee "$OUT/conv.log" ;;
     *) echo "unknown phase $p" ;;
   esac
 done
