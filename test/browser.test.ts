@@ -13,7 +13,7 @@ import { TEST_SEED, seedInfo } from './helpers/random.js';
 
 interface PageResult {
   ok: boolean;
-  stage: 'createEngine' | 'selfTest' | 'page';
+  stage: 'createEngine' | 'selfTest' | 'errors' | 'page';
   adapter?: { describe: string; software: boolean };
   seed?: number;
   checks?: number;
@@ -57,6 +57,15 @@ describe(`library bundle in headless Chromium (${seedInfo()})`, () => {
     expect(r.ok).toBe(true);
     await page.close();
   }, 900_000);
+
+  it("a GPU error raised before a read is thrown by that read (the browser delivers 'uncapturederror' before the map resolves)", async () => {
+    const { page } = await openPage(chromium, `${server.origin}/test/browser/index.html?errors`);
+    const r = await pageResult(page);
+    expect(r.stage, `${r.error?.name}: ${r.error?.message}`).toBe('errors');
+    expect(r.results.map((c) => c.error ?? 'ok')).toEqual(['ok']);
+    expect(r.ok).toBe(true);
+    await page.close();
+  }, 300_000);
 
   it('createEngine names what it tried when the browser has no WebGPU', async () => {
     const { page } = await openPage(chromium, `${server.origin}/test/browser/index.html?nogpu`);

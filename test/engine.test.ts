@@ -11,6 +11,7 @@ import { wgslFile } from '../tools/wgsl-loader.js';
 import { reflectWgsl } from '../tools/wgsl-reflect.js';
 import { activationForwardKernel } from '../src/kernels/activation.js';
 import { gpu } from './helpers/gpu.js';
+import { GpuMachine } from '../src/linalg/gpu-machine.js';
 
 describe('engine errors and accounting', () => {
   afterAll(async () => (await gpu()).destroy());
@@ -43,6 +44,39 @@ describe('engine errors and accounting', () => {
     expect((err as Error).message).toContain('tiny-buffer');
     b.destroy();
     await e.flush(); // the error was reported once
+  });
+
+  // read() and the vector machine's read take the errors after their own map, with no second wait and no timer: this
+  // holds only while the platform delivers `uncapturederror` before the map resolves (see Engine.flush).
+  it('an error raised before a read (by a queue write or by a submitted command buffer) is thrown by that read, once', async () => {
+    const e = await gpu();
+    const values = Float32Array.from({ length: 16 }, (_, i) => i);
+    const ok = e.storage('readable', values);
+    const tiny = e.storage('tiny-target', 16);
+    e.device.queue.writeBuffer(tiny, 0, new Float32Array(64)); // 256 bytes into 16
+    const first = await e.read(ok).catch((x: unknown) => x);
+    expect(first).toBeInstanceOf(GpuError);
+    expect((first as GpuError).kind).toBe('validation');
+    expect((first as Error).message).toContain('tiny-target');
+    expect(new Float32Array(await e.read(ok))).toEqual(values); // reported once
+
+    e.submit('bad copy', (enc) => enc.copyBufferToBuffer(ok, 0, tiny, 0, 64)); // 64 bytes into 16: invalid command buffer
+    const second = await e.readF32(ok).catch((x: unknown) => x);
+    expect(second).toBeInstanceOf(GpuError);
+    expect((second as Error).message).toContain('tiny-target');
+    await e.flush();
+
+    const m = await GpuMachine.create(e, { n: 16, valueGrad: () => Promise.reject(new Error('unused')) });
+    const slot = m.scalars(1);
+    m.dot(slot, m.x, m.x);
+    e.device.queue.writeBuffer(tiny, 0, new Float32Array(64));
+    const third = await m.read([slot]).catch((x: unknown) => x);
+    expect(third).toBeInstanceOf(GpuError);
+    expect((third as Error).message).toContain('tiny-target');
+    expect(await m.read([slot])).toEqual([0]);
+    m.destroy();
+    ok.destroy();
+    tiny.destroy();
   });
 
   it('bind groups are checked by binding name', async () => {

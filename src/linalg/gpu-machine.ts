@@ -325,7 +325,7 @@ export class GpuMachine implements VectorMachine {
     await this.staging.mapAsync(GPUMapMode.READ, 0, bytes);
     const values = new Float32Array(this.staging.getMappedRange(0, bytes).slice(0));
     this.staging.unmap();
-    await this.engine.flush();
+    this.engine.checkErrors(); // the map waited for everything submitted before it
     return slots.map((s) => values[s - first]!);
   }
 
