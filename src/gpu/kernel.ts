@@ -59,10 +59,21 @@ export function resourceBytes(r: Resource): number {
   return r instanceof GPUBuffer ? r.size : (r.size ?? r.buffer.size - (r.offset ?? 0));
 }
 
-/** The pipeline and bind group last set on each pass through `Kernel.dispatch`. */
-const passState = new WeakMap<GPUComputePassEncoder, { pipeline: GPUComputePipeline | null; group: GPUBindGroup | null }>();
+/**
+ * The pipeline and bind group last set through `Kernel.dispatch`, and on which pass. One pass is encoded at a time, so
+ * one entry serves (a lookup per dispatch in a map of passes cost more than it saved); a dispatch into another pass
+ * starts it afresh, which can only set state again, never skip a needed call.
+ */
+const passState: { pass: GPUComputePassEncoder | null; pipeline: GPUComputePipeline | null; group: GPUBindGroup | null } = {
+  pass: null,
+  pipeline: null,
+  group: null,
+};
 
 export class Kernel {
+  /** The device's maxComputeWorkgroupsPerDimension, read once (each read of a Dawn limit is a call into C++). */
+  private readonly maxGroups: number;
+
   constructor(
     readonly engine: Engine,
     readonly def: KernelDef,
@@ -70,7 +81,9 @@ export class Kernel {
     readonly entry: EntryInfo,
     readonly pipeline: GPUComputePipeline,
     readonly layout: GPUBindGroupLayout,
-  ) {}
+  ) {
+    this.maxGroups = engine.limits.maxComputeWorkgroupsPerDimension;
+  }
 
   /** Creates a bind group from resources named as in the WGSL. Missing or extra names are errors. */
   bind(resources: Record<string, Resource>, label = this.label): GPUBindGroup {
@@ -109,15 +122,19 @@ export class Kernel {
 
   /** Records one dispatch into a compute pass and counts it. */
   dispatch(pass: GPUComputePassEncoder, group: GPUBindGroup, x: number, y = 1, z = 1, dynamicOffsets?: number[]): void {
-    const max = this.engine.limits.maxComputeWorkgroupsPerDimension;
+    const max = this.maxGroups;
     if (x > max || y > max || z > max) {
       throw new RangeError(`${this.label}: dispatch ${x}×${y}×${z} exceeds ${max} workgroups per dimension; use dispatch1d`);
     }
     if (x === 0 || y === 0 || z === 0) return;
     // Each encoder call costs microseconds of host time (≈ 3 µs for setPipeline in Node's Dawn): a step of ~20
     // dispatches is encoded while the GPU runs the previous one, so repeated state is not set again.
-    let last = passState.get(pass);
-    if (!last) passState.set(pass, (last = { pipeline: null, group: null }));
+    const last = passState;
+    if (last.pass !== pass) {
+      last.pass = pass;
+      last.pipeline = null;
+      last.group = null;
+    }
     if (last.pipeline !== this.pipeline) {
       pass.setPipeline(this.pipeline);
       last.pipeline = this.pipeline;
@@ -138,8 +155,11 @@ export class Kernel {
    * its linear workgroup index as `wid.x + wid.y * nwg.x` and checks bounds.
    */
   dispatch1d(pass: GPUComputePassEncoder, group: GPUBindGroup, groups: number, dynamicOffsets?: number[]): void {
-    const [x, y] = grid1d(groups, this.engine.limits.maxComputeWorkgroupsPerDimension);
-    this.dispatch(pass, group, x, y, 1, dynamicOffsets);
+    if (groups <= this.maxGroups) this.dispatch(pass, group, groups, 1, 1, dynamicOffsets);
+    else {
+      const [x, y] = grid1d(groups, this.maxGroups);
+      this.dispatch(pass, group, x, y, 1, dynamicOffsets);
+    }
   }
 }
 
