@@ -105,6 +105,8 @@ for (const device of ['cpu', 'gpu'] as const) {
         ['predict', () => r.predict(ds)],
         ['exportState', () => r.exportState()],
         ['importState', () => r.importState(state)],
+        // The GPU runner's ready() answers without making a promise per step; after destroy it still rejects.
+        ...(r.ready ? [['ready', () => r.ready!()] as [string, () => unknown]] : []),
       ];
       for (const [method, call] of calls) {
         const error = await (async () => call())().then(() => null, (e: unknown) => e);

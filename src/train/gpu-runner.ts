@@ -57,6 +57,10 @@ interface Plan {
 }
 
 const F32 = 4;
+/** The label of every training step's command encoder and pass (one object, not a string formatted per step). */
+const STEP_LABEL: Readonly<GPUObjectDescriptorBase> = { label: 'train step' };
+/** What `ready()` returns while nothing needs waiting for (most steps): no promise made per step. */
+const READY: Promise<void> = Promise.resolve();
 
 /** One op of a training step, for timing it alone (`GpuRunner.stepOps`). */
 export interface StepOp {
@@ -129,7 +133,10 @@ export class GpuRunner implements Runner {
   private readonly ones: GPUBuffer;
   private readonly rowLoss: GPUBuffer;
   private readonly rowFlags: GPUBuffer;
+  /** Plans by `${rows}/${mode}/${source}`. */
   private readonly plans = new Map<string, Plan>();
+  /** The training plans of `plans` by row count: what `step` looks up, without making a key string per step. */
+  private readonly trainPlans = new Map<number, Plan>();
   /** Labels of planned ops, for `profileStep`. */
   private readonly opNames = new WeakMap<Encodable, string>();
   private train: { data: U8Dataset | F32Dataset | F32LabelDataset; ds: Dataset; perm: GPUBuffer } | null = null;
@@ -207,7 +214,11 @@ export class GpuRunner implements Runner {
 
   /** Every public method starts here: a destroyed runner says so instead of failing inside WebGPU. */
   private alive(method: string): void {
-    if (this.destroyed) throw destroyedError(`GpuRunner.${method}`, 'create a new one with createGpuRunner (and importState to continue)');
+    if (this.destroyed) throw this.destroyedError(method);
+  }
+
+  private destroyedError(method: string): Error {
+    return destroyedError(`GpuRunner.${method}`, 'create a new one with createGpuRunner (and importState to continue)');
   }
 
   async init(): Promise<void> {
@@ -357,6 +368,7 @@ export class GpuRunner implements Runner {
     this.opNames.set(loss[1]!, 'metrics accumulate');
     const p: Plan = { rows, forward, loss, backward };
     this.plans.set(key, p);
+    if (training && source === 'train') this.trainPlans.set(rows, p);
     return p;
   }
 
@@ -409,6 +421,7 @@ export class GpuRunner implements Runner {
       if (!k.endsWith(`/${source}`)) continue;
       for (const op of [...p.forward, ...p.loss, ...p.backward]) op.destroy();
       this.plans.delete(k);
+      if (this.trainPlans.get(p.rows) === p) this.trainPlans.delete(p.rows);
     }
   }
 
@@ -439,7 +452,7 @@ export class GpuRunner implements Runner {
     if (!this.optimizer) throw fullBatchStepError(this.config);
     if (!this.train) throw new Error('step: call setTrainingData and beginEpoch first');
     checkStepInput(s, this.config.batchSize, this.train.ds.length, 'step');
-    const plan = this.plans.get(`${s.rows}/train/train`);
+    const plan = this.trainPlans.get(s.rows);
     if (!plan) {
       throw new RangeError(
         `step: a batch of ${s.rows} rows was not planned (setTrainingData(ds, batchSize) plans batchSize rows, by default the config's ${this.config.batchSize}, and the epoch's partial last batch)`,
@@ -454,8 +467,8 @@ export class GpuRunner implements Runner {
     this.writeStepInfo(s.step, s.start);
     optimizer.writeStep(s.lr);
     const before = engine.dispatchCount;
-    const encoder = engine.device.createCommandEncoder({ label: `step ${s.step}` });
-    const pass = encoder.beginComputePass({ label: 'train step' });
+    const encoder = engine.device.createCommandEncoder(STEP_LABEL);
+    const pass = encoder.beginComputePass(STEP_LABEL);
     encodeTraining(plan, pass);
     this.gradNorms?.op.encode(pass);
     optimizer.encode(pass);
@@ -478,9 +491,13 @@ export class GpuRunner implements Runner {
   private submittedSteps = 0;
   private readonly fences: Promise<void>[] = [];
 
-  async ready(): Promise<void> {
-    this.alive('ready');
-    if (this.fences.length <= GpuRunner.MAX_FENCES) return;
+  ready(): Promise<void> {
+    if (this.destroyed) return Promise.reject(this.destroyedError('ready'));
+    if (this.fences.length <= GpuRunner.MAX_FENCES) return READY;
+    return this.waitForFence();
+  }
+
+  private async waitForFence(): Promise<void> {
     await this.fences[this.fences.length - 1 - GpuRunner.MAX_FENCES];
     this.fences.splice(0, this.fences.length - GpuRunner.MAX_FENCES);
   }
@@ -496,7 +513,7 @@ export class GpuRunner implements Runner {
     if (!engine.features.has('timestamp-query')) return null;
     const optimizer = this.optimizer;
     if (!optimizer) throw fullBatchStepError(this.config);
-    if (!this.plans.get(`${s.rows}/train/train`) || !this.train) {
+    if (!this.trainPlans.has(s.rows) || !this.train) {
       throw new Error('profileStep: call setTrainingData and beginEpoch first (and use a planned batch size)');
     }
     await this.flushMetrics();
