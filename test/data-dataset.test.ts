@@ -111,6 +111,11 @@ describe('BatchSchedule', () => {
     const drop = new BatchSchedule(10, { batchSize: 4, seed: 1, dropLast: true });
     expect(drop.batchCount).toBe(2);
     expect(() => drop.batch(0, 2)).toThrow('BatchSchedule: batch 2 is outside [0, 2).');
+    // The training loop's allocation-free form says the same as batchRange.
+    expect([0, 1, 2].map((b) => [keep.batchStart(b), keep.batchRows(b)])).toEqual([[0, 4], [4, 4], [8, 2]]);
+    expect([0, 1, 2].map((b) => keep.batchRange(b))).toEqual([[0, 4], [4, 8], [8, 10]]);
+    expect(() => drop.batchRows(2)).toThrow('BatchSchedule: batch 2 is outside [0, 2).');
+    expect(() => keep.batchStart(-1)).toThrow('BatchSchedule: batch -1 is outside [0, 3).');
   });
 
   it('permutation(epoch) is seeded, differs between epochs, and does not depend on earlier epochs', () => {

@@ -74,11 +74,26 @@ export class BatchSchedule {
 
   /** Start (inclusive) and end (exclusive) positions of batch b within the epoch's permutation. */
   batchRange(b: number): [number, number] {
+    const start = this.batchStart(b);
+    return [start, start + this.batchRows(b)];
+  }
+
+  /** Start position of batch b within the epoch's permutation (the training loop's form: no array per step). */
+  batchStart(b: number): number {
+    this.checkBatch(b);
+    return b * this.batchSize;
+  }
+
+  /** Examples in batch b: batchSize, fewer in an epoch's partial last batch. */
+  batchRows(b: number): number {
+    this.checkBatch(b);
+    return Math.min(this.batchSize, this.length - b * this.batchSize);
+  }
+
+  private checkBatch(b: number): void {
     if (!Number.isInteger(b) || b < 0 || b >= this.batchCount) {
       throw new RangeError(`BatchSchedule: batch ${b} is outside [0, ${this.batchCount}).`);
     }
-    const start = b * this.batchSize;
-    return [start, Math.min(start + this.batchSize, this.length)];
   }
 
   /** Example indices of batch b in `epoch` (a view of the permutation). */

@@ -703,10 +703,11 @@ export class Trainer {
         while (this.position.batch < batches.batchCount && !(opts.steps !== undefined && this.position.step >= opts.steps)) {
           if (halted()) break;
           const b = this.position.batch;
-          const [start, end] = batches.batchRange(b);
+          const start = batches.batchStart(b);
+          const rows = batches.batchRows(b);
           const step = this.position.step;
           lr = schedule.lr;
-          this.runner.step({ step, start, rows: end - start, lr });
+          this.runner.step({ step, start, rows, lr });
           if (step === firstStep) await this.runner.flushMetrics();
           this.position.step = step + 1;
           this.position.batch = b + 1;
@@ -724,7 +725,7 @@ export class Trainer {
               schedule.step({ gradNorm: latest.gradNorm });
             } else schedule.step();
           }
-          cb.onStep?.({ step, epoch: epochNumber, batch: b, batches: batches.batchCount, rows: end - start, lr, metrics: latest });
+          cb.onStep?.({ step, epoch: epochNumber, batch: b, batches: batches.batchCount, rows, lr, metrics: latest });
           // Bounds the work queued ahead of the device (GPU: ~16 steps), so steps/s measures the device; no readback.
           if (this.runner.ready) await this.runner.ready();
           await pause();
