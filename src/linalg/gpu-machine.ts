@@ -9,17 +9,25 @@
  * combination of buffers and cached, so a minimizer's steady state creates nothing.
  */
 import type { Engine, Kernel } from '../gpu/index.js';
-import { UniformBlock } from '../gpu/index.js';
 import { checkCoef, MachineError, type Slot, type Vec, type VectorMachine } from './machine.js';
 import type { GpuObjective, GpuPlan } from './objective.js';
 import {
-  axpbyKernel, axpyKernel, coefFields, EWG, recordStride, reduceKernels, reduceShape, SCALAR_MODES, scalarOpKernel, vecOpLayout,
-  type Coef, type ReduceShape, type ScalarMode,
+  axpbyKernel, axpyKernel, EWG, recordStride, reduceKernels, reduceShape, SCALAR_MODES, scalarOpKernel, vecOpLayout, VecOpWriter,
+  type Coef, type ReduceShape, type ScalarMode, type VecOpFields,
 } from './vector.js';
 
 /** Records per ring: the queue is submitted early when it fills (a two-loop recursion of history m uses ~6m). */
 const RING = 1024;
 const MAX_SLOTS = 1024;
+/** Vector ids are below this, so that a bind group's key packs up to three of them into one number (groupKey). */
+const MAX_VECTORS = 0xffff;
+/** The id standing for the machine's zero vector in a key. */
+const ZEROS_ID = MAX_VECTORS;
+
+/** The bind-group key of up to three vector ids: exact, since 3·16 bits fit a double's 53. */
+function groupKey(a = 0, b = 0, c = 0): number {
+  return a + 0x10000 * (b + 0x10000 * c);
+}
 
 export interface GpuMachineOptions {
   /** Starting point (n numbers); default zeros (ignored when the objective owns its parameters). */
@@ -37,14 +45,20 @@ export class GpuMachine implements VectorMachine {
   evaluations = 0;
   private readonly buffers = new Map<number, GPUBuffer>();
   private readonly owned: GPUBuffer[] = [];
-  private readonly groups = new Map<string, GPUBindGroup>();
+  /**
+   * Bind groups per kernel by the ids of the vectors they bind (groupKey); the scalars and partials buffers are the
+   * machine's own and the same in every group. A number key: a dispatch builds no string.
+   */
+  private readonly groups = new Map<Kernel, Map<number, GPUBindGroup>>();
   private readonly plans = new Map<string, Promise<GpuPlan>>();
   private readonly made: GpuPlan[] = [];
   private readonly sc: GPUBuffer;
   private readonly staging: GPUBuffer;
   private readonly parts: GPUBuffer;
   private readonly ring: GPUBuffer;
-  private readonly ringBytes: ArrayBuffer;
+  private readonly records: VecOpWriter;
+  /** The dynamic offset of the dispatch being recorded (one array, reused). */
+  private readonly offsets = [0];
   private readonly stride: number;
   private readonly layout;
   private slotCount = 0;
@@ -65,7 +79,7 @@ export class GpuMachine implements VectorMachine {
     this.layout = vecOpLayout(engine);
     this.stride = recordStride(engine);
     this.ring = this.own(engine.buffer({ label: 'machine.ops', size: RING * this.stride, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST }));
-    this.ringBytes = new ArrayBuffer(RING * this.stride);
+    this.records = new VecOpWriter(this.layout, new ArrayBuffer(RING * this.stride));
     this.sc = this.own(engine.storage('machine.scalars', 4 * MAX_SLOTS));
     this.staging = this.own(engine.buffer({ label: 'machine.scalars.readback', size: 4 * MAX_SLOTS, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST }));
     this.parts = this.own(engine.storage('machine.partials', 16 * 256));
@@ -102,6 +116,7 @@ export class GpuMachine implements VectorMachine {
   }
 
   private register(label: string, length: number, buffer: GPUBuffer): Vec {
+    if (this.nextId >= MAX_VECTORS) throw new MachineError(`vector '${label}': a machine holds at most ${MAX_VECTORS} vectors`);
     const v: Vec = { id: this.nextId++, length, label };
     this.buffers.set(v.id, buffer);
     return v;
@@ -147,38 +162,33 @@ export class GpuMachine implements VectorMachine {
   /** Writes the records used so far and submits the queue. */
   private submit(): void {
     this.endPass();
-    if (this.used) this.engine.device.queue.writeBuffer(this.ring, 0, this.ringBytes, 0, this.used * this.stride);
+    if (this.used) this.engine.device.queue.writeBuffer(this.ring, 0, this.records.bytes, 0, this.used * this.stride);
     if (this.encoder) this.engine.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.used = 0;
   }
 
-  /** A fresh record (its byte offset in the ring) with these fields. */
-  private record(fields: Record<string, number>): number {
+  /** A fresh record with these fields: the dynamic offsets of its dispatches (`this.offsets`, reused). */
+  private record(fields: VecOpFields): number[] {
     if (this.used === RING) this.submit();
     const offset = this.used++ * this.stride;
-    new UniformBlock(this.layout, this.ringBytes, offset).set({
-      n: 0, mode: 0, parts: 1, chunk: 1, out: 0, outputs: 1, scale: 1, ...coefFields('a', undefined), ...coefFields('b', undefined), ...fields,
-    });
-    return offset;
+    this.records.write(offset, fields);
+    this.offsets[0] = offset;
+    return this.offsets;
   }
 
-  private group(kernel: Kernel, resources: Record<string, GPUBuffer>): GPUBindGroup {
-    const key = `${kernel.label}|${Object.entries(resources).map(([k, b]) => `${k}=${b.label}#${this.idOf(b)}`).join(',')}`;
-    let g = this.groups.get(key);
-    if (!g) {
-      g = kernel.bind({ ...resources, op: { buffer: this.ring, offset: 0, size: this.layout.size } });
-      this.groups.set(key, g);
-    }
+  /** The cached bind group of `kernel` for `key` (groupKey of the vectors it binds), if made before. */
+  private cached(kernel: Kernel, key: number): GPUBindGroup | undefined {
+    return this.groups.get(kernel)?.get(key);
+  }
+
+  /** Makes and caches the bind group of `kernel` for `key` over these buffers (and the op ring). */
+  private bind(kernel: Kernel, key: number, resources: Record<string, GPUBuffer>): GPUBindGroup {
+    const g = kernel.bind({ ...resources, op: { buffer: this.ring, offset: 0, size: this.layout.size } });
+    let byKey = this.groups.get(kernel);
+    if (!byKey) this.groups.set(kernel, (byKey = new Map()));
+    byKey.set(key, g);
     return g;
-  }
-
-  private readonly bufferIds = new WeakMap<GPUBuffer, number>();
-  private nextBufferId = 0;
-  private idOf(b: GPUBuffer): number {
-    let id = this.bufferIds.get(b);
-    if (id === undefined) this.bufferIds.set(b, (id = this.nextBufferId++));
-    return id;
   }
 
   // ---- vector operations --------------------------------------------------------------------------------------
@@ -189,32 +199,37 @@ export class GpuMachine implements VectorMachine {
     }
     checkCoef(alpha, this.slotCount, 'axpby α');
     checkCoef(beta, this.slotCount, 'axpby β');
-    const zb = this.buffer(z);
+    const { axpy, axpby } = this.kernels;
     const groups = Math.ceil(z.length / EWG);
     if (!y || y.id === x.id) {
       // z ← α·x (+ β·x): one input.
-      const b = y ? beta : 0;
       if (z.id === x.id) {
         if (y) throw new MachineError('axpby: z = x = y is not supported; scale with axpby(z, α + β, z)');
         // In place z ← α·z: axpy with x = z is an alias, so read z through a copy-free trick: β·z + 0·x needs a
-        // distinct x; use the iterate-independent zero vector.
-        const off = this.record({ n: z.length, ...coefFields('a', 0), ...coefFields('b', alpha) });
-        this.kernels.axpy.dispatch1d(this.ensurePass(), this.group(this.kernels.axpy, { x: this.zeros(z.length), z: zb, sc_in: this.sc }), groups, [off]);
+        // distinct x; use the iterate-independent zero vector. (A group made before the zeros grew keeps the old,
+        // smaller zero buffer: still alive, still zero, and long enough for this z.)
+        const key = groupKey(ZEROS_ID, z.id);
+        const g = this.cached(axpy, key) ?? this.bind(axpy, key, { x: this.zeros(z.length), z: this.buffer(z), sc_in: this.sc });
+        axpy.dispatch1d(this.ensurePass(), g, groups, this.record({ n: z.length, a: 0, b: alpha }));
         return;
       }
-      const off = this.record({ n: z.length, ...coefFields('a', alpha), ...coefFields('b', b ?? 0) });
-      this.kernels.axpby.dispatch1d(this.ensurePass(), this.group(this.kernels.axpby, { x: this.buffer(x), y: this.buffer(x), z: zb, sc_in: this.sc }), groups, [off]);
+      const key = groupKey(x.id, x.id, z.id);
+      const g = this.cached(axpby, key) ?? this.bind(axpby, key, { x: this.buffer(x), y: this.buffer(x), z: this.buffer(z), sc_in: this.sc });
+      axpby.dispatch1d(this.ensurePass(), g, groups, this.record({ n: z.length, a: alpha, b: y ? beta : 0 }));
       return;
     }
     if (z.id === y.id || z.id === x.id) {
       // In place: z ← β'·z + α'·other.
-      const [other, a, b] = z.id === y.id ? [x, alpha, beta] : [y, beta, alpha];
-      const off = this.record({ n: z.length, ...coefFields('a', a), ...coefFields('b', b ?? 0) });
-      this.kernels.axpy.dispatch1d(this.ensurePass(), this.group(this.kernels.axpy, { x: this.buffer(other), z: zb, sc_in: this.sc }), groups, [off]);
+      const other = z.id === y.id ? x : y;
+      const key = groupKey(other.id, z.id);
+      const g = this.cached(axpy, key) ?? this.bind(axpy, key, { x: this.buffer(other), z: this.buffer(z), sc_in: this.sc });
+      const offsets = z.id === y.id ? this.record({ n: z.length, a: alpha, b: beta }) : this.record({ n: z.length, a: beta, b: alpha });
+      axpy.dispatch1d(this.ensurePass(), g, groups, offsets);
       return;
     }
-    const off = this.record({ n: z.length, ...coefFields('a', alpha), ...coefFields('b', beta ?? 0) });
-    this.kernels.axpby.dispatch1d(this.ensurePass(), this.group(this.kernels.axpby, { x: this.buffer(x), y: this.buffer(y), z: zb, sc_in: this.sc }), groups, [off]);
+    const key = groupKey(x.id, y.id, z.id);
+    const g = this.cached(axpby, key) ?? this.bind(axpby, key, { x: this.buffer(x), y: this.buffer(y), z: this.buffer(z), sc_in: this.sc });
+    axpby.dispatch1d(this.ensurePass(), g, groups, this.record({ n: z.length, a: alpha, b: beta }));
   }
 
   private zeroBuffer: GPUBuffer | null = null;
@@ -242,18 +257,23 @@ export class GpuMachine implements VectorMachine {
     const width = opts.stats ? 4 : 1;
     if (!(Number.isInteger(out) && out >= 0 && out + width <= this.slotCount)) throw new MachineError(`dot: scalar slots ${out}..${out + width - 1} do not exist`);
     const s = this.shapeFor(x.length);
-    const off = this.record({ n: x.length, mode: 0, parts: s.parts, chunk: s.chunk, out, outputs: width, scale: opts.scale ?? 1 });
+    const { partial, final } = this.kernels;
+    const key = groupKey(x.id, y.id);
+    const pg = this.cached(partial, key) ?? this.bind(partial, key, { x: this.buffer(x), y: this.buffer(y), parts: this.parts });
+    const fg = this.cached(final, 0) ?? this.bind(final, 0, { parts_in: this.parts, sc: this.sc });
+    const offsets = this.record({ n: x.length, parts: s.parts, chunk: s.chunk, out, outputs: width, scale: opts.scale ?? 1 });
     const pass = this.ensurePass();
-    this.kernels.partial.dispatch1d(pass, this.group(this.kernels.partial, { x: this.buffer(x), y: this.buffer(y), parts: this.parts }), s.parts, [off]);
-    this.kernels.final.dispatch(pass, this.group(this.kernels.final, { parts_in: this.parts, sc: this.sc }), 1, 1, 1, [off]);
+    partial.dispatch1d(pass, pg, s.parts, offsets);
+    final.dispatch(pass, fg, 1, 1, 1, offsets);
   }
 
   scalar(out: Slot, mode: ScalarMode, a: Coef, b: Coef): void {
     if (!(Number.isInteger(out) && out >= 0 && out < this.slotCount)) throw new MachineError(`scalar: slot ${out} does not exist`);
     checkCoef(a, this.slotCount, 'scalar A');
     checkCoef(b, this.slotCount, 'scalar B');
-    const off = this.record({ out, mode: SCALAR_MODES[mode], ...coefFields('a', a), ...coefFields('b', b) });
-    this.kernels.scalar.dispatch(this.ensurePass(), this.group(this.kernels.scalar, { sc: this.sc }), 1, 1, 1, [off]);
+    const { scalar } = this.kernels;
+    const g = this.cached(scalar, 0) ?? this.bind(scalar, 0, { sc: this.sc });
+    scalar.dispatch(this.ensurePass(), g, 1, 1, 1, this.record({ out, mode: SCALAR_MODES[mode], a, b }));
   }
 
   // ---- objective ----------------------------------------------------------------------------------------------

@@ -96,7 +96,10 @@ export function checkCoef(k: Coef | undefined, slots: number, what: string): voi
     if (typeof k === 'number' && !Number.isFinite(k)) throw new MachineError(`${what}: coefficient ${k} is not finite`);
     return;
   }
-  for (const s of [k.slot, k.sub]) {
-    if (s !== undefined && !(Number.isInteger(s) && s >= 0 && s < slots)) throw new MachineError(`${what}: scalar slot ${s} does not exist`);
-  }
+  checkSlot(k.slot, slots, what);
+  if (k.sub !== undefined) checkSlot(k.sub, slots, what);
+}
+
+function checkSlot(s: number, slots: number, what: string): void {
+  if (!(Number.isInteger(s) && s >= 0 && s < slots)) throw new MachineError(`${what}: scalar slot ${s} does not exist`);
 }

@@ -6,7 +6,7 @@
  * The GPU vector machine (gpu-machine.ts) uses the same kernels with a ring of per-dispatch records.
  */
 import src from '../../shaders/vector.wgsl';
-import { defineKernel, UniformBlock, type Engine, type Kernel, type StructLayout } from '../gpu/index.js';
+import { defineKernel, type Engine, type Kernel, type StructLayout } from '../gpu/index.js';
 import type { ScalarRef } from './objective.js';
 
 const files = [{ file: 'vector.wgsl', text: src }];
@@ -92,10 +92,68 @@ export function sumDepth(s: ReduceShape): number {
 /** A coefficient of axpby: a host constant c, or c·(sc[slot] − sc[sub]) from scalars on the GPU. */
 export type Coef = number | { c?: number; slot: number; sub?: number };
 
-export function coefFields(prefix: 'a' | 'b', k: Coef | undefined): Record<string, number> {
-  if (k === undefined) return { [`${prefix}_const`]: 0, [`${prefix}_slot`]: NONE, [`${prefix}_sub`]: NONE };
-  if (typeof k === 'number') return { [`${prefix}_const`]: k, [`${prefix}_slot`]: NONE, [`${prefix}_sub`]: NONE };
-  return { [`${prefix}_const`]: k.c ?? 1, [`${prefix}_slot`]: k.slot, [`${prefix}_sub`]: k.sub ?? NONE };
+/** The fields of a VecOp record (shaders/vector.wgsl); left out: n, mode, out 0, parts, chunk, outputs, scale 1, no coefficient. */
+export interface VecOpFields {
+  n?: number;
+  mode?: number;
+  parts?: number;
+  chunk?: number;
+  out?: number;
+  outputs?: number;
+  scale?: number;
+  a?: Coef;
+  b?: Coef;
+}
+
+const VEC_OP_FIELDS = {
+  n: 'u32', mode: 'u32', parts: 'u32', chunk: 'u32', out: 'u32', outputs: 'u32', scale: 'f32',
+  a_const: 'f32', a_slot: 'u32', a_sub: 'u32', b_const: 'f32', b_slot: 'u32', b_sub: 'u32',
+} as const;
+
+/**
+ * Writes VecOp records into host memory at the reflected offsets. The vector machine writes one per dispatch, so a
+ * record makes no typed-array views and looks up no field names (a UniformBlock per record did both).
+ */
+export class VecOpWriter {
+  private readonly u32: Uint32Array;
+  private readonly f32: Float32Array;
+  /** Word index of each field within a record. */
+  private readonly w: Record<keyof typeof VEC_OP_FIELDS, number>;
+
+  constructor(layout: StructLayout, readonly bytes: ArrayBuffer) {
+    const w = {} as Record<keyof typeof VEC_OP_FIELDS, number>;
+    for (const [name, scalar] of Object.entries(VEC_OP_FIELDS) as [keyof typeof VEC_OP_FIELDS, string][]) {
+      const f = layout.fields[name];
+      if (!f || f.scalar !== scalar || f.count !== 1) throw new Error(`vector.wgsl: VecOp.${name} is not a ${scalar} scalar`);
+      w[name] = f.offset >> 2;
+    }
+    this.w = w;
+    this.u32 = new Uint32Array(bytes);
+    this.f32 = new Float32Array(bytes);
+  }
+
+  /** Writes every field of the record at `byteOffset` (fields left out get their defaults). */
+  write(byteOffset: number, r: VecOpFields): void {
+    const at = byteOffset >> 2;
+    const { u32, f32, w } = this;
+    u32[at + w.n] = r.n ?? 0;
+    u32[at + w.mode] = r.mode ?? 0;
+    u32[at + w.parts] = r.parts ?? 1;
+    u32[at + w.chunk] = r.chunk ?? 1;
+    u32[at + w.out] = r.out ?? 0;
+    u32[at + w.outputs] = r.outputs ?? 1;
+    f32[at + w.scale] = r.scale ?? 1;
+    this.coef(at + w.a_const, at + w.a_slot, at + w.a_sub, r.a);
+    this.coef(at + w.b_const, at + w.b_slot, at + w.b_sub, r.b);
+  }
+
+  /** c·(sc[slot] − sc[sub]) as (const, slot, sub): a host constant has no slot, no coefficient is the constant 0. */
+  private coef(c: number, slot: number, sub: number, k: Coef | undefined): void {
+    const host = k === undefined || typeof k === 'number';
+    this.f32[c] = k === undefined ? 0 : typeof k === 'number' ? k : (k.c ?? 1);
+    this.u32[slot] = host ? NONE : k.slot;
+    this.u32[sub] = host ? NONE : (k.sub ?? NONE);
+  }
 }
 
 /** The reflected layout of a VecOp record. */
@@ -142,10 +200,8 @@ export class VectorSumOp {
     const shape = reduceShape(engine, o.n, o.sizes);
     const { partial, final } = await reduceKernels(engine, shape);
     const layout = vecOpLayout(engine);
-    const block = new UniformBlock(layout).set({
-      n: o.n, mode: o.y ? 0 : 1, parts: shape.parts, chunk: shape.chunk, out: o.out.index, outputs: 1, scale: o.scale ?? 1,
-      ...coefFields('a', undefined), ...coefFields('b', undefined),
-    });
+    const block = new VecOpWriter(layout, new ArrayBuffer(layout.size));
+    block.write(0, { n: o.n, mode: o.y ? 0 : 1, parts: shape.parts, chunk: shape.chunk, out: o.out.index, scale: o.scale ?? 1 });
     const rec = engine.buffer({ label: `${label}.op`, size: layout.size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     engine.write(rec, new Uint8Array(block.bytes));
     const parts = engine.storage(`${label}.parts`, 16 * shape.parts);
@@ -184,9 +240,8 @@ export class VectorAxpbyOp {
     const inPlace = o.beta !== undefined;
     const kernel = await engine.kernel(inPlace ? axpyKernel : axpbyKernel, { EWG });
     const layout = vecOpLayout(engine);
-    const block = new UniformBlock(layout).set({
-      n: o.n, mode: 0, parts: 1, chunk: 1, out: 0, outputs: 1, scale: 1, ...coefFields('a', o.alpha), ...coefFields('b', o.beta ?? 0),
-    });
+    const block = new VecOpWriter(layout, new ArrayBuffer(layout.size));
+    block.write(0, { n: o.n, a: o.alpha, b: o.beta ?? 0 });
     const rec = engine.buffer({ label: `${label}.op`, size: layout.size, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     engine.write(rec, new Uint8Array(block.bytes));
     // sc_in is read only for coefficients from slots, which a plan with host constants never has: bind the record's
