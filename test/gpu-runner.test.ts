@@ -136,6 +136,26 @@ describe('GPU step plan vs CPU reference runner', () => {
     }
   });
 
+  // Evaluation and prediction share the runner's evaluation data, plans and metrics buffer; a page that predicts a
+  // drawing while it evaluates the test set must get the numbers it would get calling them one after the other.
+  it('evaluate and predict called together (not awaited in turn) give what they give one at a time', async () => {
+    const engine = await gpu();
+    const ds = await smallMnist(96);
+    const g = await createGpuRunner(engine, { model: parseModelSpec('784-16-10:relu'), batchSize: 32, optimizer: { name: 'Adam', hyperparams: { lr: 1e-2 } }, seed: 3 });
+    try {
+      await g.setTrainingData(ds);
+      g.beginEpoch(ds.batches({ batchSize: 32, seed: 3 }).permutation(0));
+      for (let s = 0; s < 3; s++) g.step({ step: s, start: 32 * s, rows: 32, lr: 1e-2 });
+      const val = (await smallMnist(200)).subset(Uint32Array.from({ length: 70 }, (_, i) => 130 + i), 'val-70');
+      const other = (await smallMnist(200)).subset(Uint32Array.from({ length: 5 }, (_, i) => 100 + i), 'other-5');
+      const alone = { evaluation: await g.evaluate(val), prediction: await g.predict(other), again: await g.evaluate(val) };
+      const [evaluation, prediction, again] = await Promise.all([g.evaluate(val), g.predict(other), g.evaluate(val)]);
+      expect({ evaluation, prediction, again }).toEqual(alone);
+    } finally {
+      g.destroy();
+    }
+  });
+
   it('allocates nothing per step and records a constant number of dispatches', async () => {
     const engine = await gpu();
     const ds = await smallMnist(256);

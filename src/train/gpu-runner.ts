@@ -621,8 +621,23 @@ export class GpuRunner implements Runner {
     return out;
   }
 
-  /** Runs eval-mode forward passes over ds (or a range for predict), accumulating metrics in a separate buffer. */
-  private async runEval(ds: Dataset, chunk: number, predict: { start: number; rows: number; out: Float32Array } | null): Promise<{ acc: { loss: number; correct: number }; count: number }> {
+  /** The evaluation or prediction last begun: the next one starts after it has settled (see runEval). */
+  private evalTurn: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Runs eval-mode forward passes over ds (or a range for predict), accumulating loss and accuracy in the metrics
+   * buffer. Evaluations and predictions share the uploaded evaluation set and its plans, the activations and that
+   * buffer, so calls made together (a page that predicts a drawing while it evaluates the test set) take turns, in
+   * call order.
+   */
+  private runEval(ds: Dataset, chunk: number, predict: { start: number; rows: number; out: Float32Array } | null): Promise<{ acc: { loss: number; correct: number }; count: number }> {
+    const run = this.evalTurn.then(() => this.evalNow(ds, chunk, predict));
+    this.evalTurn = run.catch(() => undefined);
+    return run;
+  }
+
+  private async evalNow(ds: Dataset, chunk: number, predict: { start: number; rows: number; out: Float32Array } | null): Promise<{ acc: { loss: number; correct: number }; count: number }> {
+    this.alive(predict ? 'predict' : 'evaluate'); // destroyed while it waited for its turn
     const { engine } = this;
     await this.flushMetrics(); // training metrics must not mix with evaluation ones
     if (this.evalData?.ds !== ds) {
