@@ -54,6 +54,15 @@ describe('bench scripts at toy sizes', () => {
     expect(run(['bench/profile-top.mjs', prof, '--top', '5'])).toMatch(/%/);
   });
 
+  it('host-step.mjs: the host time of runner.step() per config', () => {
+    const json = join(dir, 'host-step.json');
+    run(['bench/host-step.mjs', '--configs', '784-16-10@8', '--seconds', '0', '--examples', '32', '--json', json]);
+    const rows = (JSON.parse(readFileSync(json, 'utf8')) as { results: { config: string; steps: number; hostUsMedian: number }[] }).results;
+    expect(rows.map((r) => r.config)).toEqual(['784-16-10@8']);
+    expect(rows[0]!.steps).toBeGreaterThanOrEqual(10);
+    expect(rows[0]!.hostUsMedian).toBeGreaterThan(0);
+  });
+
   it('kernels.mjs and matmul-sweep.mjs: fixed variants, TF.js and jax-js, and the tuner\'s timing, at an awkward shape', () => {
     const json = join(dir, 'kernels.json');
     run(['bench/kernels.mjs', '--shapes', '19x23x29', '--impls', 'tiled,tiled8,tfjs,jax', '--repeats', '1', '--target-ms', '1', '--json', json]);
