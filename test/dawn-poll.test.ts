@@ -84,9 +84,19 @@ describe(`with an engine (WGTRAIN_DAWN_POLL=${process.env.WGTRAIN_DAWN_POLL ?? '
       for (let k = 0; k < 8; k++) pass.dispatchWorkgroups(n / 64);
       pass.end();
       e.device.queue.submit([enc.finish()]);
+      // The poll check swaps Error.prepareStackTrace for a moment: a program's own must be back after each poll.
+      const own = (_: Error, sites: unknown[]) => `own formatter, ${sites.length} frames`;
+      const before = Error.prepareStackTrace;
+      Error.prepareStackTrace = own;
       const t0 = performance.now();
-      await e.device.queue.onSubmittedWorkDone();
-      waited = performance.now() - t0;
+      try {
+        await e.device.queue.onSubmittedWorkDone();
+        waited = performance.now() - t0;
+        expect(Error.prepareStackTrace).toBe(own);
+        expect(new Error('x').stack).toMatch(/^own formatter, \d+ frames$/);
+      } finally {
+        Error.prepareStackTrace = before;
+      }
     } finally {
       globalThis.setTimeout = realSetTimeout;
     }

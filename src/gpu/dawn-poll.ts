@@ -36,14 +36,30 @@ function isNative(fn: unknown): boolean {
   return typeof fn === 'function' && fn.length === 0 && Function.prototype.toString.call(fn).endsWith('{ [native code] }');
 }
 
-/** True when the caller of `self` is native code run by Node's immediate queue (Dawn's re-queued poll). */
+interface CallSite {
+  getFunctionName(): string | null;
+}
+const callSites = (_: unknown, sites: CallSite[]): CallSite[] => sites;
+
+/**
+ * True when the caller of `self` is native code run by Node's immediate queue (Dawn's re-queued poll): the first JS
+ * frame below it is `processImmediate`. Runs for every poll, so it reads that frame as a call site instead of having
+ * the stack formatted as text (3.5 instead of 5.5–6.6 µs a call, measured in Node 20).
+ */
 function calledFromImmediateQueue(self: (...args: never[]) => unknown): boolean {
-  const holder: { stack?: string } = {};
+  const holder: { stack?: unknown } = {};
   const limit = Error.stackTraceLimit;
+  const prepare = Error.prepareStackTrace;
   Error.stackTraceLimit = 1;
-  Error.captureStackTrace(holder, self);
-  Error.stackTraceLimit = limit;
-  return /\bprocessImmediate\b/.test(holder.stack ?? '');
+  Error.prepareStackTrace = callSites;
+  try {
+    Error.captureStackTrace(holder, self);
+    const sites = holder.stack; // formatted (here: not) when first read, so read before prepareStackTrace is put back
+    return Array.isArray(sites) && (sites[0] as CallSite | undefined)?.getFunctionName() === 'processImmediate';
+  } finally {
+    Error.prepareStackTrace = prepare;
+    Error.stackTraceLimit = limit;
+  }
 }
 
 /** Installs the throttle once per process (idempotent); returns whether it is active. */
