@@ -17,6 +17,8 @@
 #   stepfast  the same, wgtrain only;  hostprof  a V8 CPU profile of the small step's host side, top functions
 #   poll    the small and medium MLP steps with Dawn's own busy polling (WGTRAIN_DAWN_POLL=spin) and with wgtrain's
 #           throttle (src/gpu/dawn-poll.ts), interleaved: does the host-bound step gain on a GPU as on SwiftShader?
+#   host    bench/host-step.mjs: the host time of runner.step() (median and percentiles over many steps) for the small
+#           and medium MLPs: the small step is host-bound on an H200
 #   torch   bench/torch_step.py: the same step in PyTorch, eager and CUDA graph, TF32 off; cuBLAS f32 GFLOP/s
 #   train   the default `wgtrain train` run (5 epochs of MNIST) end to end
 #   cnn     `wgtrain train --model cnn` (the CNN preset, 10 epochs) end to end: test accuracy and time
@@ -71,6 +73,7 @@ for p in "${phases[@]}"; do
              --json "$OUT/step-cnn.json" 2>&1 | tee "$OUT/step-cnn.log" ;;
     cnntorch) timeout 120 python3 bench/torch_step.py --configs cnn@128 --json "$OUT/torch-cnn-step.json" 2>&1 | tee "$OUT/torch-cnn-step.log"
            timeout 300 python3 scripts/torch_cnn.py --device cuda --json "$OUT/torch-cnn.json" 2>&1 | tee "$OUT/torch-cnn.log" ;;
+    host)  timeout 90 node bench/host-step.mjs --configs 784-256-256-10@128,784-1024-1024-10@512 --seconds 5 2>&1 | tee "$OUT/host.log" ;;
     conv)  timeout 180 node bench/conv.mjs --batch 128 --tfjs false --json "$OUT/conv.json" 2>&1 | tee "$OUT/conv.log" ;;
     *) echo "unknown phase $p" ;;
   esac
