@@ -34,6 +34,15 @@
 // index arithmetic makes it cost about as much as the product. The price is memory: `cols` holds N·P·K floats
 // (115 MB for a batch of 128 at 28×28 with C = 32, 3×3).
 //
+// Chunks: when N·P·K (or N·P·F) floats exceed one storage binding (maxStorageBufferBindingSize, 128 MiB on many
+// adapters), the host runs the batch in chunks of R examples (src/kernels/conv2d-chunk.ts): every dispatch above
+// covers examples first … first + R − 1 (`first` in Params, N = R in the shapes above): x, dx, z and dy are read or
+// written at that example offset, cols and rows hold only the chunk, and the forward product stores at an element
+// offset of y (matmul.wgsl's c_offset, not a binding offset, which would have to be a multiple of 256 bytes). The
+// backward runs chunks from the last (whose im2col the forward left in cols) to the first, redoing im2col for the
+// others; dW and db accumulate over chunks with β = 1 — one summation of the same N·P products in another order,
+// so the bound is unchanged. Without chunks (the usual case) first = 0 and R = N.
+//
 // Bindings (group 0; p: uniform Params, the rest storage):
 //   im2col, im2col_rows:  x_in (read [N·C·H·W]: x), cols (read_write [N·P·K])
 //   col2im:        dcols (read [N·P·K]), dx (read_write [N·C·H·W]), z (read: only with ACT_GRAD; else any buffer)
@@ -66,6 +75,8 @@ struct Params {
   total: u32,
   /** α of leaky_relu / elu for ACT_GRAD. */
   act_alpha: f32,
+  /** Chunking: the first example this dispatch covers in x, dx, z and dy (cols and rows hold only its `batch`). */
+  first: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -98,7 +109,7 @@ fn im2col(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
   let iy = oy * p.sh + ky * p.dh - p.ph;
   let ix = ox * p.sw + kx * p.dw - p.pw;
   var v = 0.0;
-  if (iy < p.height && ix < p.width) { v = x_in[((n * p.channels + c) * p.height + iy) * p.width + ix]; }
+  if (iy < p.height && ix < p.width) { v = x_in[(((n + p.first) * p.channels + c) * p.height + iy) * p.width + ix]; }
   cols[i] = v;
 }
 
@@ -117,7 +128,7 @@ fn im2col_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: 
   let x0 = ox * p.sw - p.pw;
   var o = r * p.channels * p.kh * p.kw;
   for (var c = 0u; c < p.channels; c++) {
-    let plane = (n * p.channels + c) * p.height;
+    let plane = ((n + p.first) * p.channels + c) * p.height;
     for (var ky = 0u; ky < p.kh; ky++) {
       let iy = y0 + ky * p.dh;
       let row = (plane + iy) * p.width;
@@ -165,8 +176,9 @@ fn col2im(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u
       s += dcols[((n * p.out_h + oy) * p.out_w + ox) * K + (c * p.kh + ky) * p.kw + kx];
     }
   }
-  if (ACT_GRAD) { s *= act_derivative(ACT, z[i], p.act_alpha); }
-  dx[i] = s;
+  let o = i + p.first * p.channels * p.height * p.width;
+  if (ACT_GRAD) { s *= act_derivative(ACT, z[o], p.act_alpha); }
+  dx[o] = s;
 }
 
 @compute @workgroup_size(WG)
@@ -178,5 +190,5 @@ fn nchw_to_rows(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg:
   let r = i / p.filters;         // (n, q)
   let q = r % P;
   let n = r / P;
-  rows[i] = dy[(n * p.filters + f) * P + q];
+  rows[i] = dy[((n + p.first) * p.filters + f) * P + q];
 }

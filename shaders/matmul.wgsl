@@ -14,6 +14,9 @@
 //   C_NCHW: rows are (g, q) pairs, i = g·P + q with P = c_plane (M a multiple of P), and element (i, j) is stored
 //   at (g·N + j)·P + q. A convolution's im2col product has rows (example n, output pixel q) and columns (channel j):
 //   this stores it as the (N, C, H, W) activation directly (conv2d.wgsl). Bias stays per column j.
+//   c_offset (elements, default 0) is added to every index of C and z (not to z[j] of ONES_ROW): the product fills
+//   a block of a larger output, e.g. one chunk of examples of a convolution (any offset: a binding offset would
+//   have to be a multiple of minStorageBufferOffsetAlignment).
 //
 // C is written. It is also read (accumulated into) only when β ≠ 0: with β = 0 the old contents of C are never
 // read, so C may hold garbage or NaN (BLAS convention). β = 1 accumulates, e.g. gradients over micro-batches.
@@ -124,6 +127,8 @@ struct Params {
   splits: u32,
   /** C_NCHW: rows per group (P, the output pixels of one example). */
   c_plane: u32,
+  /** Element offset of C (and z) in their buffers. */
+  c_offset: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -146,6 +151,7 @@ struct Params {
 fn epilogue(row: u32, col: u32, acc: f32) {
   var idx = row * p.N + col;
   if (C_NCHW) { idx = ((row / p.c_plane) * p.N + col) * p.c_plane + row % p.c_plane; }
+  idx += p.c_offset;
   var v = p.alpha * acc;
   if (p.beta != 0.0) { v += p.beta * c[idx]; }
   if (HAS_BIAS) { v += bias[col]; }

@@ -15,6 +15,7 @@ export { ConvDataOp, conv2dForwardOps, conv2dBackwardOps, conv2dSizes, type Conv
 export { PoolOp } from './kernels/pool2d.js';
 export { BatchNorm2dOp, batchnorm2dReduction } from './kernels/batchnorm2d.js';
 export { setBatchNormReduction, type BatchNormReduction, type BatchNormReductionPlan } from './kernels/batchnorm-reduction.js';
+export { setConv2dChunkCap, conv2dChunk } from './kernels/conv2d-chunk.js';
 export { conv2dOutputSize, type Conv2dGeometry } from './ref/conv2d.js';
 export { pool2dOutputSize, type Pool2dGeometry } from './ref/pool2d.js';
 export { setMatmulAutotune, tuneMatmul, timeMatmulCandidates, matmulCandidates, type MatmulConfig, type MatmulTiming } from './kernels/matmul-tune.js';

@@ -18,6 +18,7 @@ import { PRESETS } from '../src/train/presets.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint-file.js';
 import { createCpuRunner } from '../src/train/cpu-runner.js';
 import { setBatchNormReduction } from '../src/kernels/batchnorm-reduction.js';
+import { setConv2dChunkCap } from '../src/kernels/conv2d-chunk.js';
 import { createGpuRunner } from '../src/train/gpu-runner.js';
 import type { Runner, RunnerConfig } from '../src/train/runner.js';
 import { Trainer } from '../src/train/trainer.js';
@@ -59,6 +60,40 @@ describe('a CNN on the GPU runner trains like the CPU reference', () => {
       expect(ops).not.toContain('layers.0.conv2d dX');
     }
     g.destroy();
+    expect(engine.memory().buffers).toBe(before.buffers);
+  });
+});
+
+describe('a CNN whose convolutions run in chunks of examples (capped at 3, forced)', () => {
+  it('trains like the CPU reference, step by step over 2 epochs with a partial batch; the extra dispatches counted', async () => {
+    const engine = await gpu();
+    // 2×6×7 images; 30 = 13 + 13 + 4: chunks of 3 + 3 + 3 + 3 + 1 in a full batch, 3 + 1 in the partial one.
+    const ds: Dataset = syntheticSet(30, 84, 5, 3);
+    const model = parseModelSpec('2x6x7-conv(4,3,pad=1)-relu-maxpool(2)-conv(6,2)-relu-flatten-dense(5)');
+    const config: RunnerConfig = { model, batchSize: 13, optimizer: { name: 'Adam', hyperparams: { lr: 3e-3 } }, seed: 5 };
+    const before = engine.memory();
+    const single = await createGpuRunner(engine, config);
+    await single.setTrainingData(ds);
+    single.beginEpoch(Uint32Array.from({ length: 30 }, (_, i) => i));
+    single.step({ step: 0, start: 0, rows: 13, lr: 1e-3 });
+    await single.flushMetrics();
+    const perStep = single.dispatchesPerStep;
+    single.destroy();
+    setConv2dChunkCap(engine, 3);
+    try {
+      const g = await createGpuRunner(engine, config);
+      // Loss, every gradient (dW and db summed over the chunks) and the update, from the GPU's own state.
+      await lockstep(g, config, ds, 5, 3e-3);
+      // Per conv layer and extra chunk (4 of them): im2col and the product forward; backward a redone im2col, dy
+      // rows, dW (+ db on software adapters: a product of its own), and for the second conv dcols and col2im.
+      const withDb = engine.software ? 2 : 1;
+      expect(g.dispatchesPerStep).toBe(perStep + 4 * (2 + 1 + 1 + withDb) + 4 * (2 + 1 + 1 + withDb + 2));
+      const ops = (await g.stepOps(13)).map((o) => o.op);
+      expect(ops).toEqual(expect.arrayContaining(['layers.0.conv2d+relu im2col [0:3]', 'layers.0.conv2d+relu forward [12:13]', 'layers.3.conv2d dW [3:6]']));
+      g.destroy();
+    } finally {
+      setConv2dChunkCap(engine, undefined);
+    }
     expect(engine.memory().buffers).toBe(before.buffers);
   });
 });

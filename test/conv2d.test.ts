@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { checkBindings } from '../src/gpu/index.js';
 import { col2imKernel, im2colKernel, im2colRowsKernel, nchwToRowsKernel } from '../src/kernels/conv2d.js';
 import { conv2dBackwardRef, conv2dForwardRef, conv2dOutputSize, type Conv2dGeometry } from '../src/ref/conv2d.js';
-import { CONV2D_CASES, CONV2D_FORM_CASES, checkConv2dCase } from '../src/selftest/conv2d.js';
+import { CONV2D_CASES, CONV2D_CHUNK_CASES, CONV2D_FORM_CASES, checkConv2dCase } from '../src/selftest/conv2d.js';
 import { expectWithin, sumBounds } from '../src/testing/sums.js';
 import { gpu } from './helpers/gpu.js';
 import { rng, seedInfo, uniformArray } from './helpers/random.js';
@@ -97,5 +97,11 @@ describe(`conv2d GPU vs float64 reference (${seedInfo()})`, () => {
     const rand = rng();
     for (const im2col of ['elements', 'rows'] as const) for (const cs of CONV2D_CASES) await checkConv2dCase(e, rand, { ...cs, im2col });
     for (const cs of CONV2D_FORM_CASES) await checkConv2dCase(e, rand, cs);
+  });
+
+  it('in chunks of examples (5 in chunks of 2, 3 in chunks of 1): y, dW and db summed over chunks, dx per chunk', async () => {
+    const e = await gpu();
+    const rand = rng();
+    for (const cs of CONV2D_CHUNK_CASES) await checkConv2dCase(e, rand, cs);
   });
 });

@@ -22,7 +22,9 @@ import { Dataset } from '../src/data/dataset.js';
 import { DeviceLostError, GpuError, type Engine } from '../src/gpu/index.js';
 import { createEngine } from '../src/gpu/node.js';
 import { setMatmulAutotune } from '../src/kernels/matmul-tune.js';
+import { layoutModel } from '../src/model/layout.js';
 import { parseModelSpec } from '../src/model/spec.js';
+import { checkGpuRunnerFits } from '../src/train/gpu-limits.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint-file.js';
 import { createCpuRunner } from '../src/train/cpu-runner.js';
 import { createGpuRunner, type GpuRunner } from '../src/train/gpu-runner.js';
@@ -148,6 +150,18 @@ describe('out of GPU memory', () => {
     const wide: RunnerConfig = { ...config, model: parseModelSpec('784-10'), batchSize: Math.ceil(limit / (784 * 4)) + 1 };
     await expect(createGpuRunner(engine, wide)).rejects.toThrow(/^a layer of width 784 for batch size \d+ needs .* in one GPU buffer.*; use a smaller batch size$/);
     expect(engine.memory()).toEqual(before);
+  });
+
+  it('a convolution whose im2col scratch exceeds one binding runs in chunks; one whose single example does not fit is refused, saying so', () => {
+    const limits = (bytes: number) => ({ maxBufferSize: bytes, maxStorageBufferBindingSize: bytes }) as GPUSupportedLimits;
+    // The CNN preset's 32→32 3×3 layer at 28×28: cols would hold 462 MB for a batch of 512, 904 KiB per example.
+    const model = parseModelSpec('32x28x28-conv(32,3,pad=1)-relu-flatten-dense(2)');
+    const config: RunnerConfig = { model, batchSize: 512, optimizer: { name: 'SGD', hyperparams: { lr: 0.1 } }, seed: 0 };
+    const layout = layoutModel(model);
+    expect(() => checkGpuRunnerFits(limits(128 * 2 ** 20), config, layout)).not.toThrow();
+    expect(() => checkGpuRunnerFits(limits(800 * 1024), { ...config, batchSize: 2 }, layout)).toThrow(
+      /^layers\[0\] \(conv2d\)'s scratch buffer 'cols' for batch size 2 needs 882 KiB in one GPU buffer, but this adapter's maxBufferSize is 800 KiB; a smaller batch does not help \(the batch runs in chunks of examples that fit\): even one example's 882 KiB of im2col scratch \(784 output pixels × max\(288 taps, 32 filters\) floats\) does not fit; use fewer channels or filters, a smaller kernel or image, or a stride$/,
+    );
   });
 
   it('an allocation the device refuses is caught: a clear error, everything freed, the engine still usable', async () => {

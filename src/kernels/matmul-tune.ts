@@ -117,7 +117,7 @@ export async function timeMatmulCandidates(engine: Engine, o: MatmulOptions, con
     for (const config of configs) {
       let op: MatmulOp | null = null;
       try {
-        op = await MatmulOp.create(engine, { ...o, c, z, columnSums: sums, beta: 0, variant: config.variant, tile: config.tile });
+        op = await MatmulOp.create(engine, { ...o, c, z, cOffset: 0, columnSums: sums, beta: 0, variant: config.variant, tile: config.tile });
         const built = op;
         let hostMs = Infinity;
         const run = async (reps: number): Promise<number> => {

@@ -164,6 +164,12 @@ export interface MatmulOptions {
    * in NCHW order this way. Bias stays per column.
    */
   nchwPlane?: number;
+  /**
+   * Element offset of C (and z, activationGrad.z) in their buffers (default 0): the product writes one block of a
+   * larger output, e.g. a convolution's chunk of examples, at any offset (a binding offset must be aligned to
+   * minStorageBufferOffsetAlignment). Not applied to columnSums.
+   */
+  cOffset?: number;
   /** Scale of the product (default 1). */
   alpha?: number;
   /** Scale of the old C (default 0: C is not read). */
@@ -213,15 +219,17 @@ export class MatmulOp {
     }
     checkSize(o.transA ? 'A, K×M' : 'A, M×K', o.a, M * K);
     checkSize(o.transB ? 'B, N×K' : 'B, K×N', o.b, K * N);
-    checkSize('C, M×N', o.c, M * N);
+    const cOffset = o.cOffset ?? 0;
+    if (!Number.isInteger(cOffset) || cOffset < 0) throw new RangeError(`matmul: cOffset must be a non-negative integer, got ${cOffset}`);
+    checkSize(cOffset ? `C, M×N after ${cOffset} elements` : 'C, M×N', o.c, cOffset + M * N);
     if (o.bias) checkSize('bias, N', o.bias, N);
     if (o.z) {
-      checkSize('z, M×N', o.z, M * N);
+      checkSize('z, M×N', o.z, cOffset + M * N);
       if (o.z === o.c) throw new Error('matmul: z (pre-activation) must be a different buffer from c');
     }
     if (o.activationGrad) {
       if (o.z) throw new Error('matmul: activationGrad reads z; it cannot be combined with storing z');
-      checkSize('activationGrad.z, M×N', o.activationGrad.z, M * N);
+      checkSize('activationGrad.z, M×N', o.activationGrad.z, cOffset + M * N);
       if (o.activationGrad.z === o.c) throw new Error('matmul: activationGrad.z must be a different buffer from c');
     }
     if (o.columnSums) {
@@ -281,7 +289,7 @@ export class MatmulOp {
     ]);
     const u = k.uniforms('p').set({
       M, N, K, alpha: o.alpha ?? 1, beta: o.beta ?? 0, act_alpha: o.activationAlpha ?? defaultAlpha(kind), k_chunk: kChunk, splits,
-      c_plane: Math.max(plane, 1),
+      c_plane: Math.max(plane, 1), c_offset: cOffset,
     });
     u.write();
     // Unused bindings still need a buffer: bias borrows A (both read-only); z gets a 4-byte placeholder (it is

@@ -13,9 +13,13 @@
  * GPU: im2col then one matmul whose epilogue adds the bias and applies the next layer's activation when it absorbs
  * it (`acceptsEpilogue`), storing NCHW; backward: dy to rows, dW with db as its column sums, and — when a layer
  * before has parameters — dX̃ = rows·Wᵀ and col2im, which also applies the backward of an activation before the
- * convolution (`acceptsGradEpilogue`). Scratch: `cols` [batch·P, K] and `rows` [batch·P, F].
+ * convolution (`acceptsGradEpilogue`). Scratch: `cols` [chunk·P, K] and `rows` [chunk·P, F], chunk = the whole
+ * batch when both fit one storage binding, else as many examples as fit (kernels/conv2d-chunk.ts): the forward and
+ * backward then loop over chunks, dW and db summing over all of them; only a layer whose single example does not
+ * fit is refused.
  */
 import { conv2dBackwardOps, conv2dForwardOps } from '../kernels/conv2d.js';
+import { conv2dChunk, conv2dScratchPerExample } from '../kernels/conv2d-chunk.js';
 import { conv2dBackwardRef, conv2dForwardRef, conv2dOutputSize, conv2dTaps, type Conv2dGeometry } from '../ref/conv2d.js';
 import { conv2dChecks } from '../selftest/conv2d.js';
 import { bindArgs, formatCall } from './args.js';
@@ -87,6 +91,8 @@ function resolvePadding(p: Conv2dInput['padding'], kernel: Pair, stride: Pair, d
   }
   return [extent[0] / 2, extent[1] / 2];
 }
+
+const formatKiB = (bytes: number) => `${Math.ceil(bytes / 1024).toLocaleString('en-US')} KiB`;
 
 export const conv2dLayer: LayerKind<Conv2dSpec, Conv2dInput> = {
   type: 'conv2d',
@@ -181,25 +187,35 @@ export const conv2dLayer: LayerKind<Conv2dSpec, Conv2dInput> = {
     acceptsEpilogue: true,
     acceptsGradEpilogue: true,
     buffers(s, io) {
+      const g = conv2dGeometry(s, io.input);
       const P = io.output[1]! * io.output[2]!;
-      const K = conv2dTaps(conv2dGeometry(s, io.input));
+      const K = conv2dTaps(g);
+      const chunk = conv2dChunk(g, io.batch, io.limits, io.engine);
+      // The scratch holds one chunk of examples, so it only exceeds the limit when a single example does.
+      const fix =
+        `a smaller batch does not help (the batch runs in chunks of examples that fit): even one example's ` +
+        `${formatKiB(conv2dScratchPerExample(g))} of im2col scratch (${P} output pixels × max(${K} taps, ${s.filters} filters) floats) ` +
+        `does not fit; use fewer channels or filters, a smaller kernel or image, or a stride`;
       return [
-        { name: 'cols', bytes: 4 * io.batch * P * K },
-        { name: 'rows', bytes: 4 * io.batch * P * s.filters },
+        { name: 'cols', bytes: 4 * chunk * P * K, fix },
+        { name: 'rows', bytes: 4 * chunk * P * s.filters, fix },
       ];
     },
     forward(s, c) {
       const epi = c.epilogue;
+      const g = conv2dGeometry(s, c.input);
       return conv2dForwardOps(c.engine, {
-        geometry: conv2dGeometry(s, c.input), rows: c.rows, x: c.x, weight: c.param('weight'), bias: s.bias ? c.param('bias') : undefined,
-        y: c.y, cols: c.buffer('cols'), ...(epi ? { epilogue: { activation: epi.activation, alpha: epi.alpha, y: epi.y } } : {}),
+        geometry: g, rows: c.rows, x: c.x, weight: c.param('weight'), bias: s.bias ? c.param('bias') : undefined,
+        y: c.y, cols: c.buffer('cols'), chunk: conv2dChunk(g, c.rows, c.engine.limits, c.engine),
+        ...(epi ? { epilogue: { activation: epi.activation, alpha: epi.alpha, y: epi.y } } : {}),
       });
     },
     backward(s, c) {
+      const g = conv2dGeometry(s, c.input);
       return conv2dBackwardOps(c.engine, {
-        geometry: conv2dGeometry(s, c.input), rows: c.rows, weight: c.param('weight'), dy: c.dy,
+        geometry: g, rows: c.rows, weight: c.param('weight'), dy: c.dy,
         dweight: c.grad('weight'), dbias: s.bias ? c.grad('bias') : undefined,
-        cols: c.buffer('cols'), rowsBuf: c.buffer('rows'),
+        cols: c.buffer('cols'), rowsBuf: c.buffer('rows'), chunk: conv2dChunk(g, c.rows, c.engine.limits, c.engine), x: c.x,
         ...dxTarget(c),
       });
     },

@@ -194,9 +194,12 @@ export function dxOpName(t: DxTarget, name = 'backward'): string {
 export interface GpuLayer<S> {
   /**
    * Scratch buffers kept for the runner's lifetime, by name (e.g. BatchNorm's saved batch statistics); `batch` is
-   * the largest row count any plan will have. Contents start at zero, or every f32 at `fill`.
+   * the largest row count any plan will have; `limits` the device's (a layer may size its scratch to fit one
+   * binding, e.g. Conv2D's chunks); `engine` is absent when the runner checks sizes before it has one. Contents start
+   * at zero, or every f32 at `fill`. `fix`: what to change when the buffer is too large (default: a smaller batch
+   * size or layer).
    */
-  buffers?(spec: S, io: { input: Shape; output: Shape; batch: number }): { name: string; bytes: number; fill?: number }[];
+  buffers?(spec: S, io: { input: Shape; output: Shape; batch: number; limits: GPUSupportedLimits; engine?: Engine }): { name: string; bytes: number; fill?: number; fix?: string }[];
   /** True when the output is the input's memory reinterpreted (reshape): no ops; y aliases x and dx aliases dy. */
   aliasesInput?(spec: S): boolean;
   /** This layer's forward can apply an `Epilogue`, absorbing the next layer's forward (Dense: matmul + activation). */

@@ -14,13 +14,16 @@ export interface Conv2dCase {
   relu: boolean;
   /** im2col's form; default: the adapter's. */
   im2col?: Im2colForm;
+  /** Examples per chunk (scratch sized for one chunk); default: all `rows` at once. */
+  chunk?: number;
 }
 
 /**
  * Runs the GPU forward (im2col + matmul, NCHW store) and backward (dy to rows, dW and db, dX̃, col2im) of one
  * convolution on random inputs, every output first filled with NaN, against the float64 reference. Bounds:
  * y and z: γ_(K+3)·Σ|terms| (K taps, the bias, the product's α and epilogue); ReLU changes no error bound.
- * dW and db: γ_(N·P+3)·Σ|terms|. dx: the product over F then the gather over ≤ kh·kw taps, γ_(F+kh·kw+3)·Σ|terms|;
+ * dW and db: γ_(N·P+3)·Σ|terms| — also with chunks: each chunk's product and its β = 1 addition onto the chunks
+ * before are one summation of the same N·P products in another order, each term through at most N·P − 1 additions. dx: the product over F then the gather over ≤ kh·kw taps, γ_(F+kh·kw+3)·Σ|terms|;
  * relu′(z) multiplies by exactly 0 or 1.
  */
 export async function checkConv2dCase(e: Engine, rand: () => number, cs: Conv2dCase): Promise<void> {
@@ -45,21 +48,21 @@ export async function checkConv2dCase(e: Engine, rand: () => number, cs: Conv2dC
     dw: e.storage('dw', nan(s.K * F)),
     db: e.storage('db', nan(F)),
     dx: e.storage('dx', nan(s.x)),
-    cols: e.storage('cols', nan(s.cols)),
-    rows: e.storage('rows', nan(s.rowsF)),
+    cols: e.storage('cols', nan((s.cols / cs.rows) * Math.min(cs.chunk ?? cs.rows, cs.rows))),
+    rows: e.storage('rows', nan((s.rowsF / cs.rows) * Math.min(cs.chunk ?? cs.rows, cs.rows))),
   };
   const ops: PlannedOp[] = [];
   try {
     ops.push(...(await conv2dForwardOps(e, {
-      geometry: g, rows: cs.rows, x: bufs.x, weight: bufs.w, bias: cs.bias ? bufs.b : undefined, y: bufs.y, cols: bufs.cols, im2col: cs.im2col,
+      geometry: g, rows: cs.rows, x: bufs.x, weight: bufs.w, bias: cs.bias ? bufs.b : undefined, y: bufs.y, cols: bufs.cols, im2col: cs.im2col, chunk: cs.chunk,
       ...(cs.relu ? { epilogue: { activation: 'relu' as const, y: bufs.act } } : {}),
     })));
     ops.push(...(await conv2dBackwardOps(e, {
       geometry: g, rows: cs.rows, weight: bufs.w, dy: bufs.dy, dweight: bufs.dw, dbias: cs.bias ? bufs.db : undefined, dx: bufs.dx,
-      cols: bufs.cols, rowsBuf: bufs.rows, ...(cs.relu ? { activationGrad: { kind: 'relu' as const, z: bufs.zPrev } } : {}),
+      cols: bufs.cols, rowsBuf: bufs.rows, chunk: cs.chunk, x: bufs.x, im2col: cs.im2col, ...(cs.relu ? { activationGrad: { kind: 'relu' as const, z: bufs.zPrev } } : {}),
     })));
     e.run('conv2d check', (pass) => ops.forEach((o) => o.op.encode(pass)));
-    const what = `conv2d N=${cs.rows} C=${g.channels} ${g.height}×${g.width} F=${F} k=${g.kernel} s=${g.stride} p=${g.padding} d=${g.dilation}${cs.bias ? ' +bias' : ''}${cs.relu ? ' +relu' : ''}${cs.im2col ? ` im2col by ${cs.im2col}` : ''}`;
+    const what = `conv2d N=${cs.rows} C=${g.channels} ${g.height}×${g.width} F=${F} k=${g.kernel} s=${g.stride} p=${g.padding} d=${g.dilation}${cs.bias ? ' +bias' : ''}${cs.relu ? ' +relu' : ''}${cs.im2col ? ` im2col by ${cs.im2col}` : ''}${cs.chunk ? ` in chunks of ${cs.chunk}` : ''}`;
     const fw = conv2dForwardRef(g, cs.rows, x, w, cs.bias ? b : undefined, 'float64');
     const yBound = sumBounds({ value: fw.y, abs: fw.abs, n: s.K + 3 });
     expectWithin(await e.readF32(bufs.y), yBound, `${what}: y`, 'γ_(K+3)·Σ|terms|');
@@ -96,11 +99,21 @@ export const CONV2D_FORM_CASES: Conv2dCase[] = (['elements', 'rows'] as const).m
   geometry: geometry({ channels: 3, height: 5, width: 7, filters: 6, padding: [1, 1] }), rows: 3, bias: true, relu: true, im2col,
 }));
 
+/**
+ * Chunked plans (kernels/conv2d-chunk.ts) at awkward sizes: 5 examples in chunks of 2 (the last one shorter) on both
+ * awkward geometries (stride 2 and padding; dilation and mixed strides), with the fused ReLU and relu′; 3 in chunks
+ * of 1 on the padded 3×3 layer.
+ */
+export const CONV2D_CHUNK_CASES: Conv2dCase[] = [
+  ...CONV2D_CASES.map((cs) => ({ ...cs, rows: 5, chunk: 2 })),
+  { ...CONV2D_FORM_CASES[0]!, im2col: undefined, chunk: 1 },
+];
+
 export const conv2dChecks: SelfCheck[] = [
   {
     name: 'conv2d.forward_backward',
     async run(e, rand) {
-      for (const cs of [...CONV2D_CASES, ...CONV2D_FORM_CASES]) await checkConv2dCase(e, rand, cs);
+      for (const cs of [...CONV2D_CASES, ...CONV2D_FORM_CASES, ...CONV2D_CHUNK_CASES]) await checkConv2dCase(e, rand, cs);
     },
   },
 ];

@@ -50,8 +50,8 @@ export function checkGpuRunnerFits(limits: GPUSupportedLimits, config: RunnerCon
   checkBufferFits(limits, B * widest * F32, `a layer of width ${widest} for batch size ${B}`, 'use a smaller batch size');
   let scratch = 0;
   for (const l of layers) {
-    for (const d of l.kind.gpu.buffers?.(l.spec, { input: l.input, output: l.output, batch: B }) ?? []) {
-      checkBufferFits(limits, d.bytes, `layers[${l.index}] (${l.spec.type})'s scratch buffer '${d.name}' for batch size ${B}`, 'use a smaller batch size or layer');
+    for (const d of l.kind.gpu.buffers?.(l.spec, { input: l.input, output: l.output, batch: B, limits }) ?? []) {
+      checkBufferFits(limits, d.bytes, `layers[${l.index}] (${l.spec.type})'s scratch buffer '${d.name}' for batch size ${B}`, d.fix ?? 'use a smaller batch size or layer');
       scratch += d.bytes;
     }
   }

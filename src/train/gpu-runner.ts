@@ -185,7 +185,7 @@ export class GpuRunner implements Runner {
         this.dacts.push(this.dacts[l.index]!);
       } else boundary(l.index + 1, l.output);
       const bufs = new Map<string, GPUBuffer>();
-      for (const d of l.kind.gpu.buffers?.(l.spec, { input: l.input, output: l.output, batch: B }) ?? []) {
+      for (const d of l.kind.gpu.buffers?.(l.spec, { input: l.input, output: l.output, batch: B, limits: engine.limits, engine }) ?? []) {
         const b = buf(`layers.${l.index}.${d.name}`, d.bytes);
         if (d.fill !== undefined) engine.write(b, new Float32Array(Math.floor(d.bytes / F32)).fill(d.fill));
         bufs.set(d.name, b);
