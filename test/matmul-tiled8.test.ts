@@ -160,7 +160,7 @@ describe(`matmul tiled8 and autotuning, GPU vs float64 reference (${seedInfo()})
     buf.destroy();
   });
 
-  it('nchwPlane: C and z stored as (G, N, P) — a convolution\'s output in NCHW — in every variant, with β, bias, z and split-K', async () => {
+  it('nchwPlane: C and z stored as (G, N, P) — a convolution\'s output in NCHW — in every variant, with β, bias, z and split-K; at cOffset 0 and 5', async () => {
     const e = await gpu();
     const rand = rng();
     // M = G·P rows (example g, pixel q), N channels; P = 7 is not a multiple of any block size.
@@ -182,22 +182,29 @@ describe(`matmul tiled8 and autotuning, GPU vs float64 reference (${seedInfo()})
       ['tiled8', SMALL, [42, 37, 13]],
       ['tiled8', { ...SMALL, splitK: 3 }, [35, 35, 45]],
     ] as const;
-    for (const [variant, tile, [M, N, K]] of cases) {
+    // cOffset 5 (elements): the product fills a block of a longer C and z (a chunk of a convolution's examples); the
+    // 5 values before it and 3 after keep their sentinel.
+    for (const off of [0, 5]) for (const [variant, tile, [M, N, K]] of cases) {
+      const pad = (t: ArrayLike<number>) => Float32Array.from([...new Array<number>(off).fill(7), ...Array.from(t), 7, 7, 7]);
+      const unpad = (t: Float32Array) => {
+        expect([...t.subarray(0, off), ...t.subarray(off + M * N)]).toEqual(new Array<number>(off + 3).fill(7));
+        return t.subarray(off, off + M * N);
+      };
       const a = uniformArray(M * K, -1, 1, rand);
       const b = uniformArray(K * N, -1, 1, rand);
       const cOld = uniformArray(M * N, -1, 1, rand);
       const bias = uniformArray(N, -1, 1, rand);
-      const bufs = [e.storage('a', a), e.storage('b', b), e.storage('c', Float32Array.from(toNchw(cOld, M, N))), e.storage('bias', bias), poisoned(e, 'z', M * N)] as const;
+      const bufs = [e.storage('a', a), e.storage('b', b), e.storage('c', pad(toNchw(cOld, M, N))), e.storage('bias', bias), e.storage('z', pad(new Float32Array(M * N).fill(NaN)))] as const;
       const [ab, bb, cb, biasb, zb] = bufs;
       const o = { M, N, K, activation: 'relu' as const, alpha: 0.5, beta: 0.5 };
-      const op = await MatmulOp.create(e, { ...o, a: ab, b: bb, c: cb, bias: biasb, z: zb, nchwPlane: P, variant, tile });
+      const op = await MatmulOp.create(e, { ...o, a: ab, b: bb, c: cb, bias: biasb, z: zb, nchwPlane: P, cOffset: off, variant, tile });
       try {
         e.run('nchw', (pass) => op.encode(pass));
         const ref = matmulBounded({ ...o, a, b, c: cOld, bias });
-        const what = `${variant} ${JSON.stringify(tile ?? {})} nchwPlane ${P} ${M}×${N}×${K}`;
+        const what = `${variant} ${JSON.stringify(tile ?? {})} nchwPlane ${P} cOffset ${off} ${M}×${N}×${K}`;
         const nchw = (r: { value: ArrayLike<number>; bound: ArrayLike<number> }) => ({ value: toNchw(r.value, M, N), bound: toNchw(r.bound, M, N) });
-        expectWithin(await e.readF32(cb), nchw(ref.y), `${what}: C`);
-        expectWithin(await e.readF32(zb), nchw(ref.z), `${what}: Z`);
+        expectWithin(unpad(await e.readF32(cb)), nchw(ref.y), `${what}: C`);
+        expectWithin(unpad(await e.readF32(zb)), nchw(ref.z), `${what}: Z`);
         expect(fromNchw(toNchw(cOld, M, N), M, N)).toEqual(Float64Array.from(cOld));
       } finally {
         op.destroy();

@@ -4,7 +4,9 @@
  * Every buffer the runner binds is bound whole as storage, so each must fit both `maxBufferSize` and
  * `maxStorageBufferBindingSize` (wgtrain's engine raises both to the adapter's maximum; SwiftShader allows 1 GiB,
  * WebGPU's default is 256 MiB / 128 MiB). The largest are the flat parameter buffer (and its gradient and optimizer
- * slots, the same size) and the first layer's activations for a full batch. A model that cannot fit is refused here
+ * slots, the same size) and the first layer's activations for a full batch. Layer scratch is declared by the layer for
+ * these limits (a Conv2D's im2col scratch holds one chunk of examples that fits, so only a layer whose single example
+ * does not fit is refused, with the layer's own advice). A model that cannot fit is refused here
  * with the sizes and the limit named; an allocation the device refuses anyway (out of memory: no API tells the free
  * memory in advance) surfaces as an error when the runner is created, after which it frees what it made.
  */
