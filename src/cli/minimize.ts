@@ -17,6 +17,7 @@ import { createEngine } from '../gpu/node.js';
 import { METHODS } from '../minimize/methods.js';
 import { minimize, type IterateRecord } from '../minimize/minimize.js';
 import { PROBLEM_NAMES, problemFromSpec } from '../problems/registry.js';
+import { interruptOnSigint } from './interrupt.js';
 import { ArgError, parseArgs, usage, type CliIO, type FlagSpecs } from './args.js';
 import { flagSpecs, hyperparamFlags, hyperparamsFromFlags } from './method-flags.js';
 import { adapterChoice } from './checks.js';
@@ -112,13 +113,7 @@ export async function minimizeMain(argv: string[], io: CliIO): Promise<number> {
   }
   let engine: Engine | undefined;
   // Ctrl-C: the run stops at the next iteration, prints the point reached and exits 130; a second one quits at once.
-  const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    io.stderr('wgtrain minimize: interrupted: stopping after this iteration (Ctrl-C again to quit at once)\n');
-    controller.abort();
-  };
-  process.on('SIGINT', onSigint);
+  const interrupt = interruptOnSigint(() => io.stderr('wgtrain minimize: interrupted: stopping after this iteration (Ctrl-C again to quit at once)\n'));
   try {
     const device = v.device as 'cpu' | 'gpu';
     if (device === 'gpu') engine = await createEngine({ ...(adapter ? { adapter } : {}), log: (line) => io.stderr(line + '\n') });
@@ -132,7 +127,7 @@ export async function minimizeMain(argv: string[], io: CliIO): Promise<number> {
     const result = await minimize(problem, {
       method, hyperparams, ...(start ? { start } : {}), device, ...(device === 'cpu' ? { dtype: v.dtype as 'float32' | 'float64' } : {}),
       ...(engine ? { engine } : {}), steps: v.steps!, ...(v.tolerance !== undefined ? { tolerance: v.tolerance } : {}), onStep,
-      signal: controller.signal,
+      signal: interrupt.signal,
     });
     if (v.json) io.stdout(toJson(result) + '\n');
     else {
@@ -150,7 +145,7 @@ export async function minimizeMain(argv: string[], io: CliIO): Promise<number> {
     io.stderr(`wgtrain minimize: ${(e as Error).message}\n`);
     return 1;
   } finally {
-    process.off('SIGINT', onSigint);
+    interrupt.release();
     engine?.destroy();
   }
 }

@@ -57,6 +57,7 @@ import { trainableFullBatchMethods, validateRunnerConfig } from '../train/runner
 import { givenLr, type ClipConfig, type Runner, type RunnerConfig } from '../train/runner.js';
 import { Trainer, type DataSplit, type TrainingSnapshot } from '../train/trainer.js';
 import { toJson } from '../json-numbers.js';
+import { interruptOnSigint } from './interrupt.js';
 import { ArgError, parseArgs, processIO, usage, type CliIO, type FlagSpecs } from './args.js';
 import { adapterChoice, checkMnistModel, checkpointSplit, checkSplitFlags, configArgError, mnistSplit, probeWritable, splitOptions } from './checks.js';
 import {
@@ -225,13 +226,8 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
   const { config, resume, fit, split, schedule, totalSteps, totalEpochs, device, dtype, adapter, preset, fullBatch } = plan;
   let engine: Engine | undefined;
   let runner: Runner | undefined;
-  const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    log(`interrupted: stopping after this ${fullBatch ? `${config.optimizer.name} iteration` : 'step'} (Ctrl-C again to quit at once)`);
-    controller.abort();
-  };
-  process.on('SIGINT', onSigint);
+  const interrupt = interruptOnSigint(() =>
+    log(`interrupted: stopping after this ${fullBatch ? `${config.optimizer.name} iteration` : 'step'} (Ctrl-C again to quit at once)`));
   try {
     // The device first: a missing adapter or a model too large for it fails before the data loads.
     const made = await createRunner(config, { device: device as 'gpu' | 'cpu', adapter, dtype: dtype as Dtype, log });
@@ -278,7 +274,7 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
       // The shuffle's seed: the checkpoint's when resuming (the CLI always uses the split's seed for both).
       seed: resume ? resume.data.seed : split.seed,
       split,
-      signal: controller.signal,
+      signal: interrupt.signal,
       checkpoint: v.save ? { path: v.save } : undefined,
       callbacks: {
         onStep: (s) => bar.step(s),
@@ -334,7 +330,7 @@ export async function trainMain(argv: string[], io: CliIO = processIO()): Promis
     io.stderr(`${COMMAND}: ${(e as Error).message}\n`);
     return 1;
   } finally {
-    process.off('SIGINT', onSigint);
+    interrupt.release();
     runner?.destroy();
     engine?.destroy();
   }
