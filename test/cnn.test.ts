@@ -19,6 +19,7 @@ import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/che
 import { createCpuRunner } from '../src/train/cpu-runner.js';
 import { setBatchNormReduction } from '../src/kernels/batchnorm-reduction.js';
 import { setConv2dChunkCap } from '../src/kernels/conv2d-chunk.js';
+import type { Engine } from '../src/gpu/index.js';
 import { createGpuRunner } from '../src/train/gpu-runner.js';
 import type { Runner, RunnerConfig } from '../src/train/runner.js';
 import { Trainer } from '../src/train/trainer.js';
@@ -27,6 +28,20 @@ import { lockstep } from './helpers/lockstep.js';
 import { syntheticSet } from './helpers/mlp-v1.js';
 
 afterAll(async () => (await gpu()).destroy());
+
+/** Dispatches a step of `rows` rows takes with the engine's own choices (nothing forced), after one real step. */
+async function defaultDispatchesPerStep(engine: Engine, config: RunnerConfig, ds: Dataset, rows: number): Promise<number> {
+  const runner = await createGpuRunner(engine, config);
+  try {
+    await runner.setTrainingData(ds);
+    runner.beginEpoch(Uint32Array.from({ length: ds.length }, (_, i) => i));
+    runner.step({ step: 0, start: 0, rows, lr: 1e-3 });
+    await runner.flushMetrics();
+    return runner.dispatchesPerStep;
+  } finally {
+    runner.destroy();
+  }
+}
 
 describe('a CNN on the GPU runner trains like the CPU reference', () => {
   it('3 epochs with partial batches, step by step within the bounded reference; dispatches counted; nothing leaks', async () => {
@@ -49,16 +64,16 @@ describe('a CNN on the GPU runner trains like the CPU reference', () => {
     const forward = 1 + 2 + 1 + 2 + 1 + 1 + 1;
     const backward = (withDb + 1) + 1 + 1 + 1 + 4 + 1 + (1 + withDb);
     expect(g.dispatchesPerStep).toBe(forward + 2 + backward + 2);
+    // The step's ops by name (stepOps: on every adapter; profileStep times the same ops where 'timestamp-query' exists).
+    const ops = (await g.stepOps(32)).filter((o) => o.where !== 'optimizer').map((o) => o.op);
+    expect(ops).toEqual(expect.arrayContaining([
+      'layers.0.conv2d+relu im2col', 'layers.0.conv2d+relu forward', 'layers.2.maxpool2d backward+relu′', 'layers.4.batchnorm2d+relu forward',
+      'layers.3.conv2d dX', 'layers.0.conv2d dW',
+    ]));
+    expect(ops.filter((o) => o.startsWith('layers.1.') || o.startsWith('layers.7.'))).toEqual([]);
+    expect(ops).not.toContain('layers.0.conv2d dX');
     const profile = await g.profileStep({ step: 99, start: 0, rows: 32, lr: 1e-3 });
-    if (profile) {
-      const ops = profile.map((p) => p.op);
-      expect(ops).toEqual(expect.arrayContaining([
-        'layers.0.conv2d+relu im2col', 'layers.0.conv2d+relu forward', 'layers.2.maxpool2d backward+relu′', 'layers.4.batchnorm2d+relu forward',
-        'layers.3.conv2d dX', 'layers.0.conv2d dW',
-      ]));
-      expect(ops.filter((o) => o.startsWith('layers.1.') || o.startsWith('layers.7.'))).toEqual([]);
-      expect(ops).not.toContain('layers.0.conv2d dX');
-    }
+    if (profile) expect(profile.map((p) => p.op)).toEqual([...ops, 'optimizer Adam']);
     g.destroy();
     expect(engine.memory().buffers).toBe(before.buffers);
   });
@@ -72,13 +87,7 @@ describe('a CNN whose convolutions run in chunks of examples (capped at 3, force
     const model = parseModelSpec('2x6x7-conv(4,3,pad=1)-relu-maxpool(2)-conv(6,2)-relu-flatten-dense(5)');
     const config: RunnerConfig = { model, batchSize: 13, optimizer: { name: 'Adam', hyperparams: { lr: 3e-3 } }, seed: 5 };
     const before = engine.memory();
-    const single = await createGpuRunner(engine, config);
-    await single.setTrainingData(ds);
-    single.beginEpoch(Uint32Array.from({ length: 30 }, (_, i) => i));
-    single.step({ step: 0, start: 0, rows: 13, lr: 1e-3 });
-    await single.flushMetrics();
-    const perStep = single.dispatchesPerStep;
-    single.destroy();
+    const perStep = await defaultDispatchesPerStep(engine, config, ds, 13);
     setConv2dChunkCap(engine, 3);
     try {
       const g = await createGpuRunner(engine, config);
@@ -105,13 +114,7 @@ describe('a CNN whose BatchNorm2d reduces in the split form (what GPUs pick at t
     const model = parseModelSpec('2x5x7-conv(5,3,pad=1,bias=false)-bn2d-relu-maxpool(2)-conv(3,2)-bn2d-flatten-dense(5)');
     const config: RunnerConfig = { model, batchSize: 31, optimizer: { name: 'Adam', hyperparams: { lr: 3e-3 } }, seed: 4 };
     const before = engine.memory();
-    const single = await createGpuRunner(engine, config);
-    await single.setTrainingData(ds);
-    single.beginEpoch(Uint32Array.from({ length: 45 }, (_, i) => i));
-    single.step({ step: 0, start: 0, rows: 31, lr: 1e-3 });
-    await single.flushMetrics();
-    const perStep = single.dispatchesPerStep;
-    single.destroy();
+    const perStep = await defaultDispatchesPerStep(engine, config, ds, 31);
     setBatchNormReduction(engine, 'split');
     try {
       const g = await createGpuRunner(engine, config);

@@ -20,7 +20,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeCheckpoint, encodeCheckpoint } from '../src/checkpoint/safetensors.js';
 import type { Dataset } from '../src/data/dataset.js';
-import { loadMnist } from '../src/data/mnist-node.js';
 import type { Engine } from '../src/gpu/index.js';
 import { parseModelSpec } from '../src/model/spec.js';
 import { snapshotFromCheckpoint, snapshotToCheckpoint } from '../src/train/checkpoint.js';
@@ -31,15 +30,14 @@ import { loadTrainer } from '../src/train/load.js';
 import type { Runner, RunnerConfig } from '../src/train/runner.js';
 import { Trainer, type EpochRecord, type FitOptions, type IterationRecord } from '../src/train/trainer.js';
 import { gpu } from './helpers/gpu.js';
+import { mnistSubsets } from './helpers/mnist.js';
 
 let train: Dataset;
 let validation: Dataset;
 let dir: string;
 
 beforeAll(async () => {
-  const mnist = await loadMnist();
-  train = mnist.train.subset(Uint32Array.from({ length: 150 }, (_, i) => i), 'mnist-150');
-  validation = mnist.train.subset(Uint32Array.from({ length: 60 }, (_, i) => 1000 + i), 'mnist-val-60');
+  ({ train, validation } = await mnistSubsets(150, 60));
   dir = mkdtempSync(join(tmpdir(), 'wgtrain-full-batch-ckpt-'));
 });
 afterAll(async () => {

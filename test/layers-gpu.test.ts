@@ -102,12 +102,12 @@ describe('GPU runner: layers through their kinds only', () => {
     // + optimizer (2)
     const dbApart = engine.software ? 1 : 0;
     expect(g.dispatchesPerStep).toBe(1 + 3 + 2 + (1 + dbApart) + 1 + 3 + 2 + 2);
+    // The step's ops by name (stepOps: on every adapter; profileStep times the same ops where 'timestamp-query' exists).
+    const ops = (await g.stepOps(32)).filter((o) => o.where !== 'optimizer').map((o) => o.op);
+    expect(ops).toEqual(expect.arrayContaining(['layers.0.linear+relu forward', 'layers.2.linear+tanh forward', 'layers.4.dense dX·tanh′', 'layers.2.linear dX+relu′', 'layers.0.linear db']));
+    expect(ops.filter((o) => o.startsWith('layers.1.') || o.startsWith('layers.3.'))).toEqual([]);
     const profile = await g.profileStep({ step: 99, start: 0, rows: 32, lr: 0.05 });
-    if (profile) {
-      const ops = profile.map((p) => p.op);
-      expect(ops).toEqual(expect.arrayContaining(['layers.0.linear+relu forward', 'layers.2.linear+tanh forward', 'layers.4.dense dX·tanh′', 'layers.2.linear dX+relu′', 'layers.0.linear db']));
-      expect(ops.filter((o) => o.startsWith('layers.1.') || o.startsWith('layers.3.'))).toEqual([]);
-    }
+    if (profile) expect(profile.map((p) => p.op)).toEqual([...ops, 'optimizer SGD']);
     g.destroy();
   });
 });

@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dataset } from '../src/data/dataset.js';
-import { loadMnist } from '../src/data/mnist-node.js';
 import { parseModelSpec } from '../src/model/spec.js';
 import { loadTrainingCheckpoint, saveTrainingCheckpoint } from '../src/train/checkpoint-file.js';
 import { createCpuRunner } from '../src/train/cpu-runner.js';
@@ -18,6 +17,7 @@ import type { RunnerConfig } from '../src/train/runner.js';
 import { Trainer, type FitOptions } from '../src/train/trainer.js';
 import { gpu } from './helpers/gpu.js';
 import { expectEvaluateWithin } from './helpers/lockstep.js';
+import { mnistSubsets } from './helpers/mnist.js';
 
 const CONFIG: RunnerConfig = {
   model: parseModelSpec('784-16-10:relu'),
@@ -32,9 +32,7 @@ let validation: Dataset;
 let dir: string;
 
 beforeAll(async () => {
-  const mnist = await loadMnist();
-  train = mnist.train.subset(Uint32Array.from({ length: 500 }, (_, i) => i), 'mnist-500');
-  validation = mnist.train.subset(Uint32Array.from({ length: 200 }, (_, i) => 1000 + i), 'mnist-val-200');
+  ({ train, validation } = await mnistSubsets(500, 200));
   dir = mkdtempSync(join(tmpdir(), 'wgtrain-trainer-gpu-'));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

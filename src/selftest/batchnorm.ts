@@ -33,7 +33,13 @@ export function compareBatchNorm(got: BatchNormOutputs, ref: Record<keyof BatchN
  */
 export async function checkBatchNormCase(e: Engine, rand: () => number, rows: number, features: number, form: BatchNormForm = {}): Promise<void> {
   const { got, ref, plan } = await runBatchNormCase(e, rand, rows, features, form);
+  expectForm(plan, form, `batchnorm B=${rows} F=${features}`);
   compareBatchNorm(got, ref, `B=${rows} F=${features} ${plan.form === 'split' ? `split K=${plan.chunks} L=${plan.chunk}` : 'single'}`);
+}
+
+/** A forced form was planned (else the check would test the other form under the forced one's name). */
+export function expectForm(plan: BatchNormReductionPlan, form: BatchNormForm, what: string): void {
+  if (form.reduction !== undefined && plan.form !== form.reduction) throw new Error(`${what}: forced reduction '${form.reduction}' but the op planned '${plan.form}'`);
 }
 
 /** One (B, F) case on fresh random inputs: the GPU's outputs and the bounded references. */

@@ -5,7 +5,13 @@ import { nchwToRowsRef, rowsToNchwRef, type Nchw } from '../ref/batchnorm2d.js';
 import { batchnormBackwardBounded, batchnormEvalBounded, batchnormTrainBounded } from '../testing/bounds/batchnorm.js';
 import { uniformArray } from '../testing/random.js';
 import { expectWithin, type Bounded } from '../testing/sums.js';
+import { expectForm } from './batchnorm.js';
 import type { SelfCheck } from './types.js';
+
+/** Forced variants of a check (BatchNorm2dShape's options of the same names). */
+export interface BatchNorm2dForm extends BatchNormForm {
+  workgroupSize?: number;
+}
 
 /**
  * BatchNorm2d train forward (with a fused ReLU when `fuseRelu`), backward and eval forward on random NCHW inputs,
@@ -14,14 +20,8 @@ import type { SelfCheck } from './types.js';
  * down to 0.25; the first two values of each channel on opposite sides of its offset). A ReLU changes no bound.
  * `form` forces the workgroup size, the reduction and its chunk count; the split form is held to its own bound.
  */
-/** Forced variants of a check (BatchNorm2dShape's options of the same names). */
-export interface BatchNorm2dForm extends BatchNormForm {
-  workgroupSize?: number;
-}
-
 export async function checkBatchNorm2dCase(e: Engine, rand: () => number, s: Nchw, fuseRelu: boolean, form: BatchNorm2dForm = {}): Promise<void> {
   const { batch: N, channels: C, plane: P } = s;
-  const wg = form;
   const n = N * C * P;
   const offset = uniformArray(C, -4, 4, rand);
   const spread = uniformArray(C, 0.25, 3, rand);
@@ -53,9 +53,9 @@ export async function checkBatchNorm2dCase(e: Engine, rand: () => number, s: Nch
   const epi = (out: GPUBuffer) => (fuseRelu ? { epilogue: { activation: 'relu' as const, out } } : {});
   const ops: BatchNorm2dOp[] = [];
   try {
-    ops.push(await BatchNorm2dOp.forwardTrain(e, { ...s, ...wg, ...bufs, ...epi(bufs.out) }));
-    ops.push(await BatchNorm2dOp.backward(e, { ...s, ...wg, ...bufs }));
-    ops.push(await BatchNorm2dOp.forwardEval(e, { ...s, ...wg, ...bufs, y: bufs.yEval, ...epi(bufs.outEval) }));
+    ops.push(await BatchNorm2dOp.forwardTrain(e, { ...s, ...form, ...bufs, ...epi(bufs.out) }));
+    ops.push(await BatchNorm2dOp.backward(e, { ...s, ...form, ...bufs }));
+    ops.push(await BatchNorm2dOp.forwardEval(e, { ...s, ...form, ...bufs, y: bufs.yEval, ...epi(bufs.outEval) }));
     e.run('batchnorm2d check', (pass) => ops.forEach((op) => op.encode(pass)));
     const saved = await e.readF32(bufs.saved);
     const run = await e.readF32(bufs.running);
@@ -68,6 +68,7 @@ export async function checkBatchNorm2dCase(e: Engine, rand: () => number, s: Nch
     const nchw = (b: Bounded): Bounded => ({ value: rowsToNchwRef(b.value, s, 'float64'), bound: rowsToNchwRef(b.bound, s, 'float64') });
     const relu = (b: Bounded): Bounded => ({ value: Array.from(b.value, (v) => Math.max(v, 0)), bound: b.bound });
     const plan = ops[0]!.reduction!;
+    expectForm(plan, form, `batchnorm2d N=${N} C=${C} P=${P}`);
     const t = batchnormTrainBounded(rows(x), m, C, gamma, beta, rm, rv, {}, undefined, plan.form === 'split' ? { chunk: plan.chunk } : undefined);
     const bw = batchnormBackwardBounded(rows(x), rows(dy), m, C, gamma, t.mean.value, t.invstd.value, { emean: t.mean.bound, einvstd: t.invstd.bound });
     // forward_eval reads the running statistics forward_train has just written (exact inputs there).
