@@ -7,7 +7,8 @@
  * shorter. Only the binding limit decides: the extra dispatches per chunk are the price of running at all, and total
  * device memory has no WebGPU query to budget against.
  */
-import { storageBufferLimit, type Engine } from '../gpu/index.js';
+import type { Engine } from '../gpu/index.js';
+import { storageBufferLimit } from '../gpu/limits.js';
 import { conv2dOutputSize, conv2dTaps, type Conv2dGeometry } from '../ref/conv2d.js';
 
 const forced = new WeakMap<Engine, number>();

@@ -10,7 +10,7 @@
  * with the sizes and the limit named; an allocation the device refuses anyway (out of memory: no API tells the free
  * memory in advance) surfaces as an error when the runner is created, after which it frees what it made.
  */
-import { storageBufferLimit } from '../gpu/index.js';
+import { storageBufferLimit } from '../gpu/limits.js';
 import type { ParamLayout } from '../model/layout.js';
 import { inputShape, modelLayers } from '../model/spec.js';
 import type { RunnerConfig } from './runner.js';
