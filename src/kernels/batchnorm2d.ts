@@ -15,7 +15,7 @@
  *           132-multiprocessor H200, each streaming 100K values three times in a row).
  */
 import src from '../../shaders/batchnorm2d.wgsl';
-import { defineKernel, type Engine, type Resource, type UniformBuffer } from '../gpu/index.js';
+import { defineKernel, type Engine, type KernelDef, type Resource, type UniformBuffer } from '../gpu/index.js';
 import { BATCHNORM_DEFAULTS } from '../ref/batchnorm.js';
 import { activationCode, defaultAlpha, type Activation } from '../shared.js';
 import { ACTIVATION_FNS_FILE } from './activation.js';
@@ -157,11 +157,6 @@ function outBinding(engine: Engine, epi?: BatchNorm2dEpilogue): [Resource, GPUBu
   return [b, [b]];
 }
 
-/** The split form's partial sums, [C·K] vec4, owned by the op. */
-function partials(engine: Engine, o: BatchNorm2dShape, plan: BatchNormReductionPlan): GPUBuffer {
-  return engine.storage('batchnorm2d.partials', o.channels * plan.chunks * 16);
-}
-
 export class BatchNorm2dOp {
   private constructor(
     private readonly dispatchFn: (pass: GPUComputePassEncoder) => void,
@@ -195,6 +190,32 @@ export class BatchNorm2dOp {
     return { WG: workgroupSize(engine, o), ACT: epi ? activationCode(epi.activation) : 0, EPILOGUE: epi ? 1 : 0 };
   }
 
+  /**
+   * The split form's dispatch pair over a K × C grid (partial sums, then merge-and-apply), sharing one uniform buffer,
+   * and its partials [C·K] vec4 (owned by the op, with `owned`). `applyOverrides`: the apply kernel's (the forward's
+   * carry the epilogue's activation); `epi` sets the uniforms' act_alpha.
+   */
+  private static async split(
+    engine: Engine, o: BatchNorm2dShape & { eps?: number; momentum?: number }, plan: BatchNormReductionPlan,
+    epi: BatchNorm2dEpilogue | undefined, owned: GPUBuffer[], applyOverrides: Record<string, number>,
+    partialDef: KernelDef, applyDef: KernelDef, partialBindings: Record<string, Resource>, applyBindings: Record<string, Resource>,
+  ): Promise<BatchNorm2dOp> {
+    const [kp, ka] = await Promise.all([
+      engine.kernel(partialDef, { WG: workgroupSize(engine, o) }),
+      engine.kernel(applyDef, applyOverrides),
+    ]);
+    const u = BatchNorm2dOp.uniforms(ka.uniforms('p'), o, plan, epi);
+    const part = engine.storage('batchnorm2d.partials', o.channels * plan.chunks * 16);
+    const bgp = kp.bind({ p: u.buffer, ...partialBindings, part_out: part });
+    const bga = ka.bind({ p: u.buffer, ...applyBindings, part_in: part });
+    const K = plan.chunks;
+    const C = o.channels;
+    return new BatchNorm2dOp((pass) => {
+      kp.dispatch(pass, bgp, K, C);
+      ka.dispatch(pass, bga, K, C);
+    }, u, [...owned, part], plan);
+  }
+
   /** Training forward; `saved` ← (mean, invstd), `running` ← updated; with `epilogue`, out = act(y). */
   static async forwardTrain(
     engine: Engine,
@@ -216,20 +237,11 @@ export class BatchNorm2dOp {
       const bg = k.bind({ p: u.buffer, ...io(out) });
       return new BatchNorm2dOp((pass) => k.dispatch(pass, bg, C), u, owned, plan);
     }
-    const [kp, ka] = await Promise.all([
-      engine.kernel(batchnorm2dForwardPartialKernel, { WG: workgroupSize(engine, o) }),
-      engine.kernel(batchnorm2dForwardApplyKernel, BatchNorm2dOp.overrides(engine, o, o.epilogue)),
-    ]);
     const [out, owned] = outBinding(engine, o.epilogue);
-    const u = BatchNorm2dOp.uniforms(ka.uniforms('p'), o, plan, o.epilogue);
-    const part = partials(engine, o, plan);
-    const bgp = kp.bind({ p: u.buffer, x_in: o.x, part_out: part });
-    const bga = ka.bind({ p: u.buffer, ...io(out), part_in: part });
-    const K = plan.chunks;
-    return new BatchNorm2dOp((pass) => {
-      kp.dispatch(pass, bgp, K, C);
-      ka.dispatch(pass, bga, K, C);
-    }, u, [...owned, part], plan);
+    return BatchNorm2dOp.split(
+      engine, o, plan, o.epilogue, owned, BatchNorm2dOp.overrides(engine, o, o.epilogue),
+      batchnorm2dForwardPartialKernel, batchnorm2dForwardApplyKernel, { x_in: o.x }, io(out),
+    );
   }
 
   /** Evaluation forward from the running statistics; with `epilogue`, out = act(y). */
@@ -271,16 +283,10 @@ export class BatchNorm2dOp {
       const bg = k.bind({ p: u.buffer, ...io });
       return new BatchNorm2dOp((pass) => k.dispatch(pass, bg, C), u, [], plan);
     }
-    const [kp, ka] = await Promise.all([engine.kernel(batchnorm2dBackwardPartialKernel, { WG }), engine.kernel(batchnorm2dBackwardApplyKernel, { WG })]);
-    const u = BatchNorm2dOp.uniforms(ka.uniforms('p'), o, plan);
-    const part = partials(engine, o, plan);
-    const bgp = kp.bind({ p: u.buffer, x_in: o.x, dy: o.dy, saved_stats: o.saved, part_out: part });
-    const bga = ka.bind({ p: u.buffer, ...io, part_in: part });
-    const K = plan.chunks;
-    return new BatchNorm2dOp((pass) => {
-      kp.dispatch(pass, bgp, K, C);
-      ka.dispatch(pass, bga, K, C);
-    }, u, [part], plan);
+    return BatchNorm2dOp.split(
+      engine, o, plan, undefined, [], { WG },
+      batchnorm2dBackwardPartialKernel, batchnorm2dBackwardApplyKernel, { x_in: o.x, dy: o.dy, saved_stats: o.saved }, io,
+    );
   }
 
   encode(pass: GPUComputePassEncoder): void {

@@ -8,6 +8,7 @@
  * device memory has no WebGPU query to budget against.
  */
 import type { Engine } from '../gpu/index.js';
+import { storageBufferLimit } from '../gpu/limits.js';
 import { conv2dOutputSize, conv2dTaps, type Conv2dGeometry } from '../ref/conv2d.js';
 
 const forced = new WeakMap<Engine, number>();
@@ -29,12 +30,11 @@ export function conv2dScratchPerExample(g: Conv2dGeometry): number {
 }
 
 /**
- * Examples per chunk for a plan of `batch` rows: all of them when their scratch fits one storage binding (the smaller
- * of maxBufferSize and maxStorageBufferBindingSize, as gpu-limits' storageBufferLimit), else as many as fit, at least
- * 1 (when even one example does not fit, the runner's buffer check refuses the model before allocating).
+ * Examples per chunk for a plan of `batch` rows: all of them when their scratch fits one storage binding (the
+ * smaller of maxBufferSize and maxStorageBufferBindingSize: `storageBufferLimit`), else as many as fit, at least 1
+ * (when even one example does not fit, the runner's buffer check refuses the model before allocating).
  */
 export function conv2dChunk(g: Conv2dGeometry, batch: number, limits: GPUSupportedLimits, engine?: Engine): number {
-  const limit = Math.min(limits.maxBufferSize, limits.maxStorageBufferBindingSize);
-  const fit = Math.max(1, Math.floor(limit / conv2dScratchPerExample(g)));
+  const fit = Math.max(1, Math.floor(storageBufferLimit(limits).bytes / conv2dScratchPerExample(g)));
   return Math.min(batch, fit, (engine && forced.get(engine)) ?? Infinity);
 }

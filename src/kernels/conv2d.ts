@@ -86,7 +86,7 @@ export class ConvDataOp {
   static im2col(engine: Engine, o: { geometry: Conv2dGeometry; rows: number; first?: number; x: Resource; cols: Resource; form?: Im2colForm }): Promise<ConvDataOp> {
     const s = conv2dSizes(o.geometry, o.rows);
     const first = o.first ?? 0;
-    checkElements('ConvDataOp.im2col', { x: [o.x, s.x + first * (s.x / o.rows)], cols: [o.cols, s.cols] });
+    checkElements('ConvDataOp.im2col', { x: [o.x, conv2dSizes(o.geometry, first + o.rows).x], cols: [o.cols, s.cols] });
     const rows = (o.form ?? defaultIm2colForm(engine)) === 'rows';
     return ConvDataOp.plan(engine, rows ? im2colRowsKernel : im2colKernel, o.geometry, o.rows, first, rows ? o.rows * s.P : s.cols, { x_in: o.x, cols: o.cols });
   }
@@ -99,7 +99,7 @@ export class ConvDataOp {
   static col2im(engine: Engine, o: { geometry: Conv2dGeometry; rows: number; first?: number; dcols: Resource; dx: Resource; activationGrad?: ActivationGrad }): Promise<ConvDataOp> {
     const s = conv2dSizes(o.geometry, o.rows);
     const first = o.first ?? 0;
-    const x = s.x + first * (s.x / o.rows);
+    const x = conv2dSizes(o.geometry, first + o.rows).x;
     const g = o.activationGrad;
     checkElements('ConvDataOp.col2im', { dcols: [o.dcols, s.cols], dx: [o.dx, x], ...(g ? { z: [g.z, x] as [Resource, number] } : {}) });
     // Without ACT_GRAD, z is never read; any readable buffer fills the binding.
@@ -110,7 +110,7 @@ export class ConvDataOp {
   static nchwToRows(engine: Engine, o: { geometry: Conv2dGeometry; rows: number; first?: number; dy: Resource; out: Resource }): Promise<ConvDataOp> {
     const s = conv2dSizes(o.geometry, o.rows);
     const first = o.first ?? 0;
-    checkElements('ConvDataOp.nchwToRows', { dy: [o.dy, s.y + first * (s.y / o.rows)], rows: [o.out, s.rowsF] });
+    checkElements('ConvDataOp.nchwToRows', { dy: [o.dy, conv2dSizes(o.geometry, first + o.rows).y], rows: [o.out, s.rowsF] });
     return ConvDataOp.plan(engine, nchwToRowsKernel, o.geometry, o.rows, first, s.rowsF, { dy: o.dy, rows: o.out });
   }
 

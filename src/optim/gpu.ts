@@ -111,6 +111,12 @@ export interface GpuOptimizerOptions {
 
 const encoded = new WeakMap<GPUCommandEncoder, number>();
 
+/** One dispatch of an optimizer step, named for profiles. */
+export interface OptimizerDispatch {
+  op: string;
+  encode(pass: GPUComputePassEncoder): void;
+}
+
 export class GpuOptimizer {
   readonly rule: OptimizerRule;
   readonly hyperparams: Hyperparams;
@@ -340,27 +346,28 @@ export class GpuOptimizer {
 
   /** Records the step written by the last `writeStep` into a compute pass: one dispatch (two with grad statistics). */
   encode(pass: GPUComputePassEncoder): void {
-    const offsets = this.offsets;
-    if (offsets[0]! < 0) throw new Error(`optim.${this.rule.name}: encode() before the first writeStep()`);
-    if (this.stats && this.statsGroup) this.stats.dispatch(pass, this.statsGroup, this.statsWorkgroups, 1, 1, offsets);
-    if (this.reduce && this.reduceGroup) this.reduce.dispatch(pass, this.reduceGroup, 1, 1, 1, offsets);
-    this.update.dispatch(pass, this.updateGroup, this.updateWorkgroups, 1, 1, offsets);
+    if (this.offsets[0]! < 0) throw new Error(`optim.${this.rule.name}: encode() before the first writeStep()`);
+    for (const d of this.dispatches()) d.encode(pass);
   }
+
+  /** `dispatches()`, built on first use and reused: `encode` runs every step and allocates nothing. */
+  private dispatchList: readonly OptimizerDispatch[] | null = null;
 
   /**
    * The dispatches of `encode`, one by one and named, for timing each alone (`GpuRunner.stepOps`, `bench/step.mjs
    * --breakdown`). Each uses the record of the last `writeStep`, like `encode`.
    */
-  dispatches(): { op: string; encode: (pass: GPUComputePassEncoder) => void }[] {
+  dispatches(): readonly OptimizerDispatch[] {
+    if (this.dispatchList) return this.dispatchList;
     const offsets = this.offsets;
-    const out: { op: string; encode: (pass: GPUComputePassEncoder) => void }[] = [];
+    const out: OptimizerDispatch[] = [];
     const { stats, statsGroup, reduce, reduceGroup, update, updateGroup, statsWorkgroups, updateWorkgroups } = this;
     if (stats && statsGroup) {
       out.push({ op: `gradient statistics (${statsWorkgroups} workgroups)`, encode: (p) => stats.dispatch(p, statsGroup, statsWorkgroups, 1, 1, offsets) });
     }
     if (reduce && reduceGroup) out.push({ op: 'gradient statistics: reduce', encode: (p) => reduce.dispatch(p, reduceGroup, 1, 1, 1, offsets) });
     out.push({ op: `${this.rule.name} update (${updateWorkgroups} workgroups)`, encode: (p) => update.dispatch(p, updateGroup, updateWorkgroups, 1, 1, offsets) });
-    return out;
+    return (this.dispatchList = out);
   }
 
   /** writeStep + encode in a compute pass of its own; refuses more than `ring` steps in one command encoder. */

@@ -10,6 +10,7 @@
  * with the sizes and the limit named; an allocation the device refuses anyway (out of memory: no API tells the free
  * memory in advance) surfaces as an error when the runner is created, after which it frees what it made.
  */
+import { storageBufferLimit } from '../gpu/limits.js';
 import type { ParamLayout } from '../model/layout.js';
 import { inputShape, modelLayers } from '../model/spec.js';
 import type { RunnerConfig } from './runner.js';
@@ -21,13 +22,6 @@ export function formatBytes(bytes: number): string {
   if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
   if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
   return `${Math.ceil(bytes / 1024)} KiB`;
-}
-
-/** The largest buffer the device takes for a storage binding, and which limit sets it. */
-export function storageBufferLimit(limits: GPUSupportedLimits): { bytes: number; name: string } {
-  return limits.maxBufferSize <= limits.maxStorageBufferBindingSize
-    ? { bytes: limits.maxBufferSize, name: 'maxBufferSize' }
-    : { bytes: limits.maxStorageBufferBindingSize, name: 'maxStorageBufferBindingSize' };
 }
 
 /** Throws when one buffer of `bytes` (described by `what`) exceeds the adapter's limit; `fix` says what to change. */

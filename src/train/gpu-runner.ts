@@ -133,10 +133,8 @@ export class GpuRunner implements Runner {
   private readonly ones: GPUBuffer;
   private readonly rowLoss: GPUBuffer;
   private readonly rowFlags: GPUBuffer;
-  /** Plans by `${rows}/${mode}/${source}`. */
-  private readonly plans = new Map<string, Plan>();
-  /** The training plans of `plans` by row count: what `step` looks up, without making a key string per step. */
-  private readonly trainPlans = new Map<number, Plan>();
+  /** Plans by source, then row count: training steps over the training set, batches over the evaluation set. */
+  private readonly plans: Record<'train' | 'eval-data', Map<number, Plan>> = { train: new Map(), 'eval-data': new Map() };
   /** Labels of planned ops, for `profileStep`. */
   private readonly opNames = new WeakMap<Encodable, string>();
   private train: { data: U8Dataset | F32Dataset | F32LabelDataset; ds: Dataset; perm: GPUBuffer } | null = null;
@@ -307,14 +305,16 @@ export class GpuRunner implements Runner {
     };
   }
 
-  /** Builds (once per row count and mode) the dispatch lists of a step or an evaluation batch. */
-  private async plan(rows: number, mode: 'train' | 'eval', source: 'train' | 'eval-data'): Promise<Plan> {
-    const key = `${rows}/${mode}/${source}`;
-    const cached = this.plans.get(key);
+  /**
+   * Builds (once per row count and source) the dispatch lists of a training step over the training set ('train') or
+   * of an evaluation batch over the evaluation set ('eval-data').
+   */
+  private async plan(rows: number, source: 'train' | 'eval-data'): Promise<Plan> {
+    const cached = this.plans[source].get(rows);
     if (cached) return cached;
     const { engine, config } = this;
     const m = config.model;
-    const training = mode === 'train';
+    const training = source === 'train';
     const forward: Encodable[] = [];
     const backwardByLayer: Encodable[][] = [];
     const name = (list: PlannedOp[], prefix: string): Encodable[] =>
@@ -367,8 +367,7 @@ export class GpuRunner implements Runner {
     this.opNames.set(loss[0]!, `loss ${m.loss}${training ? ' forward+backward' : ''}`);
     this.opNames.set(loss[1]!, 'metrics accumulate');
     const p: Plan = { rows, forward, loss, backward };
-    this.plans.set(key, p);
-    if (training && source === 'train') this.trainPlans.set(rows, p);
+    this.plans[source].set(rows, p);
     return p;
   }
 
@@ -417,12 +416,8 @@ export class GpuRunner implements Runner {
   }
 
   private dropPlans(source: 'train' | 'eval-data'): void {
-    for (const [k, p] of this.plans) {
-      if (!k.endsWith(`/${source}`)) continue;
-      for (const op of [...p.forward, ...p.loss, ...p.backward]) op.destroy();
-      this.plans.delete(k);
-      if (this.trainPlans.get(p.rows) === p) this.trainPlans.delete(p.rows);
-    }
+    for (const p of this.plans[source].values()) for (const op of [...p.forward, ...p.loss, ...p.backward]) op.destroy();
+    this.plans[source].clear();
   }
 
   async setTrainingData(ds: Dataset, batchSize = this.config.batchSize): Promise<void> {
@@ -436,8 +431,8 @@ export class GpuRunner implements Runner {
     // Plans for a full batch and for the epoch's partial last batch (if any), so that step() never waits; plans are
     // kept per row count, so a fit at another batch size over the same data adds its own.
     const B = Math.min(batchSize, ds.length);
-    await this.plan(B, 'train', 'train');
-    if (ds.length % B) await this.plan(ds.length % B, 'train', 'train');
+    await this.plan(B, 'train');
+    if (ds.length % B) await this.plan(ds.length % B, 'train');
   }
 
   beginEpoch(permutation: Uint32Array): void {
@@ -452,7 +447,7 @@ export class GpuRunner implements Runner {
     if (!this.optimizer) throw fullBatchStepError(this.config);
     if (!this.train) throw new Error('step: call setTrainingData and beginEpoch first');
     checkStepInput(s, this.config.batchSize, this.train.ds.length, 'step');
-    const plan = this.trainPlans.get(s.rows);
+    const plan = this.plans.train.get(s.rows);
     if (!plan) {
       throw new RangeError(
         `step: a batch of ${s.rows} rows was not planned (setTrainingData(ds, batchSize) plans batchSize rows, by default the config's ${this.config.batchSize}, and the epoch's partial last batch)`,
@@ -513,7 +508,7 @@ export class GpuRunner implements Runner {
     if (!engine.features.has('timestamp-query')) return null;
     const optimizer = this.optimizer;
     if (!optimizer) throw fullBatchStepError(this.config);
-    if (!this.trainPlans.has(s.rows) || !this.train) {
+    if (!this.plans.train.has(s.rows) || !this.train) {
       throw new Error('profileStep: call setTrainingData and beginEpoch first (and use a planned batch size)');
     }
     await this.flushMetrics();
@@ -557,7 +552,7 @@ export class GpuRunner implements Runner {
     this.alive('stepOps');
     const optimizer = this.optimizer;
     if (!optimizer) throw fullBatchStepError(this.config);
-    const plan = await this.plan(rows, 'train', 'train');
+    const plan = await this.plan(rows, 'train');
     const named = (where: 'forward' | 'loss' | 'backward', list: Encodable[]) =>
       list.map((o): StepOp => ({ where, op: this.opNames.get(o) ?? 'op', detail: o.detail, encode: (p: GPUComputePassEncoder) => o.encode(p) }));
     const gradNorms = this.gradNorms;
@@ -656,7 +651,7 @@ export class GpuRunner implements Runner {
     try {
       for (let at = 0; at < total; at += chunk) {
         const rows = Math.min(chunk, total - at);
-        const plan = await this.plan(rows, 'eval', 'eval-data');
+        const plan = await this.plan(rows, 'eval-data');
         this.writeStepInfo(0, first + at);
         const encoder = engine.device.createCommandEncoder({ label: 'eval batch' });
         const pass = encoder.beginComputePass({ label: 'eval' });
@@ -745,7 +740,7 @@ export class GpuRunner implements Runner {
         if (x !== this.params) throw new Error("fullBatchObjective: x must be the runner's parameter buffer");
         if (this.train !== train) throw new Error('fullBatchObjective: the training set changed since the objective was made');
         const plans: Plan[] = [];
-        for (const c of chunks) plans.push(await this.plan(c.rows, 'train', 'train'));
+        for (const c of chunks) plans.push(await this.plan(c.rows, 'train'));
         // Each chunk's gather reads [step, start] from stepinfo: one 16-byte record per chunk, copied in turn.
         const info = engine.storage('full_batch.stepinfo', Uint32Array.from(chunks.flatMap((c) => [0, c.start, 0, 0])));
         const acc: VectorAxpbyOp[] = [];
