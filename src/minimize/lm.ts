@@ -24,8 +24,8 @@ import type { Slot, Vec, VectorMachine } from '../linalg/machine.js';
 import { CgSolver } from './cg-solve.js';
 import { checkFinite, checkKeys, iterationHyperparams, MinimizeError, numberField, positiveInteger } from './errors.js';
 import type { MethodDef, Minimizer, StepReport } from './minimizer.js';
-import { captureState, StateReader, type MethodState } from './state.js';
-import { ABORTED, STEP_COUNTER_KEYS, StepCounters, type StepOptions } from './step-control.js';
+import { captureScalarState, restoreScalarState, type MethodState } from './state.js';
+import { ABORTED, StepCounters, type StepOptions } from './step-control.js';
 
 export const LM_KEYS = ['max_iter', 'max_eval', 'tolerance_grad', 'tolerance_change', 'lambda', 'cg_max_iter', 'cg_rtol'] as const;
 export const GN_KEYS = ['max_iter', 'max_eval', 'tolerance_grad', 'tolerance_change', 'cg_max_iter', 'cg_rtol'] as const;
@@ -184,17 +184,14 @@ export class LevenbergMarquardt implements Minimizer {
   }
 
   async exportState(): Promise<MethodState> {
-    return captureState(this.m, this.name, { ...this.state, ...this.counters.scalars() }, {});
+    return captureScalarState(this.m, this.name, this.state, this.counters);
   }
 
   async importState(saved: MethodState): Promise<void> {
-    const r = new StateReader(saved, this.name, this.m);
-    r.only([...Object.keys(this.state), ...STEP_COUNTER_KEYS], []);
-    const counters = StepCounters.read(r);
-    const lambda = r.number('lambda', (v) => (this.gaussNewton ? v === 0 : v > 0), this.gaussNewton ? '0 (Gauss-Newton)' : 'a number > 0');
-    const nu = r.number('nu', (v) => v >= 2, 'a number >= 2');
-    Object.assign(this.state, { n_iter: r.count('n_iter'), func_evals: r.count('func_evals'), cg_iters: r.count('cg_iters'), non_finite_trials: r.count('non_finite_trials'), lambda, nu });
-    this.counters.restore(counters);
+    restoreScalarState(saved, this.name, this.m, this.state, this.counters, {
+      lambda: (r) => r.number('lambda', (v) => (this.gaussNewton ? v === 0 : v > 0), this.gaussNewton ? '0 (Gauss-Newton)' : 'a number > 0'),
+      nu: (r) => r.number('nu', (v) => v >= 2, 'a number >= 2'),
+    });
   }
 }
 

@@ -27,8 +27,8 @@ import { CgSolver } from './cg-solve.js';
 import { checkFinite, checkKeys, iterationHyperparams, MinimizeError, NonFiniteError, numberField, positiveInteger } from './errors.js';
 import { HessianVector, type HessianMode } from './hvp.js';
 import type { MethodDef, Minimizer, StepReport } from './minimizer.js';
-import { captureState, StateReader, type MethodState } from './state.js';
-import { ABORTED, STEP_COUNTER_KEYS, StepCounters, type StepOptions } from './step-control.js';
+import { captureScalarState, restoreScalarState, type MethodState } from './state.js';
+import { ABORTED, StepCounters, type StepOptions } from './step-control.js';
 
 export const NEWTON_KEYS = ['max_iter', 'max_eval', 'tolerance_grad', 'tolerance_change', 'radius', 'max_radius', 'eta', 'cg_max_iter', 'hessian'] as const;
 
@@ -151,16 +151,11 @@ export class NewtonTrustRegion implements Minimizer {
   }
 
   async exportState(): Promise<MethodState> {
-    return captureState(this.m, this.name, { ...this.state, ...this.counters.scalars() }, {});
+    return captureScalarState(this.m, this.name, this.state, this.counters);
   }
 
   async importState(saved: MethodState): Promise<void> {
-    const r = new StateReader(saved, this.name, this.m);
-    r.only([...Object.keys(this.state), ...STEP_COUNTER_KEYS], []);
-    const radius = r.number('radius', (v) => v > 0, 'a number > 0');
-    const counters = StepCounters.read(r);
-    Object.assign(this.state, { n_iter: r.count('n_iter'), func_evals: r.count('func_evals'), cg_iters: r.count('cg_iters'), non_finite_trials: r.count('non_finite_trials'), radius });
-    this.counters.restore(counters);
+    restoreScalarState(saved, this.name, this.m, this.state, this.counters, { radius: (r) => r.number('radius', (v) => v > 0, 'a number > 0') });
   }
 }
 

@@ -16,6 +16,7 @@
 import type { Dtype } from '../ref/dtype.js';
 import type { Vec, VectorMachine } from '../linalg/machine.js';
 import { MinimizeError } from './errors.js';
+import { STEP_COUNTER_KEYS, StepCounters } from './step-control.js';
 
 export const METHOD_STATE_FORMAT = 'wgtrain.method/1';
 
@@ -121,4 +122,29 @@ export class StateReader {
     for (const k of Object.keys(this.s.scalars)) if (!scalars.includes(k)) this.fail(`scalars.${k}`, `is not part of ${this.where} (it holds ${scalars.join(', ')})`);
     for (const k of Object.keys(this.s.vectors)) if (!vectors.includes(k)) this.fail(`vectors.${k}`, `is not part of ${this.where} (it holds ${vectors.join(', ')})`);
   }
+}
+
+/**
+ * exportState of a method whose whole state is a record of numbers beside the step counters (Newton, LM: no vectors,
+ * each step starts from f and ∇f at the current point).
+ */
+export function captureScalarState(m: VectorMachine, method: string, state: Readonly<Record<string, number>>, counters: StepCounters): Promise<MethodState> {
+  return captureState(m, method, { ...state, ...counters.scalars() }, {});
+}
+
+/**
+ * importState of such a method: `saved` must hold exactly the keys of `state` and the step counters; each key is an
+ * integer >= 0 unless `read` names its own check. `state` and `counters` change only once everything has been read.
+ */
+export function restoreScalarState<S extends Record<string, number>>(
+  saved: MethodState, method: string, m: VectorMachine, state: S, counters: StepCounters,
+  read: { [K in keyof S]?: (r: StateReader) => number },
+): void {
+  const r = new StateReader(saved, method, m);
+  r.only([...Object.keys(state), ...STEP_COUNTER_KEYS], []);
+  const carried = StepCounters.read(r);
+  const values: Record<string, number> = {};
+  for (const k of Object.keys(state)) values[k] = read[k]?.(r) ?? r.count(k);
+  Object.assign(state, values);
+  counters.restore(carried);
 }
