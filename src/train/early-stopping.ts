@@ -24,6 +24,11 @@
 export type Monitor = 'val_loss' | 'val_accuracy' | 'train_loss' | 'train_accuracy';
 export const MONITORS: readonly Monitor[] = ['val_loss', 'val_accuracy', 'train_loss', 'train_accuracy'];
 
+/** The value `monitor` names in an epoch's record (NaN when the epoch has none, e.g. no validation set). */
+export function monitorValue(record: { valLoss?: number; valAccuracy?: number; trainLoss: number; trainAccuracy: number }, monitor: Monitor): number {
+  return { val_loss: record.valLoss, val_accuracy: record.valAccuracy, train_loss: record.trainLoss, train_accuracy: record.trainAccuracy }[monitor] ?? NaN;
+}
+
 export interface EarlyStoppingOptions {
   /** Metric of the epoch record to watch (default 'val_loss'). */
   monitor?: Monitor;

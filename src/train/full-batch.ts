@@ -50,7 +50,7 @@ import type { MethodState } from '../minimize/state.js';
 import { ABORTED, cutIterations } from '../minimize/step-control.js';
 import { yielder } from './event-loop.js';
 import type { ModelSpec } from '../model/spec.js';
-import type { EarlyStopping, Monitor } from './early-stopping.js';
+import { monitorValue, type EarlyStopping } from './early-stopping.js';
 import { givenLr, runnerSeed, type RunnerConfig } from './runner.js';
 import { divergence, referenceLoss, zeroOutputLoss } from './divergence.js';
 import type { DataSplit, EpochRecord, FitOptions, FitResult, Trainer, TrainingSnapshot } from './trainer.js';
@@ -209,8 +209,7 @@ export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOp
       }
       let stop = false;
       if (earlyStopping && !cutShort) {
-        const value = ({ val_loss: record.valLoss, val_accuracy: record.valAccuracy, train_loss: record.trainLoss, train_accuracy: record.trainAccuracy } as Record<Monitor, number | undefined>)[earlyStopping.monitor] ?? NaN;
-        const d = earlyStopping.update(value, record.epoch);
+        const d = earlyStopping.update(monitorValue(record, earlyStopping.monitor), record.epoch);
         record.improved = d.improved;
         if (d.improved && earlyStopping.restoreBestWeights) best = await m.readVector(m.x);
         stop = d.stop;

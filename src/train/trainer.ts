@@ -43,7 +43,7 @@ import { restoreSchedule, scheduleFromSpec } from '../schedule/spec.js';
 import { isFullBatchMethod } from '../minimize/methods.js';
 import { divergence, DivergenceMonitor, referenceLoss, zeroOutputLoss, type DivergenceOptions } from './divergence.js';
 import type { MethodState } from '../minimize/state.js';
-import { EarlyStopping, type EarlyStoppingOptions, type EarlyStoppingState, type Monitor } from './early-stopping.js';
+import { EarlyStopping, monitorValue, type EarlyStoppingOptions, type EarlyStoppingState, type Monitor } from './early-stopping.js';
 import { yielder } from './event-loop.js';
 import { fitFullBatch, type FullBatchHost } from './full-batch.js';
 import { givenLr, metricMeans, runnerSeed, type EvalResult, type MetricsReport, type Runner, type RunnerConfig, type RunnerState } from './runner.js';
@@ -761,15 +761,11 @@ export class Trainer {
           record.valAccuracy = classification ? v.accuracy : NaN;
           record.valSeconds = (performance.now() - v0) / 1000;
         }
-        const metric = (m: Monitor): number => {
-          const value = { val_loss: record.valLoss, val_accuracy: record.valAccuracy, train_loss: record.trainLoss, train_accuracy: record.trainAccuracy }[m];
-          return value ?? NaN;
-        };
         let stop = false;
         if (complete) {
-          if (schedule.unit === 'epoch') schedule.step(schedule.needs === 'metric' ? { metric: metric(scheduleMetric) } : {});
+          if (schedule.unit === 'epoch') schedule.step(schedule.needs === 'metric' ? { metric: monitorValue(record, scheduleMetric) } : {});
           if (earlyStopping) {
-            const d = earlyStopping.update(metric(earlyStopping.monitor), epochNumber);
+            const d = earlyStopping.update(monitorValue(record, earlyStopping.monitor), epochNumber);
             record.improved = d.improved;
             if (d.improved && earlyStopping.restoreBestWeights) best = await this.runner.exportState();
             stop = d.stop;
