@@ -51,6 +51,7 @@ import { ABORTED, cutIterations } from '../minimize/step-control.js';
 import { yielder } from './event-loop.js';
 import type { ModelSpec } from '../model/spec.js';
 import { monitorValue, type EarlyStopping } from './early-stopping.js';
+import { validateEpoch } from './validate-epoch.js';
 import { givenLr, runnerSeed, type RunnerConfig } from './runner.js';
 import { divergence, referenceLoss, zeroOutputLoss } from './divergence.js';
 import type { DataSplit, EpochRecord, FitOptions, FitResult, Trainer, TrainingSnapshot } from './trainer.js';
@@ -200,12 +201,7 @@ export async function fitFullBatch(trainer: Trainer, train: Dataset, opts: FitOp
       };
       if (cutShort) record.partial = true;
       if (opts.validation && !(interrupted && opts.validateInterrupted === false)) {
-        opts.callbacks?.onValidation?.({ epoch: record.epoch, examples: opts.validation.length });
-        const v0 = performance.now();
-        const v = await runner.evaluate(opts.validation);
-        record.valLoss = v.loss;
-        record.valAccuracy = classification ? v.accuracy : NaN;
-        record.valSeconds = (performance.now() - v0) / 1000;
+        await validateEpoch(runner, opts.validation, record, classification, opts.callbacks);
       }
       let stop = false;
       if (earlyStopping && !cutShort) {

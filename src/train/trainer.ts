@@ -43,6 +43,7 @@ import { restoreSchedule, scheduleFromSpec } from '../schedule/spec.js';
 import { isFullBatchMethod } from '../minimize/methods.js';
 import { divergence, DivergenceMonitor, referenceLoss, zeroOutputLoss, type DivergenceOptions } from './divergence.js';
 import type { MethodState } from '../minimize/state.js';
+import { validateEpoch } from './validate-epoch.js';
 import { EarlyStopping, monitorValue, type EarlyStoppingOptions, type EarlyStoppingState, type Monitor } from './early-stopping.js';
 import { yielder } from './event-loop.js';
 import { fitFullBatch, type FullBatchHost } from './full-batch.js';
@@ -754,12 +755,7 @@ export class Trainer {
         if (!complete) record.partial = true;
         const cutShort = !complete && !!opts.signal?.aborted;
         if (validation && !(cutShort && opts.validateInterrupted === false) && !watch?.reason) {
-          cb.onValidation?.({ epoch: epochNumber, examples: validation.length });
-          const v0 = performance.now();
-          const v = await this.runner.evaluate(validation);
-          record.valLoss = v.loss;
-          record.valAccuracy = classification ? v.accuracy : NaN;
-          record.valSeconds = (performance.now() - v0) / 1000;
+          await validateEpoch(this.runner, validation, record, classification, cb);
         }
         let stop = false;
         if (complete) {
