@@ -34,11 +34,11 @@ export const FULL_BATCH_FLAGS = {
   ...flagSpecs(METHOD_FLAGS),
 } as const satisfies FlagSpecs;
 
-/** Flags a full-batch run takes that a first-order one does not. */
-const FULL_BATCH_ONLY = ['chunk', ...Object.keys(METHOD_FLAGS)];
-
-/** Flags that set the method (from the checkpoint on --resume). */
-export const METHOD_FLAG_NAMES: readonly string[] = FULL_BATCH_ONLY;
+/**
+ * Flags a full-batch run takes that a first-order one does not. All of them are part of a checkpoint's config (--chunk
+ * is the runner's batchSize), so --resume refuses them too.
+ */
+export const FULL_BATCH_ONLY: readonly string[] = ['chunk', ...Object.keys(METHOD_FLAGS)];
 
 export const FULL_BATCH_HELP = `Full-batch methods (--optimizer ${TRAINABLE.join('|')}):
   Each epoch is one step(closure) of the method on the loss and gradient of the whole training set (--train-examples N

@@ -61,7 +61,7 @@ import { interruptOnSigint } from './interrupt.js';
 import { ArgError, parseArgs, processIO, usage, type CliIO, type FlagSpecs } from './args.js';
 import { adapterChoice, checkMnistModel, checkpointSplit, checkSplitFlags, configArgError, mnistSplit, probeWritable, splitOptions } from './checks.js';
 import {
-  checkFullBatchModelFlag, checkOptimizerFlags, chunkSize, describeMethod, FULL_BATCH_FLAGS, FULL_BATCH_HELP, fullBatchHyperparams, fullBatchSummary, METHOD_FLAG_NAMES,
+  checkFullBatchModelFlag, checkOptimizerFlags, chunkSize, describeMethod, FULL_BATCH_FLAGS, FULL_BATCH_HELP, fullBatchHyperparams, fullBatchSummary, FULL_BATCH_ONLY,
 } from './train-full-batch.js';
 
 export const DEFAULTS = {
@@ -363,7 +363,7 @@ async function planRun(v: TrainValues, given: Set<string>, log: (line: string) =
   let recipe = preset;
   const pick = <T>(flag: keyof typeof TRAIN_FLAGS & string, fromFlag: T, fromPreset: T | undefined): T => (recipe && !given.has(flag) && fromPreset !== undefined ? fromPreset : fromFlag);
   if (v.resume) {
-    const fromCheckpoint = ['model', 'optimizer', 'lr', 'weight-decay', 'clip', 'batch', ...METHOD_FLAG_NAMES].filter((f) => given.has(f));
+    const fromCheckpoint = ['model', 'optimizer', 'lr', 'weight-decay', 'clip', 'batch', ...FULL_BATCH_ONLY].filter((f) => given.has(f));
     if (fromCheckpoint.length) {
       throw new ArgError(`${COMMAND}: ${fromCheckpoint.map((f) => `--${f}`).join(', ')} cannot be changed with --resume (they come from the checkpoint)`);
     }
