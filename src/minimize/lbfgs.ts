@@ -37,7 +37,7 @@ import { rounder } from '../ref/dtype.js';
 import { checkFinite, checkKeys, iterationHyperparams, MinimizeError, numberField } from './errors.js';
 import { strongWolfe, type Trial } from './line-search.js';
 import type { MethodDef, Minimizer, StepReport } from './minimizer.js';
-import { captureState, StateReader, type MethodState } from './state.js';
+import { captureState, nullIfUnset, StateReader, type MethodState } from './state.js';
 import { ABORTED, STEP_COUNTER_KEYS, StepCounters, type StepOptions } from './step-control.js';
 
 export interface LbfgsHyperparams {
@@ -295,7 +295,7 @@ export class LBFGS implements Minimizer {
     const started = this.state.n_iter > 0;
     return captureState(this.m, this.name, {
       n_iter: this.state.n_iter, func_evals: this.state.func_evals, t: this.t, H_diag: this.hDiag, ro: [...this.ro],
-      prev_loss: Number.isNaN(this.prevLoss) ? null : this.prevLoss, ...this.counters.scalars(),
+      prev_loss: nullIfUnset(this.prevLoss), ...this.counters.scalars(),
     }, {
       d: started ? [this.d] : [], old_dirs: this.dirs, old_stps: this.stps, prev_flat_grad: this.hasPrev ? [this.gPrev] : [],
     });
@@ -310,7 +310,7 @@ export class LBFGS implements Minimizer {
     const started = nIter > 0;
     const t = r.number('t');
     const hDiag = r.number('H_diag');
-    const prevLoss = r.number('prev_loss', undefined, 'a finite number', true);
+    const prevLoss = r.unset('prev_loss');
     const k = saved.vectors.old_dirs?.length ?? 0;
     if (k > h.history_size) {
       throw new MinimizeError(`LBFGS state: vectors.old_dirs holds ${k} (s, y) pairs but history_size is ${h.history_size}; use the history_size the state was saved with (at least ${k})`);

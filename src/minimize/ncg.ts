@@ -27,7 +27,7 @@ import { rounder } from '../ref/dtype.js';
 import { checkFinite, checkKeys, iterationHyperparams, MinimizeError, numberField, positiveInteger } from './errors.js';
 import { strongWolfe, type Trial } from './line-search.js';
 import type { MethodDef, Minimizer, StepReport } from './minimizer.js';
-import { captureState, StateReader, type MethodState } from './state.js';
+import { captureState, nullIfUnset, StateReader, type MethodState } from './state.js';
 import { ABORTED, STEP_COUNTER_KEYS, StepCounters, type StepOptions } from './step-control.js';
 
 export const NCG_KEYS = ['lr', 'max_iter', 'max_eval', 'tolerance_grad', 'tolerance_change', 'variant', 'restart', 'c1', 'c2'] as const;
@@ -214,11 +214,10 @@ export class NonlinearCG implements Minimizer {
   }
 
   async exportState(): Promise<MethodState> {
-    const nullIfNaN = (v: number) => (Number.isNaN(v) ? null : v);
     const { state } = this;
     return captureState(this.m, this.name, {
       n_iter: state.n_iter, func_evals: state.func_evals, restarts: state.restarts, t: this.t, gtd_prev: this.gtdPrev,
-      since_restart: this.sinceRestart, restart_next: this.restartNext, gg_old: nullIfNaN(this.ggOld), gg_prev: nullIfNaN(this.ggPrev),
+      since_restart: this.sinceRestart, restart_next: this.restartNext, gg_old: nullIfUnset(this.ggOld), gg_prev: nullIfUnset(this.ggPrev),
       ...this.counters.scalars(),
     }, { d: state.n_iter > 0 ? [this.d] : [] });
   }
@@ -230,7 +229,7 @@ export class NonlinearCG implements Minimizer {
     const values = {
       funcEvals: r.count('func_evals'), restarts: r.count('restarts'), t: r.number('t'), gtdPrev: r.number('gtd_prev'),
       sinceRestart: r.count('since_restart'), restartNext: r.boolean('restart_next'),
-      ggOld: r.number('gg_old', undefined, 'a finite number', true), ggPrev: r.number('gg_prev', undefined, 'a finite number', true),
+      ggOld: r.unset('gg_old'), ggPrev: r.unset('gg_prev'),
     };
     const d = r.vectors('d', nIter > 0 ? 1 : 0, nIter > 0 ? 1 : 0);
     const counters = StepCounters.read(r);

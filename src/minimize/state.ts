@@ -42,6 +42,11 @@ export interface Stateful {
   importState(s: MethodState): Promise<void>;
 }
 
+/** A scalar a method keeps as NaN while unset, as the state writes it: null (torch's None). StateReader.unset reads it back. */
+export function nullIfUnset(v: number): number | null {
+  return Number.isNaN(v) ? null : v;
+}
+
 /** A state from the method's scalars and the machine's vectors (each list copied off the machine). */
 export async function captureState(m: VectorMachine, method: string, scalars: Record<string, StateScalar>, vectors: Record<string, readonly Vec[]>): Promise<MethodState> {
   const out: Record<string, Float64Array[]> = {};
@@ -78,6 +83,11 @@ export class StateReader {
     if (v === null && nullable) return NaN;
     if (typeof v !== 'number' || !Number.isFinite(v) || !check(v)) this.fail(`scalars.${key}`, `must be ${want}${nullable ? ' or null' : ''}, got ${JSON.stringify(v)}`);
     return v;
+  }
+
+  /** A finite number, or null (unset) read as NaN: the inverse of nullIfUnset. */
+  unset(key: string): number {
+    return this.number(key, undefined, 'a finite number', true);
   }
 
   /** An integer ≥ 0. */
